@@ -1,0 +1,123 @@
+#pragma once
+// What the core gives a plugin: logger, metrics, clock, HTTP routes, store access, state.
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "gatherd/sdk/record.hpp"
+#include "gatherd/sdk/status.hpp"
+
+namespace gatherd::sdk {
+
+class Store;
+
+enum class LogLevel { kTrace, kDebug, kInfo, kWarn, kError };
+
+/// A named logger for one plugin instance. The host masks every configured secret in each
+/// message, but plugins still must not log credentials on purpose. Thread-safe; lives as long
+/// as the Host.
+class Logger {
+ public:
+  virtual ~Logger() = default;
+  virtual void log(LogLevel level, std::string_view message) = 0;
+  virtual bool enabled(LogLevel level) const = 0;
+  void debug(std::string_view message) { log(LogLevel::kDebug, message); }
+  void info(std::string_view message) { log(LogLevel::kInfo, message); }
+  void warn(std::string_view message) { log(LogLevel::kWarn, message); }
+  void error(std::string_view message) { log(LogLevel::kError, message); }
+};
+
+/// Metrics of one plugin instance; the host labels every series with the instance name and
+/// exposes them (e.g. on /metrics). Names are snake_case without the gatherd_ prefix.
+/// Thread-safe; lives as long as the Host.
+class Metrics {
+ public:
+  virtual ~Metrics() = default;
+  /// Adds `by` to a monotonically increasing counter.
+  virtual void increment(std::string_view name, std::int64_t by = 1) = 0;
+  /// Sets a gauge.
+  virtual void setGauge(std::string_view name, double value) = 0;
+};
+
+/// Time source. Real in production, manual in tests (sdk/testing/manual_clock.hpp).
+/// Thread-safe; lives as long as the Host.
+class Clock {
+ public:
+  virtual ~Clock() = default;
+  /// Wall clock, UTC ms since the epoch. May jump.
+  virtual std::int64_t utcNowMs() const = 0;
+  /// Monotonic ms from an arbitrary origin. Never goes back.
+  virtual std::int64_t steadyNowMs() const = 0;
+  /// Blocks until steadyNowMs() >= steady_ms, or until wakeAll() is called. Returns true if the
+  /// time was reached. Callers re-check their own stop flags after it returns.
+  virtual bool sleepUntil(std::int64_t steady_ms) = 0;
+  /// Releases every sleepUntil() early (used at shutdown).
+  virtual void wakeAll() = 0;
+};
+
+/// An HTTP request as the core's server received it.
+struct HttpRequest {
+  std::string method;        ///< "GET", ...
+  std::string path;          ///< decoded path, without the query
+  std::string query;         ///< raw query string without '?'
+  std::map<std::string, std::string, std::less<>> headers;  ///< names in lower case
+  std::string body;
+  std::string client_address;
+};
+
+struct HttpResponse {
+  int status = 200;
+  std::string content_type = "application/json";
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::string body;
+};
+
+/// One request/response exchange handed to a plugin route. Valid only during the handler call.
+class HttpExchange {
+ public:
+  virtual ~HttpExchange() = default;
+  virtual const HttpRequest& request() const = 0;
+  /// Sends a complete response (with Content-Length). Call at most once.
+  virtual void respond(const HttpResponse& response) = 0;
+  /// Sends `head`'s status and headers (no body, no Content-Length, connection kept open) and
+  /// hands the connection to the plugin: returns a socket descriptor that the plugin now owns
+  /// and must close, or -1 on failure. Used for long-lived streams (SSE) that must not hold a
+  /// server thread. Call at most once, instead of respond().
+  virtual int detach(const HttpResponse& head) = 0;
+};
+
+/// Called on an HTTP server thread, concurrently with other requests. Must not throw (the core
+/// answers 500 if it does) and should return quickly.
+using RouteHandler = std::function<void(HttpExchange&)>;
+
+/// What the core gives a plugin instance. Owned by the core; outlives the plugin instance.
+/// Methods are thread-safe unless noted.
+class Host {
+ public:
+  virtual ~Host() = default;
+  /// The instance name ("xychatai" for [source.xychatai]).
+  virtual const std::string& instanceName() const = 0;
+  /// gatherd's version, for User-Agent strings.
+  virtual const std::string& version() const = 0;
+  /// The data directory ([gatherd] data_dir), absolute; created by the core.
+  virtual const std::string& dataDir() const = 0;
+  virtual Logger& logger() = 0;
+  virtual Metrics& metrics() = 0;
+  virtual Clock& clock() = 0;
+  /// Registers a handler for every request whose path equals `path` or starts with `path` + "/".
+  /// Call during init() only. Fails if another instance registered the same path.
+  [[nodiscard]] virtual Status registerRoute(const std::string& path, RouteHandler handler) = 0;
+  /// The configured store, or nullptr when no store sink is configured. Valid from start() until
+  /// stop(); do not call it during init().
+  virtual Store* store() = 0;
+  /// Sources report their credentials' state here; the core logs each change once and shows
+  /// it in /api/sources. `hint` tells a human what to do (no secrets).
+  virtual void reportAuthState(AuthState state, const std::string& hint) = 0;
+};
+
+}  // namespace gatherd::sdk

@@ -1,0 +1,37 @@
+#pragma once
+// The Sink interface: somewhere batches go.
+
+#include "gatherd/sdk/config.hpp"
+#include "gatherd/sdk/host.hpp"
+#include "gatherd/sdk/record.hpp"
+#include "gatherd/sdk/status.hpp"
+
+namespace gatherd::sdk {
+
+class Store;
+
+/// What a sink did with a batch.
+enum class WriteResult {
+  kOk,     ///< done
+  kRetry,  ///< temporarily impossible (locked, unreachable): the core keeps it and retries later
+  kDrop,   ///< can never be written (the core logs and counts it)
+};
+
+/// A sink plugin instance. Lifecycle: construct -> init -> start -> write* -> stop -> destroy.
+class Sink {
+ public:
+  virtual ~Sink() = default;
+  /// Validates and keeps the config; `host` outlives this object. Called once, main thread.
+  [[nodiscard]] virtual Status init(const Config& config, Host& host) = 0;
+  /// Called once after every instance was initialised (open files, start threads).
+  [[nodiscard]] virtual Status start() { return Status::success(); }
+  /// Writes one batch. Called from this instance's own delivery thread only, one batch at a time,
+  /// in the order the windows finished. The batch is valid only during the call.
+  [[nodiscard]] virtual WriteResult write(const Batch& batch) = 0;
+  /// The Store capability, or nullptr. The pointer stays valid until stop().
+  virtual Store* store() noexcept { return nullptr; }
+  /// Flushes and stops. Idempotent; no write() runs during or after it.
+  virtual void stop() {}
+};
+
+}  // namespace gatherd::sdk

@@ -1,0 +1,57 @@
+#pragma once
+// The well-known streams and their field names, declared once for sources and sinks.
+
+namespace gatherd::sdk::streams {
+
+/// One call of an LLM service. Key: "<request id>|<UTC ISO-8601 time>".
+inline constexpr const char* kInvocation = "invocation";
+/// A snapshot of the account's plan and rolling usage. Key: the source's service name.
+inline constexpr const char* kQuota = "quota";
+
+namespace invocation {
+inline constexpr const char* kRequestId = "request_id";            // string
+inline constexpr const char* kRequestTime = "request_time";        // string, as the upstream sent it
+inline constexpr const char* kOccurredAt = "occurred_at";          // string, UTC ISO-8601 "...Z"
+inline constexpr const char* kService = "service";                 // string, e.g. "codex"
+inline constexpr const char* kModel = "model";                     // string
+inline constexpr const char* kStatus = "status";                   // string, lower case
+inline constexpr const char* kErrorMessage = "error_message";      // string, may be empty
+inline constexpr const char* kInputTokens = "input_tokens";        // int
+inline constexpr const char* kOutputTokens = "output_tokens";      // int
+inline constexpr const char* kCacheInputTokens = "cache_input_tokens";        // int
+inline constexpr const char* kCacheCreationTokens = "cache_creation_tokens";  // int
+inline constexpr const char* kCacheReadTokens = "cache_read_tokens";          // int
+inline constexpr const char* kReasoningTokens = "reasoning_tokens";  // int
+inline constexpr const char* kTotalTokens = "total_tokens";          // int
+inline constexpr const char* kCostUsd = "cost_usd";                  // double
+inline constexpr const char* kResponseTimeMs = "response_time_ms";   // int
+inline constexpr const char* kFirstByteTimeMs = "first_byte_time_ms";  // int
+inline constexpr const char* kServiceTier = "service_tier";          // string
+/// The status value that counts as success; every other status counts as a failure.
+inline constexpr const char* kStatusSuccess = "success";
+}  // namespace invocation
+
+namespace quota {
+inline constexpr const char* kService = "service";               // string
+inline constexpr const char* kPlanName = "plan_name";            // string (subTypeName)
+inline constexpr const char* kPlanId = "plan_id";                // string
+inline constexpr const char* kBillingType = "billing_type";      // "amount" | "count" | other
+inline constexpr const char* kAmountLimitUsd = "amount_limit_usd";          // double (amount)
+inline constexpr const char* kAmountUsedUsd = "amount_used_usd";            // double (amount)
+inline constexpr const char* kAmountRemainingUsd = "amount_remaining_usd";  // double (amount)
+inline constexpr const char* kCountLimit = "count_limit";          // int (count)
+inline constexpr const char* kCountUsed = "count_used";            // int (count)
+inline constexpr const char* kCountRemaining = "count_remaining";  // int (count)
+inline constexpr const char* kPeriod = "period";                   // string
+inline constexpr const char* kPeriodResetAt = "period_reset_at";   // string, UTC ISO-8601
+inline constexpr const char* kExpiresAt = "expires_at";            // string, UTC ISO-8601
+inline constexpr const char* kIsActive = "is_active";              // bool
+inline constexpr const char* kIsLongTerm = "is_long_term";         // bool
+inline constexpr const char* kIsAuth = "is_auth";                  // bool (entitled to service)
+inline constexpr const char* kUsage24hRequests = "usage_24h_requests";  // int
+inline constexpr const char* kUsage24hTokens = "usage_24h_tokens";      // int
+inline constexpr const char* kUsage24hCostUsd = "usage_24h_cost_usd";   // double
+inline constexpr const char* kLastRequestAt = "last_request_at";  // string, UTC ISO-8601
+}  // namespace quota
+
+}  // namespace gatherd::sdk::streams
