@@ -1,0 +1,101 @@
+#include "core/observe/source_status.hpp"
+
+#include <algorithm>
+
+namespace gatherd::core {
+
+void SourceStatusRegistry::add(std::string name, std::string plugin, std::int64_t interval_ms) {
+  std::lock_guard lock(mutex_);
+  for (auto& status : statuses_) {
+    if (status.name == name) {
+      status.plugin = std::move(plugin);
+      status.interval_ms = interval_ms;
+      status.state = InstanceState::kRunning;
+      return;
+    }
+  }
+  SourceStatus status;
+  status.name = std::move(name);
+  status.plugin = std::move(plugin);
+  status.interval_ms = interval_ms;
+  statuses_.push_back(std::move(status));
+}
+
+void SourceStatusRegistry::setState(const std::string& name, InstanceState state,
+                                    std::string reason) {
+  SourceStatus changed;
+  {
+    std::lock_guard lock(mutex_);
+    auto it = std::find_if(statuses_.begin(), statuses_.end(),
+                           [&](const SourceStatus& s) { return s.name == name; });
+    if (it == statuses_.end() || (it->state == state && it->state_reason == reason)) return;
+    it->state = state;
+    it->state_reason = std::move(reason);
+    changed = *it;
+  }
+  notify(changed);
+}
+
+bool SourceStatusRegistry::setAuth(const std::string& name, sdk::AuthState state,
+                                   const std::string& hint) {
+  SourceStatus changed;
+  {
+    std::lock_guard lock(mutex_);
+    auto it = std::find_if(statuses_.begin(), statuses_.end(),
+                           [&](const SourceStatus& s) { return s.name == name; });
+    if (it == statuses_.end()) return false;
+    if (it->auth_state == state) {
+      it->auth_hint = hint;
+      return false;
+    }
+    it->auth_state = state;
+    it->auth_hint = hint;
+    changed = *it;
+  }
+  notify(changed);
+  return true;
+}
+
+void SourceStatusRegistry::recordWindow(const sdk::WindowResult& window) {
+  std::lock_guard lock(mutex_);
+  auto it = std::find_if(statuses_.begin(), statuses_.end(),
+                         [&](const SourceStatus& s) { return s.name == window.source; });
+  if (it == statuses_.end()) return;
+  // Results can arrive out of order when polls overlap; the newest window wins.
+  if (!it->last_window || it->last_window->window_ms <= window.window_ms) it->last_window = window;
+  if (window.outcome == sdk::Outcome::kOk) {
+    it->last_success_ms = std::max(it->last_success_ms, window.finished_ms);
+    it->consecutive_failures = 0;
+  } else if (window.outcome != sdk::Outcome::kSkipped && window.outcome != sdk::Outcome::kAborted) {
+    ++it->consecutive_failures;
+  }
+}
+
+std::vector<SourceStatus> SourceStatusRegistry::snapshot() const {
+  std::lock_guard lock(mutex_);
+  return statuses_;
+}
+
+std::optional<SourceStatus> SourceStatusRegistry::find(const std::string& name) const {
+  std::lock_guard lock(mutex_);
+  for (const auto& status : statuses_) {
+    if (status.name == name) return status;
+  }
+  return std::nullopt;
+}
+
+void SourceStatusRegistry::setChangeListener(ChangeListener listener) {
+  std::lock_guard lock(mutex_);
+  listener_ = std::move(listener);
+}
+
+void SourceStatusRegistry::notify(const SourceStatus& status) {
+  ChangeListener listener;
+  {
+    std::lock_guard lock(mutex_);
+    listener = listener_;
+  }
+  if (listener) listener(status);
+}
+
+}  // namespace gatherd::core

@@ -1,0 +1,32 @@
+#include "core/plugins/plugin_host.hpp"
+
+namespace gatherd::core {
+
+PluginHost::PluginHost(HostServices& services, std::string instance,
+                       const std::string& logger_name)
+    : services_(services),
+      instance_(std::move(instance)),
+      spdlog_(services.logging.get(logger_name)),
+      logger_(spdlog_),
+      metrics_(services.metrics, instance_) {}
+
+sdk::Status PluginHost::registerRoute(const std::string& path, sdk::RouteHandler handler) {
+  if (!services_.register_route) {
+    return sdk::Status::failure("no HTTP server is running, so route " + path +
+                                " cannot be served");
+  }
+  return services_.register_route(path, std::move(handler));
+}
+
+sdk::Store* PluginHost::store() { return services_.store ? services_.store() : nullptr; }
+
+void PluginHost::reportAuthState(sdk::AuthState state, const std::string& hint) {
+  // Logged once per change of state, not on every window.
+  if (!services_.sources.setAuth(instance_, state, hint)) return;
+  const std::string text = std::string("auth state is now ") + sdk::authStateName(state) +
+                           (hint.empty() ? "" : ": " + hint);
+  if (state == sdk::AuthState::kOk) spdlog_->info("{}", text);
+  else spdlog_->warn("{}", text);
+}
+
+}  // namespace gatherd::core

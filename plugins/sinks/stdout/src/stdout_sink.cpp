@@ -1,0 +1,81 @@
+#include "stdout_sink.hpp"
+
+#include <cerrno>
+#include <cstring>
+
+#include "json/json_writer.hpp"
+#include "json/record_json.hpp"
+
+namespace gatherd::plugins::stdout_sink {
+
+sdk::ConfigSchema stdoutSchema() {
+  using sdk::ConfigType;
+  return {
+      {"path", ConfigType::kPath, "", false, false,
+       "append to this file instead of standard output", {}},
+      {"windows", ConfigType::kBool, "false", false, false,
+       "also write one line per window result", {}},
+      {"raw", ConfigType::kBool, "false", false, false,
+       "include the redacted upstream JSON of each record", {}},
+  };
+}
+
+sdk::Status StdoutSink::init(const sdk::Config& config, sdk::Host&) {
+  path_ = config.getString("path");
+  windows_ = config.getBool("windows", false);
+  raw_ = config.getBool("raw", false);
+  return sdk::Status::success();
+}
+
+sdk::Status StdoutSink::start() {
+  if (path_.empty()) {
+    file_ = stdout;
+    return sdk::Status::success();
+  }
+  file_ = std::fopen(path_.c_str(), "a");
+  if (file_ == nullptr) {
+    return sdk::Status::failure("cannot open " + path_ + ": " + std::strerror(errno));
+  }
+  owns_file_ = true;
+  return sdk::Status::success();
+}
+
+std::string StdoutSink::format(const sdk::Batch& batch) const {
+  std::string out;
+  for (const auto& record : batch.records) {
+    // {"source":"x", ...record}: splice the source into the record object.
+    std::string line;
+    json::appendRecord(line, record, raw_);
+    out += "{\"source\":";
+    json::appendString(out, batch.window.source);
+    out += ",";
+    out.append(line, 1, std::string::npos);
+    out += "\n";
+  }
+  if (windows_) {
+    out += "{\"stream\":\"window\",\"window\":";
+    json::appendWindowResult(out, batch.window);
+    out += "}\n";
+  }
+  return out;
+}
+
+sdk::WriteResult StdoutSink::write(const sdk::Batch& batch) {
+  if (file_ == nullptr) return sdk::WriteResult::kRetry;
+  const std::string text = format(batch);
+  if (text.empty()) return sdk::WriteResult::kOk;
+  if (std::fwrite(text.data(), 1, text.size(), file_) != text.size() || std::fflush(file_) != 0) {
+    // A full disk or closed pipe may clear up; the core retries with backoff.
+    std::clearerr(file_);
+    return sdk::WriteResult::kRetry;
+  }
+  return sdk::WriteResult::kOk;
+}
+
+void StdoutSink::stop() {
+  if (owns_file_ && file_ != nullptr) std::fclose(file_);
+  file_ = nullptr;
+  owns_file_ = false;
+}
+
+}  // namespace gatherd::plugins::stdout_sink

@@ -1,0 +1,52 @@
+#include "demo_settings.hpp"
+
+#include <sstream>
+
+namespace gatherd::plugins::demo {
+
+sdk::ConfigSchema demoSchema() {
+  using sdk::ConfigType;
+  return {
+      {"calls_per_minute", ConfigType::kDouble, "6", false, false,
+       "average simulated calls per minute", {}},
+      {"burst_every", ConfigType::kDuration, "0", false, false,
+       "emit a burst of calls this often (0 = never)", {}},
+      {"burst_size", ConfigType::kInt, "30", false, false, "calls in one burst", {}},
+      {"failure_ratio", ConfigType::kDouble, "0.05", false, false,
+       "share of calls that fail (0..1)", {}},
+      {"seed", ConfigType::kInt, "0", false, false,
+       "random seed for repeatable runs (0 = from the clock)", {}},
+      {"models", ConfigType::kString, "gpt-5.3-codex,gpt-5.2-codex,gpt-5-codex-mini", false, false,
+       "comma-separated model names to pick from", {}},
+      {"service", ConfigType::kString, "codex", false, false, "service name in quota records", {}},
+  };
+}
+
+sdk::Status parseDemoSettings(const sdk::Config& config, DemoSettings& settings) {
+  settings.calls_per_minute = config.getDouble("calls_per_minute", 6);
+  if (settings.calls_per_minute < 0 || settings.calls_per_minute > 100'000) {
+    return sdk::Status::failure("calls_per_minute must be between 0 and 100000");
+  }
+  settings.burst_every_ms = config.getDurationMs("burst_every", 0);
+  settings.burst_size = config.getInt("burst_size", 30);
+  if (settings.burst_size < 0 || settings.burst_size > 10'000) {
+    return sdk::Status::failure("burst_size must be between 0 and 10000");
+  }
+  settings.failure_ratio = config.getDouble("failure_ratio", 0.05);
+  if (settings.failure_ratio < 0 || settings.failure_ratio > 1) {
+    return sdk::Status::failure("failure_ratio must be between 0 and 1");
+  }
+  settings.seed = static_cast<std::uint64_t>(config.getInt("seed", 0));
+  settings.models.clear();
+  std::stringstream list(config.getString("models", "gpt-5.3-codex"));
+  for (std::string model; std::getline(list, model, ',');) {
+    while (!model.empty() && model.front() == ' ') model.erase(model.begin());
+    while (!model.empty() && model.back() == ' ') model.pop_back();
+    if (!model.empty()) settings.models.push_back(model);
+  }
+  if (settings.models.empty()) return sdk::Status::failure("models must name at least one model");
+  settings.service = config.getString("service", "codex");
+  return sdk::Status::success();
+}
+
+}  // namespace gatherd::plugins::demo

@@ -1,0 +1,9 @@
+// The exported descriptor of the demo source.
+#include "demo_settings.hpp"
+#include "demo_source.hpp"
+#include "gatherd/sdk/plugin.hpp"
+
+GATHERD_SOURCE_PLUGIN("demo", "1.0.0",
+                      "simulated Codex invocations (models, tokens, costs, failures, latencies, "
+                      "bursts) for trying gatherd without an account",
+                      gatherd::plugins::demo::demoSchema, gatherd::plugins::demo::DemoSource)
