@@ -1,0 +1,475 @@
+#include "core/config/daemon_config.hpp"
+
+#include <algorithm>
+#include <charconv>
+#include <cmath>
+#include <filesystem>
+#include <sstream>
+#include <utility>
+
+#include "core/config/redaction.hpp"
+#include "core/config/text_util.hpp"
+
+namespace gatherd::core {
+
+namespace {
+
+using sdk::ConfigKey;
+using sdk::ConfigSchema;
+using sdk::ConfigType;
+using ValueMap = std::map<std::string, std::string, std::less<>>;
+
+constexpr std::int64_t kMinIntervalMs = 100;
+constexpr int kMaxParallelLimit = 256;
+constexpr std::string_view kSourcePrefix = "source.";
+constexpr std::string_view kSinkPrefix = "sink.";
+
+std::string resolvePath(const std::string& dir, const std::string& value) {
+  std::filesystem::path path(value);
+  if (path.is_relative()) path = std::filesystem::path(dir) / path;
+  std::string text = path.lexically_normal().string();
+  while (text.size() > 1 && text.back() == '/') text.pop_back();
+  return text;
+}
+
+std::string joinList(const std::vector<std::string>& items, std::string_view separator) {
+  std::string text;
+  for (const auto& item : items) {
+    if (!text.empty()) text += separator;
+    text += item;
+  }
+  return text;
+}
+
+std::size_t editDistance(std::string_view a, std::string_view b) {
+  std::vector<std::size_t> row(b.size() + 1);
+  for (std::size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (std::size_t i = 1; i <= a.size(); ++i) {
+    std::size_t diagonal = row[0];
+    row[0] = i;
+    for (std::size_t j = 1; j <= b.size(); ++j) {
+      const std::size_t above = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      diagonal = above;
+    }
+  }
+  return row[b.size()];
+}
+
+std::string unknownKeyMessage(const std::string& key, const ConfigSchema& schema,
+                              const std::string& owner) {
+  std::string message = "unknown key for " + owner;
+  const ConfigKey* closest = nullptr;
+  std::size_t best = 3;  // suggest only near misses (typos), not unrelated keys
+  for (const auto& candidate : schema) {
+    const auto distance = editDistance(key, candidate.name);
+    if (distance < best) {
+      best = distance;
+      closest = &candidate;
+    }
+  }
+  if (closest != nullptr) message += " (did you mean '" + closest->name + "'?)";
+  std::vector<std::string> names;
+  for (const auto& candidate : schema) names.push_back(candidate.name);
+  message += "; accepted keys: " + (names.empty() ? std::string("none") : joinList(names, ", "));
+  return message;
+}
+
+// Checks `value` against `key`. On success returns nullopt and leaves `value` in the form the sdk
+// getters read back (canonical ints and bools, absolute paths); otherwise returns the reason.
+// Secret values are never quoted in a reason.
+std::optional<std::string> checkValue(const ConfigKey& key, std::string& value,
+                                      const std::string& dir) {
+  const std::string got = key.secret ? std::string() : ", got \"" + value + "\"";
+  if (value.empty() && key.required) return "must not be empty";
+  switch (key.type) {
+    case ConfigType::kString:
+      break;
+    case ConfigType::kInt: {
+      std::string_view digits(value);
+      if (!digits.empty() && digits.front() == '+') digits.remove_prefix(1);
+      std::int64_t number = 0;
+      const auto [end, error] = std::from_chars(digits.data(), digits.data() + digits.size(), number);
+      if (digits.empty() || error != std::errc() || end != digits.data() + digits.size()) {
+        return "expected an integer" + got;
+      }
+      value = std::to_string(number);
+      break;
+    }
+    case ConfigType::kDouble: {
+      double number = 0;
+      const auto [end, error] = std::from_chars(value.data(), value.data() + value.size(), number);
+      if (value.empty() || error != std::errc() || end != value.data() + value.size() ||
+          !std::isfinite(number)) {
+        return "expected a number" + got;
+      }
+      break;
+    }
+    case ConfigType::kBool: {
+      const auto flag = sdk::parseBool(value);
+      if (!flag) return "expected true/false, yes/no, on/off or 1/0" + got;
+      value = *flag ? "true" : "false";
+      break;
+    }
+    case ConfigType::kDuration:
+      if (!sdk::parseDurationMs(value)) {
+        return "expected a duration such as 100ms, 10s, 1m or 2h (a bare number is seconds)" + got;
+      }
+      break;
+    case ConfigType::kPath:
+      if (!value.empty()) value = resolvePath(dir, value);
+      break;
+  }
+  if (!key.choices.empty() &&
+      std::find(key.choices.begin(), key.choices.end(), value) == key.choices.end()) {
+    return "expected one of: " + joinList(key.choices, ", ") + got;
+  }
+  return std::nullopt;
+}
+
+struct SectionContext {
+  const std::string& file;
+  const std::string& dir;
+  const std::string& section;
+  int line;
+  std::string owner;  // "plugin 'xychatai'" or "[gatherd]", for messages
+};
+
+ValueMap validateEntries(const SectionContext& context, const std::vector<IniEntry>& entries,
+                         const ConfigSchema& schema, std::set<std::string>& secrets) {
+  ValueMap values;
+  for (const auto& entry : entries) {
+    const auto key = std::find_if(schema.begin(), schema.end(),
+                                  [&](const ConfigKey& candidate) { return candidate.name == entry.key; });
+    if (key == schema.end()) {
+      throw ConfigError(context.file, entry.line, context.section, entry.key,
+                        unknownKeyMessage(entry.key, schema, context.owner));
+    }
+    std::string value = entry.value;
+    if (auto reason = checkValue(*key, value, context.dir)) {
+      throw ConfigError(context.file, entry.line, context.section, entry.key, *reason);
+    }
+    if (key->secret && !value.empty()) secrets.insert(value);
+    values.insert_or_assign(entry.key, std::move(value));
+  }
+  for (const auto& key : schema) {
+    if (values.find(key.name) != values.end()) continue;
+    if (!key.default_value.empty()) {
+      std::string value = key.default_value;
+      if (auto reason = checkValue(key, value, context.dir)) {
+        throw ConfigError(context.file, context.line, context.section, key.name,
+                          "the default of " + context.owner + " is invalid: " + *reason);
+      }
+      if (key.secret) secrets.insert(value);
+      values.emplace(key.name, std::move(value));
+    } else if (key.required) {
+      throw ConfigError(context.file, context.line, context.section, key.name,
+                        "required key is missing (" + context.owner + ")");
+    }
+  }
+  return values;
+}
+
+int lineOf(const std::vector<IniEntry>& entries, const std::string& key, int fallback) {
+  for (const auto& entry : entries) {
+    if (entry.key == key) return entry.line;
+  }
+  return fallback;
+}
+
+ConfigKey makeKey(std::string name, ConfigType type, std::string default_value,
+                  std::string description, bool secret = false,
+                  std::vector<std::string> choices = {}) {
+  ConfigKey key;
+  key.name = std::move(name);
+  key.type = type;
+  key.default_value = std::move(default_value);
+  // Core keys with a default must not be set to an empty value: there is no "unset" for them.
+  key.required = !key.default_value.empty();
+  key.secret = secret;
+  key.description = std::move(description);
+  key.choices = std::move(choices);
+  return key;
+}
+
+bool isValidInstanceName(std::string_view name) noexcept {
+  if (name.empty()) return false;
+  return std::all_of(name.begin(), name.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-';
+  });
+}
+
+// host:port with port 0..65535; an IPv6 host needs brackets ("[::1]:8080").
+std::optional<std::string> checkBind(const std::string& bind) {
+  const auto colon = bind.rfind(':');
+  if (colon == std::string::npos || colon == 0) return "expected host:port, got \"" + bind + "\"";
+  const std::string host = bind.substr(0, colon);
+  const std::string port = bind.substr(colon + 1);
+  if (host.find(':') != std::string::npos && (host.front() != '[' || host.back() != ']')) {
+    return "an IPv6 address needs brackets, e.g. [::1]:8080; got \"" + bind + "\"";
+  }
+  unsigned number = 0;
+  const auto [end, error] = std::from_chars(port.data(), port.data() + port.size(), number);
+  if (port.empty() || error != std::errc() || end != port.data() + port.size() || number > 65535) {
+    return "expected a port 0..65535 after ':', got \"" + bind + "\"";
+  }
+  return std::nullopt;
+}
+
+class Loader {
+ public:
+  Loader(DaemonConfig& config, EnvLookup env) : config_(config), env_(std::move(env)) {}
+
+  void load(const IniDocument& document) {
+    for (const auto& section : document.sections) {
+      if (section.name == "gatherd") {
+        applyGatherd(section, expandEntries(section));
+      } else if (section.name == "http") {
+        applyHttp(section, expandEntries(section));
+      } else if (section.name.rfind(kSourcePrefix, 0) == 0) {
+        addInstance(section, InstanceSection::Kind::kSource, kSourcePrefix);
+      } else if (section.name.rfind(kSinkPrefix, 0) == 0) {
+        addInstance(section, InstanceSection::Kind::kSink, kSinkPrefix);
+      } else {
+        throw ConfigError(config_.file, section.line, section.name, "",
+                          "unknown section (expected [gatherd], [http], [source.<name>] or "
+                          "[sink.<name>])");
+      }
+    }
+  }
+
+ private:
+  std::vector<IniEntry> expandEntries(const IniSection& section) const {
+    std::vector<IniEntry> expanded = section.entries;
+    for (auto& entry : expanded) {
+      entry.value = expandVariables(
+          entry.value, env_, ConfigLocation{config_.file, entry.line, section.name, entry.key});
+    }
+    return expanded;
+  }
+
+  [[noreturn]] void fail(const IniSection& section, const std::vector<IniEntry>& entries,
+                         const std::string& key, const std::string& message) const {
+    throw ConfigError(config_.file, lineOf(entries, key, section.line), section.name, key, message);
+  }
+
+  void applyGatherd(const IniSection& section, const std::vector<IniEntry>& entries) {
+    const SectionContext context{config_.file, config_.dir, section.name, section.line,
+                                 "[gatherd]"};
+    const sdk::Config values("gatherd", validateEntries(context, entries, gatherdSectionSchema(),
+                                                        config_.secret_values));
+    config_.interval_ms = values.getDurationMs("interval");
+    if (config_.interval_ms < kMinIntervalMs) {
+      fail(section, entries, "interval", "must be at least 100ms");
+    }
+    config_.timeout_ms = values.getDurationMs("timeout");
+    if (config_.timeout_ms <= 0) fail(section, entries, "timeout", "must be more than 0");
+    const auto max_parallel = values.getInt("max_parallel");
+    if (max_parallel < 1 || max_parallel > kMaxParallelLimit) {
+      fail(section, entries, "max_parallel", "must be between 1 and 256");
+    }
+    config_.max_parallel = static_cast<int>(max_parallel);
+    config_.plugin_dir = values.getString("plugin_dir");
+    config_.data_dir = values.getString("data_dir");
+    config_.log_level = values.getString("log_level");
+    config_.shutdown_grace_ms = values.getDurationMs("shutdown_grace");
+  }
+
+  void applyHttp(const IniSection& section, const std::vector<IniEntry>& entries) {
+    const SectionContext context{config_.file, config_.dir, section.name, section.line, "[http]"};
+    const sdk::Config values("http", validateEntries(context, entries, httpSectionSchema(),
+                                                     config_.secret_values));
+    config_.http_bind = values.getString("bind");
+    if (auto reason = checkBind(config_.http_bind)) fail(section, entries, "bind", *reason);
+    config_.http_web_root = values.getString("web_root");
+    config_.http_token = values.getString("token");
+    config_.http_cors_origins = config_detail::splitList(values.getString("cors_origins"), ',');
+  }
+
+  void addInstance(const IniSection& section, InstanceSection::Kind kind, std::string_view prefix) {
+    const std::string name = section.name.substr(prefix.size());
+    if (!isValidInstanceName(name)) {
+      throw ConfigError(config_.file, section.line, section.name, "",
+                        "invalid instance name '" + name +
+                            "' (use lower-case letters, digits, '_' and '-')");
+    }
+    // Instance names label logs, metrics and API results whatever their kind: one name, one
+    // instance.
+    if (const auto seen = instance_lines_.find(name); seen != instance_lines_.end()) {
+      throw ConfigError(config_.file, section.line, section.name, "",
+                        "duplicate instance name '" + name + "' (already used by [" +
+                            seen->second.first + "] at line " +
+                            std::to_string(seen->second.second) + ")");
+    }
+    instance_lines_.emplace(name, std::make_pair(section.name, section.line));
+
+    InstanceSection instance;
+    instance.kind = kind;
+    instance.name = name;
+    instance.section = section.name;
+    instance.line = section.line;
+    bool has_plugin = false;
+    for (auto& entry : expandEntries(section)) {
+      if (entry.key == "plugin") {
+        if (entry.value.empty()) {
+          throw ConfigError(config_.file, entry.line, section.name, "plugin",
+                            "must name a plugin id");
+        }
+        instance.plugin = std::move(entry.value);
+        has_plugin = true;
+      } else {
+        instance.entries.push_back(std::move(entry));
+      }
+    }
+    if (!has_plugin) {
+      throw ConfigError(config_.file, section.line, section.name, "plugin",
+                        "missing 'plugin = <id>' (which plugin runs this instance)");
+    }
+    auto& list = kind == InstanceSection::Kind::kSource ? config_.sources : config_.sinks;
+    list.push_back(std::move(instance));
+  }
+
+  DaemonConfig& config_;
+  EnvLookup env_;
+  std::map<std::string, std::pair<std::string, int>> instance_lines_;
+};
+
+void describeLine(std::ostringstream& out, const std::string& key, const std::string& value,
+                  const std::string& note = {}) {
+  out << key << " = " << value;
+  if (!note.empty()) out << (value.empty() ? "" : "  ") << "; " << note;
+  out << '\n';
+}
+
+void describeInstance(std::ostringstream& out, const DaemonConfig& config,
+                      const InstanceSection& instance, const ConfigSchema* schema) {
+  out << '\n' << '[' << instance.section << "]\n";
+  describeLine(out, "plugin", instance.plugin);
+  if (schema == nullptr) {
+    out << "; plugin '" << instance.plugin << "' is not loaded: keys not checked\n";
+    for (const auto& entry : instance.entries) describeLine(out, entry.key, entry.value);
+    return;
+  }
+  for (const auto& key : *schema) {
+    const auto given = std::find_if(instance.entries.begin(), instance.entries.end(),
+                                    [&](const IniEntry& entry) { return entry.key == key.name; });
+    const bool is_given = given != instance.entries.end();
+    std::string value = is_given ? given->value : key.default_value;
+    std::string note;
+    if (!is_given && value.empty()) {
+      note = key.required ? "MISSING (required)" : "not set";
+    } else if (auto reason = checkValue(key, value, config.dir)) {
+      note = "INVALID: " + *reason;
+    } else if (!is_given) {
+      note = "default";
+    }
+    if (key.secret && !value.empty()) value = "***";
+    describeLine(out, key.name, value, note);
+  }
+  for (const auto& entry : instance.entries) {
+    const bool known = std::any_of(schema->begin(), schema->end(),
+                                   [&](const ConfigKey& key) { return key.name == entry.key; });
+    if (!known) describeLine(out, entry.key, entry.value, "UNKNOWN key");
+  }
+}
+
+}  // namespace
+
+const sdk::ConfigSchema& gatherdSectionSchema() {
+  static const ConfigSchema schema = {
+      makeKey("interval", ConfigType::kDuration, "10s",
+              "how often each source is polled (at least 100ms)"),
+      makeKey("timeout", ConfigType::kDuration, "60s", "hard deadline of one poll"),
+      makeKey("max_parallel", ConfigType::kInt, "6", "polls in flight at most, in total (1..256)"),
+      makeKey("plugin_dir", ConfigType::kPath, "/usr/lib/gatherd/plugins",
+              "folder the plugin libraries are loaded from"),
+      makeKey("data_dir", ConfigType::kPath, "../data", "folder for data files (databases)"),
+      makeKey("log_level", ConfigType::kString, "info", "least severe level that is logged",
+              false, {"trace", "debug", "info", "warn", "error"}),
+      makeKey("shutdown_grace", ConfigType::kDuration, "5s",
+              "how long stopping waits for work in flight"),
+  };
+  return schema;
+}
+
+const sdk::ConfigSchema& httpSectionSchema() {
+  static const ConfigSchema schema = {
+      makeKey("bind", ConfigType::kString, "127.0.0.1:8080",
+              "host:port the HTTP server listens on (port 0: any free port)"),
+      makeKey("web_root", ConfigType::kPath, "../web/dist", "folder of the dashboard files"),
+      makeKey("token", ConfigType::kString, "", "bearer token for /api (empty: no auth)", true),
+      makeKey("cors_origins", ConfigType::kString, "",
+              "comma-separated origins allowed to call the API from a browser"),
+  };
+  return schema;
+}
+
+DaemonConfig loadDaemonConfig(const std::string& path, std::optional<EnvLookup> env) {
+  std::error_code error;
+  const auto absolute = std::filesystem::absolute(path, error);
+  if (error) throw ConfigError(path, 0, "", "", "cannot resolve path: " + error.message());
+  DaemonConfig config;
+  config.file = absolute.lexically_normal().string();
+  config.dir = absolute.lexically_normal().parent_path().string();
+  config.data_dir = resolvePath(config.dir, "../data");
+  config.http_web_root = resolvePath(config.dir, "../web/dist");
+
+  const IniDocument document = parseIniFile(config.file);
+  Loader loader(config, env ? std::move(*env) : makeEnvLookup(config.dir));
+  loader.load(document);
+  return config;
+}
+
+sdk::Config validateInstance(DaemonConfig& config, const InstanceSection& section,
+                             const sdk::ConfigSchema& schema) {
+  const SectionContext context{config.file, config.dir, section.section, section.line,
+                               "plugin '" + section.plugin + "'"};
+  return sdk::Config(section.name,
+                     validateEntries(context, section.entries, schema, config.secret_values));
+}
+
+std::string describeConfig(const DaemonConfig& config,
+                           const std::map<std::string, sdk::ConfigSchema>& schema_by_plugin) {
+  std::ostringstream out;
+  out << "; gatherd configuration: " << config.file << '\n';
+  out << "; effective values; secrets are shown as ***\n";
+  out << "\n[gatherd]\n";
+  describeLine(out, "interval", formatDuration(config.interval_ms));
+  describeLine(out, "timeout", formatDuration(config.timeout_ms));
+  describeLine(out, "max_parallel", std::to_string(config.max_parallel));
+  describeLine(out, "plugin_dir", config.plugin_dir);
+  describeLine(out, "data_dir", config.data_dir);
+  describeLine(out, "log_level", config.log_level);
+  describeLine(out, "shutdown_grace", formatDuration(config.shutdown_grace_ms));
+  out << "\n[http]\n";
+  describeLine(out, "bind", config.http_bind);
+  describeLine(out, "web_root", config.http_web_root);
+  if (config.http_token.empty()) {
+    describeLine(out, "token", "", "not set: the API needs no token");
+  } else {
+    describeLine(out, "token", "***");
+  }
+  describeLine(out, "cors_origins", joinList(config.http_cors_origins, ", "));
+  for (const auto* list : {&config.sources, &config.sinks}) {
+    for (const auto& instance : *list) {
+      const auto schema = schema_by_plugin.find(instance.plugin);
+      describeInstance(out, config, instance,
+                       schema == schema_by_plugin.end() ? nullptr : &schema->second);
+    }
+  }
+  // Defence in depth: a secret may also hide inside a key that is not marked secret.
+  return maskSecrets(out.str(), config.secret_values);
+}
+
+std::string formatDuration(std::int64_t duration_ms) {
+  constexpr std::pair<std::int64_t, const char*> kUnits[] = {
+      {3'600'000, "h"}, {60'000, "m"}, {1'000, "s"}};
+  if (duration_ms != 0) {
+    for (const auto& [scale, unit] : kUnits) {
+      if (duration_ms % scale == 0) return std::to_string(duration_ms / scale) + unit;
+    }
+  }
+  return std::to_string(duration_ms) + "ms";
+}
+
+}  // namespace gatherd::core

@@ -1,0 +1,77 @@
+#pragma once
+// The daemon's configuration: one ini file with [gatherd], [http], [source.<name>] and
+// [sink.<name>] sections, ${VAR} expanded from the environment and .env files beside it.
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "core/config/config_error.hpp"
+#include "core/config/env_file.hpp"
+#include "core/config/ini_file.hpp"
+#include "gatherd/sdk/config.hpp"
+
+namespace gatherd::core {
+
+/// One [source.<name>] or [sink.<name>] section, not yet checked against its plugin's schema.
+struct InstanceSection {
+  enum class Kind { kSource, kSink };
+  Kind kind = Kind::kSource;
+  std::string name;     ///< "xychatai" for [source.xychatai]; matches [a-z0-9_-]+
+  std::string plugin;   ///< the value of its `plugin` key
+  std::string section;  ///< "source.xychatai"
+  int line = 0;         ///< line of the section header
+  std::vector<IniEntry> entries;  ///< ${}-expanded, in file order, without the `plugin` key
+};
+
+struct DaemonConfig {
+  std::string file;  ///< absolute path of the ini
+  std::string dir;   ///< absolute path of its folder
+  std::int64_t interval_ms = 10'000;
+  std::int64_t timeout_ms = 60'000;
+  int max_parallel = 6;
+  std::string plugin_dir = "/usr/lib/gatherd/plugins";
+  std::string data_dir;  ///< default "<dir>/../data"
+  std::string log_level = "info";
+  std::int64_t shutdown_grace_ms = 5'000;
+  std::string http_bind = "127.0.0.1:8080";
+  std::string http_web_root;  ///< default "<dir>/../web/dist"
+  std::string http_token;     ///< secret; empty = no auth
+  std::vector<std::string> http_cors_origins;
+  std::vector<InstanceSection> sources;
+  std::vector<InstanceSection> sinks;
+  /// Every secret value seen so far: the http token, and plugin secrets once validateInstance
+  /// has seen them. Feed this to maskSecrets before anything reaches a log or an output.
+  std::set<std::string> secret_values;
+};
+
+/// The keys [gatherd] and [http] accept, with their types and defaults (paths relative to the
+/// config's folder). Used for validation and by describeConfig.
+const sdk::ConfigSchema& gatherdSectionSchema();
+const sdk::ConfigSchema& httpSectionSchema();
+
+/// Loads and checks the ini at `path`. Without `env`, variables come from makeEnvLookup(<dir of
+/// path>). Throws ConfigError (file:line: [section] key: message) on the first problem.
+DaemonConfig loadDaemonConfig(const std::string& path, std::optional<EnvLookup> env = std::nullopt);
+
+/// Checks one instance section against its plugin's schema: unknown keys, values of the wrong
+/// type (int, double, bool, duration, choices) and missing required keys are ConfigErrors with
+/// file, line, section and key. Returns the validated config with defaults filled in and kPath
+/// values made absolute against the config's folder; secret values are added to
+/// `config.secret_values`.
+sdk::Config validateInstance(DaemonConfig& config, const InstanceSection& section,
+                             const sdk::ConfigSchema& schema);
+
+/// A human-readable dump for `gatherd check-config`: every section and key with its effective
+/// value; secrets (schema-marked or in `secret_values`) are shown as "***". Instances whose
+/// plugin has no entry in `schema_by_plugin` are listed unchecked. Never throws ConfigError.
+std::string describeConfig(const DaemonConfig& config,
+                           const std::map<std::string, sdk::ConfigSchema>& schema_by_plugin);
+
+/// "250ms", "10s", "5m", "2h": the largest unit that divides `duration_ms`.
+std::string formatDuration(std::int64_t duration_ms);
+
+}  // namespace gatherd::core
