@@ -1,0 +1,69 @@
+#pragma once
+// The core's JSON API (/health, /ready, /api/*): request in, response out, no sockets.
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <string>
+
+#include "core/observe/source_status.hpp"
+#include "gatherd/sdk/host.hpp"
+#include "gatherd/sdk/store.hpp"
+
+namespace gatherd::core {
+
+/// A calendar or rolling range such as "today" or "7d", resolved against `now_ms` in a fixed
+/// UTC offset. Returns false for an unknown name.
+bool resolveRange(const std::string& name, std::int64_t now_ms, int utc_offset_minutes,
+                  std::int64_t& from_ms);
+
+/// Answers the core routes. Thread-safe: called concurrently from the server's threads.
+class ApiRoutes {
+ public:
+  using StoreProvider = std::function<sdk::Store*()>;
+  using NowMs = std::function<std::int64_t()>;
+
+  ApiRoutes(SourceStatusRegistry& sources, StoreProvider store_provider, NowMs now_ms = {});
+
+  /// True when `path` is one of the core routes (so anything else under /api/ is a 404).
+  static bool isCoreRoute(const std::string& path);
+  /// Answers a core route. Never throws: a client's mistake is a 400 naming the parameter, a
+  /// store failure a 503.
+  sdk::HttpResponse handle(const sdk::HttpRequest& request);
+
+ private:
+  sdk::HttpResponse dispatch(const sdk::HttpRequest& request);
+  sdk::HttpResponse ready();
+  sdk::HttpResponse version();
+  sdk::HttpResponse sourcesList();
+  sdk::HttpResponse windows(const std::string& query);
+  sdk::HttpResponse invocations(const std::string& query);
+  sdk::HttpResponse stats(const std::string& query);
+  sdk::HttpResponse summary(const std::string& query);
+  sdk::HttpResponse timeseries(const std::string& query);
+  sdk::HttpResponse errors(const std::string& query);
+  sdk::HttpResponse models(const std::string& query);
+  sdk::HttpResponse latency(const std::string& query);
+  sdk::HttpResponse quotaLatest(const std::string& query);
+  sdk::Store& requireStore();
+
+  struct CachedBody {
+    std::int64_t sequence = -1;
+    std::int64_t computed_ms = 0;
+    std::string body;
+  };
+
+  SourceStatusRegistry& sources_;
+  StoreProvider store_provider_;
+  NowMs now_ms_;
+  std::int64_t started_ms_;
+  std::mutex cache_mutex_;
+  std::map<std::string, CachedBody> stats_cache_;
+};
+
+/// A JSON error body: {"error": message[, "parameter": parameter]}.
+sdk::HttpResponse jsonError(int status, const std::string& message,
+                            const std::string& parameter = {});
+
+}  // namespace gatherd::core

@@ -1,0 +1,29 @@
+#pragma once
+// Serves the dashboard (a Vite SPA) from the web root without ever leaving it.
+
+#include <string>
+
+#include "gatherd/sdk/host.hpp"
+
+namespace gatherd::core {
+
+/// Files under one root directory. `/assets/*` (content-hashed names) get a year-long immutable
+/// cache; index.html answers every path that is not a file (the SPA's history routes). Paths
+/// with `..`, encoded separators or NULs, and symlinks that lead out of the root are refused.
+class StaticFiles {
+ public:
+  /// An empty or missing root serves nothing (every lookup is a 404).
+  explicit StaticFiles(const std::string& root);
+
+  bool enabled() const { return !root_.empty(); }
+  /// `decoded_path` is the request path after percent-decoding (always starts with '/').
+  sdk::HttpResponse serve(const std::string& decoded_path) const;
+
+  static std::string mimeType(const std::string& path);
+
+ private:
+  bool readInsideRoot(const std::string& relative, std::string& body, std::string& real) const;
+  std::string root_;  ///< canonical, no trailing slash
+};
+
+}  // namespace gatherd::core

@@ -1,0 +1,26 @@
+#pragma once
+// The JSON shapes of docs/api.md (Totals, Invocation, Window, Quota), shared by the core's API
+// and the SSE plugin so that a live event and an API page carry the same object.
+
+#include <string>
+
+#include "gatherd/sdk/record.hpp"
+#include "gatherd/sdk/store.hpp"
+
+namespace gatherd::api_json {
+
+/// Totals fields without the braces, so callers can add keys around them (time-series points,
+/// model rows): "count":..,"success":..,...,"totalTokens":..
+std::string totalsMembers(const sdk::Totals& totals);
+/// {"count", "success", "failure", "successRate", "costUsd", ...}
+std::string totals(const sdk::Totals& totals);
+/// {"id", "source", "requestId", "occurredAt", ...}
+std::string invocation(const sdk::StoredInvocation& invocation);
+/// A ledger entry: the window result with its store id first ({"id":..,"source":..,...}).
+std::string window(std::int64_t id, const sdk::WindowResult& window);
+/// A window result that has no store id (e.g. the registry's last window).
+std::string window(const sdk::WindowResult& window);
+/// {"source", "time", then every field the source sent, camelCase}
+std::string quota(const std::string& source, const sdk::Record& quota);
+
+}  // namespace gatherd::api_json
