@@ -1,0 +1,82 @@
+#pragma once
+// Helpers for the config tests: a temp folder that cleans up, file writing, error capture.
+
+#include <catch2/catch.hpp>
+
+#include <atomic>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <optional>
+#include <string>
+#include <unistd.h>
+
+#include "core/config/config_error.hpp"
+
+namespace gatherd::core::testing {
+
+class TempDir {
+ public:
+  TempDir() {
+    std::string pattern = (std::filesystem::temp_directory_path() / "gatherd-config-XXXXXX").string();
+    if (::mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
+    path_ = pattern;
+  }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  ~TempDir() {
+    std::error_code ignored;
+    std::filesystem::remove_all(path_, ignored);
+  }
+
+  const std::filesystem::path& path() const noexcept { return path_; }
+  std::string file(const std::string& name) const { return (path_ / name).string(); }
+
+  /// Writes `text` to `name` (folders created) and returns the absolute path.
+  std::string write(const std::string& name, const std::string& text) const {
+    const auto target = path_ / name;
+    std::filesystem::create_directories(target.parent_path());
+    std::ofstream out(target, std::ios::binary | std::ios::trunc);
+    out << text;
+    if (!out) throw std::runtime_error("cannot write " + target.string());
+    return target.string();
+  }
+
+ private:
+  std::filesystem::path path_;
+};
+
+/// A process-unique environment variable name, so tests never see each other's variables.
+inline std::string uniqueEnvName(const std::string& stem) {
+  static std::atomic<int> counter{0};
+  return "GATHERD_TEST_" + stem + "_" + std::to_string(::getpid()) + "_" +
+         std::to_string(counter.fetch_add(1));
+}
+
+/// Sets an environment variable for the lifetime of the object.
+class ScopedEnv {
+ public:
+  ScopedEnv(std::string name, const std::string& value) : name_(std::move(name)) {
+    ::setenv(name_.c_str(), value.c_str(), 1);
+  }
+  ScopedEnv(const ScopedEnv&) = delete;
+  ScopedEnv& operator=(const ScopedEnv&) = delete;
+  ~ScopedEnv() { ::unsetenv(name_.c_str()); }
+
+ private:
+  std::string name_;
+};
+
+/// Runs `action`, which must throw ConfigError, and returns the error.
+inline ConfigError requireConfigError(const std::function<void()>& action) {
+  try {
+    action();
+  } catch (const ConfigError& error) {
+    return error;
+  }
+  FAIL("expected a ConfigError");
+  throw std::logic_error("unreachable");
+}
+
+}  // namespace gatherd::core::testing
