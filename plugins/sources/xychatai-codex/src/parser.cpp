@@ -1,0 +1,587 @@
+#include "parser.hpp"
+
+#include <charconv>
+#include <cmath>
+#include <functional>
+#include <limits>
+
+#include <Poco/Dynamic/Var.h>
+#include <Poco/Exception.h>
+#include <Poco/JSON/Array.h>
+#include <Poco/JSON/Object.h>
+#include <Poco/JSON/Parser.h>
+
+#include "gatherd/sdk/streams.hpp"
+#include "json/json_writer.hpp"
+#include "json/time_format.hpp"
+
+namespace gatherd::plugins::xychatai {
+namespace {
+
+using Poco::Dynamic::Var;
+using Poco::JSON::Array;
+using Poco::JSON::Object;
+namespace inv = sdk::streams::invocation;
+namespace quo = sdk::streams::quota;
+
+constexpr std::size_t kMaxProblems = 10;
+constexpr std::size_t kMaxQuotedChars = 40;
+
+std::string_view trim(std::string_view text) {
+  while (!text.empty() && (text.front() == ' ' || text.front() == '\t' || text.front() == '\n' ||
+                           text.front() == '\r')) {
+    text.remove_prefix(1);
+  }
+  while (!text.empty() && (text.back() == ' ' || text.back() == '\t' || text.back() == '\n' ||
+                           text.back() == '\r')) {
+    text.remove_suffix(1);
+  }
+  return text;
+}
+
+std::string lowerCase(std::string_view text) {
+  std::string lower;
+  lower.reserve(text.size());
+  for (char c : text) lower.push_back(static_cast<char>(c >= 'A' && c <= 'Z' ? c + 32 : c));
+  return lower;
+}
+
+bool isObject(const Var& value) { return value.type() == typeid(Object::Ptr); }
+bool isArray(const Var& value) { return value.type() == typeid(Array::Ptr); }
+
+/// A value read leniently: absent (missing, null, blank), understood, or present but invalid.
+template <class T>
+struct Lenient {
+  enum class State { kAbsent, kValue, kInvalid } state = State::kAbsent;
+  T value{};
+  std::string shown;  ///< the invalid value as text, for the problem message
+};
+
+std::string shownValue(const Var& value) {
+  std::string text;
+  try {
+    text = value.convert<std::string>();
+  } catch (const Poco::Exception&) {
+    text = "?";
+  }
+  if (text.size() > kMaxQuotedChars) text = text.substr(0, kMaxQuotedChars) + "...";
+  return text;
+}
+
+Lenient<double> readDouble(const Var& value) {
+  Lenient<double> result;
+  if (value.isEmpty()) return result;
+  try {
+    if (value.isString()) {
+      const std::string& text = value.extract<std::string>();
+      const std::string_view trimmed = trim(text);
+      if (trimmed.empty()) return result;
+      double parsed = 0;
+      const auto [end, error] =
+          std::from_chars(trimmed.data(), trimmed.data() + trimmed.size(), parsed);
+      if (error == std::errc() && end == trimmed.data() + trimmed.size() && std::isfinite(parsed)) {
+        result.state = Lenient<double>::State::kValue;
+        result.value = parsed;
+        return result;
+      }
+    } else if (value.isNumeric() && !value.isBoolean()) {
+      result.value = value.convert<double>();
+      if (std::isfinite(result.value)) {
+        result.state = Lenient<double>::State::kValue;
+        return result;
+      }
+    }
+  } catch (const Poco::Exception&) {
+  }
+  result.state = Lenient<double>::State::kInvalid;
+  result.shown = shownValue(value);
+  return result;
+}
+
+Lenient<std::int64_t> readInt(const Var& value) {
+  Lenient<std::int64_t> result;
+  if (value.isEmpty()) return result;
+  try {
+    if (value.isInteger() && !value.isBoolean()) {
+      if (value.isSigned() || value.convert<std::uint64_t>() <=
+                                  static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())) {
+        result.state = Lenient<std::int64_t>::State::kValue;
+        result.value = value.convert<std::int64_t>();
+        return result;
+      }
+    } else {
+      const auto number = readDouble(value);
+      if (number.state == Lenient<double>::State::kAbsent) return result;
+      // Counts sent as "10" or 10.0 are whole numbers; 10.5 tokens is not a count.
+      if (number.state == Lenient<double>::State::kValue && std::floor(number.value) == number.value &&
+          std::fabs(number.value) < 9.0e18) {
+        result.state = Lenient<std::int64_t>::State::kValue;
+        result.value = static_cast<std::int64_t>(number.value);
+        return result;
+      }
+    }
+  } catch (const Poco::Exception&) {
+  }
+  result.state = Lenient<std::int64_t>::State::kInvalid;
+  result.shown = shownValue(value);
+  return result;
+}
+
+Lenient<bool> readBool(const Var& value) {
+  Lenient<bool> result;
+  if (value.isEmpty()) return result;
+  try {
+    if (value.isBoolean()) {
+      result.state = Lenient<bool>::State::kValue;
+      result.value = value.extract<bool>();
+      return result;
+    }
+    if (value.isInteger()) {
+      const auto number = value.convert<std::int64_t>();
+      if (number == 0 || number == 1) {
+        result.state = Lenient<bool>::State::kValue;
+        result.value = number == 1;
+        return result;
+      }
+    } else if (value.isString()) {
+      const std::string lower = lowerCase(trim(value.extract<std::string>()));
+      if (lower.empty()) return result;
+      if (lower == "true" || lower == "yes" || lower == "1") {
+        result.state = Lenient<bool>::State::kValue;
+        result.value = true;
+        return result;
+      }
+      if (lower == "false" || lower == "no" || lower == "0") {
+        result.state = Lenient<bool>::State::kValue;
+        result.value = false;
+        return result;
+      }
+    }
+  } catch (const Poco::Exception&) {
+  }
+  result.state = Lenient<bool>::State::kInvalid;
+  result.shown = shownValue(value);
+  return result;
+}
+
+/// Strings, and numbers as their decimal text (ids sometimes arrive as numbers).
+std::optional<std::string> readText(const Var& value) {
+  if (value.isEmpty() || isObject(value) || isArray(value)) return std::nullopt;
+  try {
+    if (value.isString()) return value.extract<std::string>();
+    if (value.isInteger() && !value.isBoolean()) {
+      return value.isSigned() ? std::to_string(value.convert<std::int64_t>())
+                              : std::to_string(value.convert<std::uint64_t>());
+    }
+    return value.convert<std::string>();
+  } catch (const Poco::Exception&) {
+    return std::nullopt;
+  }
+}
+
+void writeValue(json::Writer& writer, const Var& value, const Redactor& redactor);
+
+void writeObject(json::Writer& writer, const Object& object, const Redactor& redactor) {
+  writer.beginObject();
+  for (const auto& [name, value] : object) {
+    writer.key(name);
+    if (isSecretKey(name) && !value.isEmpty()) {
+      writer.string(kRedacted);
+    } else {
+      writeValue(writer, value, redactor);
+    }
+  }
+  writer.endObject();
+}
+
+void writeValue(json::Writer& writer, const Var& value, const Redactor& redactor) {
+  if (value.isEmpty()) {
+    writer.null();
+  } else if (isObject(value)) {
+    const auto& object = value.extract<Object::Ptr>();
+    if (object.isNull()) {
+      writer.null();
+    } else {
+      writeObject(writer, *object, redactor);
+    }
+  } else if (isArray(value)) {
+    const auto& array = value.extract<Array::Ptr>();
+    if (array.isNull()) {
+      writer.null();
+      return;
+    }
+    writer.beginArray();
+    for (const auto& item : *array) writeValue(writer, item, redactor);
+    writer.endArray();
+  } else if (value.isString()) {
+    const auto& text = value.extract<std::string>();
+    if (redactor.containsSecret(text)) {
+      writer.string(redactor.apply(text));
+    } else {
+      writer.string(text);
+    }
+  } else if (value.isBoolean()) {
+    writer.boolean(value.extract<bool>());
+  } else if (value.isInteger()) {
+    if (value.isSigned()) {
+      writer.integer(value.convert<std::int64_t>());
+    } else {
+      writer.raw(std::to_string(value.convert<std::uint64_t>()));
+    }
+  } else if (value.isNumeric()) {
+    writer.number(value.convert<double>());
+  } else {
+    writer.string(redactor.apply(value.convert<std::string>()));
+  }
+}
+
+std::string rawJson(const Object& object, const Redactor& redactor) {
+  std::string out;
+  out.reserve(512);
+  json::Writer writer(out);
+  writeObject(writer, object, redactor);
+  return out;
+}
+
+class RecordBuilder {
+ public:
+  RecordBuilder(const Object& object, sdk::Fields& fields, std::vector<std::string>& problems,
+                std::string context)
+      : object_(object), fields_(fields), problems_(problems), context_(std::move(context)) {}
+
+  void integer(const char* upstream_name, const char* field) {
+    const auto value = readInt(object_.get(upstream_name));
+    if (value.state == Lenient<std::int64_t>::State::kValue) {
+      fields_[field] = value.value;
+    } else if (value.state == Lenient<std::int64_t>::State::kInvalid) {
+      invalid(upstream_name, value.shown, "a whole number");
+    }
+  }
+  void number(const char* upstream_name, const char* field) {
+    const auto value = readDouble(object_.get(upstream_name));
+    if (value.state == Lenient<double>::State::kValue) {
+      fields_[field] = value.value;
+    } else if (value.state == Lenient<double>::State::kInvalid) {
+      invalid(upstream_name, value.shown, "a number");
+    }
+  }
+  void boolean(const char* upstream_name, const char* field) {
+    const auto value = readBool(object_.get(upstream_name));
+    if (value.state == Lenient<bool>::State::kValue) {
+      fields_[field] = value.value;
+    } else if (value.state == Lenient<bool>::State::kInvalid) {
+      invalid(upstream_name, value.shown, "true or false");
+    }
+  }
+  void text(const char* upstream_name, const char* field) {
+    if (auto value = readText(object_.get(upstream_name))) fields_[field] = std::move(*value);
+  }
+  void time(const char* upstream_name, const char* field, int offset_minutes) {
+    const auto value = readText(object_.get(upstream_name));
+    if (!value || trim(*value).empty()) return;
+    if (const auto ms = json::parseTimestamp(*value, offset_minutes)) {
+      fields_[field] = json::formatIsoUtc(*ms);
+    } else {
+      invalid(upstream_name, *value, "a time");
+    }
+  }
+  bool has(const char* upstream_name) const {
+    return object_.has(upstream_name) && !object_.get(upstream_name).isEmpty();
+  }
+
+ private:
+  void invalid(const char* upstream_name, const std::string& shown, const char* expected) {
+    if (problems_.size() >= kMaxProblems) return;
+    problems_.push_back(context_ + ": " + upstream_name + " '" + shown + "' is not " + expected +
+                        " (field left out)");
+  }
+
+  const Object& object_;
+  sdk::Fields& fields_;
+  std::vector<std::string>& problems_;
+  std::string context_;
+};
+
+void addProblem(std::vector<std::string>& problems, std::string problem) {
+  if (problems.size() < kMaxProblems) problems.push_back(std::move(problem));
+}
+
+std::optional<sdk::Record> parseInvocation(std::size_t index, const Var& item,
+                                           const ParseOptions& options, const Redactor& redactor,
+                                           std::vector<std::string>& problems) {
+  const std::string position = "record " + std::to_string(index + 1);
+  if (!isObject(item) || item.extract<Object::Ptr>().isNull()) {
+    addProblem(problems, position + ": not a JSON object (rejected)");
+    return std::nullopt;
+  }
+  const Object& object = *item.extract<Object::Ptr>();
+  const auto request_id = readText(object.get("requestId"));
+  if (!request_id || trim(*request_id).empty()) {
+    addProblem(problems, position + ": no requestId (rejected)");
+    return std::nullopt;
+  }
+  const std::string context = position + " (" + redactor.apply(*request_id) + ")";
+  const auto request_time = readText(object.get("requestTime"));
+  if (!request_time || trim(*request_time).empty()) {
+    addProblem(problems, context + ": no requestTime (rejected)");
+    return std::nullopt;
+  }
+  const auto time_ms = json::parseTimestamp(*request_time, options.utc_offset_minutes);
+  if (!time_ms) {
+    std::string shown = request_time->substr(0, kMaxQuotedChars);
+    addProblem(problems, context + ": requestTime '" + redactor.apply(shown) +
+                             "' is not a time (rejected)");
+    return std::nullopt;
+  }
+
+  sdk::Record record;
+  record.stream = sdk::streams::kInvocation;
+  record.time_ms = *time_ms;
+  const std::string occurred_at = json::formatIsoUtc(*time_ms);
+  record.key = *request_id + "|" + occurred_at;
+  auto& fields = record.fields;
+  fields[inv::kRequestId] = *request_id;
+  fields[inv::kRequestTime] = *request_time;
+  fields[inv::kOccurredAt] = occurred_at;
+  fields[inv::kService] = options.service;
+
+  RecordBuilder builder(object, fields, problems, context);
+  builder.text("model", inv::kModel);
+  const auto status = readText(object.get("status"));
+  const std::string status_text = status ? lowerCase(trim(*status)) : std::string();
+  fields[inv::kStatus] = status_text.empty() ? std::string("unknown") : status_text;
+  const auto error_message = readText(object.get("errorMessage"));
+  fields[inv::kErrorMessage] = error_message ? redactor.apply(*error_message) : std::string();
+  builder.integer("inputTokens", inv::kInputTokens);
+  builder.integer("outputTokens", inv::kOutputTokens);
+  builder.integer("cacheInputTokens", inv::kCacheInputTokens);
+  builder.integer("cacheCreationTokens", inv::kCacheCreationTokens);
+  builder.integer("cacheReadTokens", inv::kCacheReadTokens);
+  builder.integer("reasoningTokens", inv::kReasoningTokens);
+  builder.integer("totalTokens", inv::kTotalTokens);
+  builder.number("cost", inv::kCostUsd);
+  builder.integer("responseTime", inv::kResponseTimeMs);
+  builder.integer("firstByteTime", inv::kFirstByteTimeMs);
+  if (builder.has("serviceTier")) {
+    builder.text("serviceTier", inv::kServiceTier);
+  } else {
+    builder.text("service_tier", inv::kServiceTier);
+  }
+  if (auto model = fields.find(inv::kModel); model != fields.end()) {
+    if (auto* text = std::get_if<std::string>(&model->second)) *text = redactor.apply(*text);
+  }
+  record.raw_json = rawJson(object, redactor);
+  return record;
+}
+
+/// The plan to report: the first active subscription of an array, else its first object.
+Object::Ptr pickSubscription(const Var& value) {
+  if (isObject(value)) return value.extract<Object::Ptr>();
+  if (!isArray(value)) return nullptr;
+  const auto& array = value.extract<Array::Ptr>();
+  if (array.isNull()) return nullptr;
+  Object::Ptr first;
+  for (const auto& item : *array) {
+    if (!isObject(item)) continue;
+    const auto& object = item.extract<Object::Ptr>();
+    if (object.isNull()) continue;
+    if (first.isNull()) first = object;
+    const auto active = readBool(object->get("isActive"));
+    if (active.state == Lenient<bool>::State::kValue && active.value) return object;
+  }
+  return first;
+}
+
+std::optional<sdk::Record> parseQuota(const Object& service_object, const ParseOptions& options,
+                                      const Redactor& redactor,
+                                      std::vector<std::string>& problems) {
+  const Var subscriptions = service_object.get("subscriptions");
+  const Var usage = service_object.get("currentUsage");
+  if (subscriptions.isEmpty() && usage.isEmpty()) return std::nullopt;
+
+  sdk::Record record;
+  record.stream = sdk::streams::kQuota;
+  record.key = options.service;
+  record.time_ms = options.now_utc_ms;
+  auto& fields = record.fields;
+  fields[quo::kService] = options.service;
+  const auto is_auth = readBool(service_object.get("isAuth"));
+  if (is_auth.state == Lenient<bool>::State::kValue) fields[quo::kIsAuth] = is_auth.value;
+
+  if (const Object::Ptr plan = pickSubscription(subscriptions); !plan.isNull()) {
+    RecordBuilder builder(*plan, fields, problems, "subscriptions");
+    builder.text("subTypeName", quo::kPlanName);
+    builder.text("id", quo::kPlanId);
+    builder.text("period", quo::kPeriod);
+    builder.time("periodResetTime", quo::kPeriodResetAt, options.utc_offset_minutes);
+    builder.time("expireTime", quo::kExpiresAt, options.utc_offset_minutes);
+    builder.boolean("isActive", quo::kIsActive);
+    builder.boolean("isLongTerm", quo::kIsLongTerm);
+    const auto billing = readText(plan->get("billingType"));
+    std::string billing_type = billing ? lowerCase(trim(*billing)) : std::string();
+    // Amount plans count USD, count plans count calls; `limit` means calls, so an amount plan
+    // never falls back to it (an earlier tool mixed the two units that way).
+    if (billing_type.empty()) {
+      if (builder.has("amountLimit") || builder.has("usedAmount") || builder.has("remainingAmount")) {
+        billing_type = "amount";
+      } else if (builder.has("limit") || builder.has("usedCount") || builder.has("remainingCount")) {
+        billing_type = "count";
+      }
+    }
+    if (!billing_type.empty()) fields[quo::kBillingType] = billing_type;
+    if (billing_type == "amount") {
+      builder.number("amountLimit", quo::kAmountLimitUsd);
+      builder.number("usedAmount", quo::kAmountUsedUsd);
+      builder.number("remainingAmount", quo::kAmountRemainingUsd);
+    } else if (billing_type == "count") {
+      builder.integer("limit", quo::kCountLimit);
+      builder.integer("usedCount", quo::kCountUsed);
+      builder.integer("remainingCount", quo::kCountRemaining);
+    }
+  }
+  if (isObject(usage) && !usage.extract<Object::Ptr>().isNull()) {
+    RecordBuilder builder(*usage.extract<Object::Ptr>(), fields, problems, "currentUsage");
+    builder.integer("totalRequests", quo::kUsage24hRequests);
+    builder.integer("totalTokens", quo::kUsage24hTokens);
+    builder.number("totalCost", quo::kUsage24hCostUsd);
+    builder.time("lastRequestTime", quo::kLastRequestAt, options.utc_offset_minutes);
+  }
+
+  std::string raw;
+  json::Writer writer(raw);
+  writer.beginObject();
+  writer.key("isAuth");
+  writeValue(writer, service_object.get("isAuth"), redactor);
+  writer.key("subscriptions");
+  writeValue(writer, subscriptions, redactor);
+  writer.key("currentUsage");
+  writeValue(writer, usage, redactor);
+  writer.endObject();
+  record.raw_json = std::move(raw);
+  return record;
+}
+
+std::optional<std::int64_t> readCode(const Var& value) {
+  const auto code = readInt(value);
+  if (code.state != Lenient<std::int64_t>::State::kValue) return std::nullopt;
+  return code.value;
+}
+
+ParsedResponse malformed(std::string message) {
+  ParsedResponse result;
+  result.envelope = Envelope::kMalformed;
+  result.message = std::move(message);
+  return result;
+}
+
+}  // namespace
+
+ParsedResponse parseQuotaResponse(std::string_view body, const ParseOptions& options) {
+  Redactor redactor = options.redactor != nullptr ? *options.redactor : Redactor();
+  const std::string_view trimmed = trim(body);
+  if (trimmed.empty()) return malformed("empty response body");
+  if (trimmed.front() != '{') {
+    return malformed("the response is not a JSON object (starts with '" +
+                     std::string(trimmed.substr(0, 1)) + "')");
+  }
+  Var root;
+  try {
+    Poco::JSON::Parser parser;
+    root = parser.parse(std::string(trimmed));
+  } catch (const Poco::Exception& error) {
+    return malformed("the response is not valid JSON: " + redactor.apply(error.message()));
+  } catch (const std::exception& error) {
+    return malformed(std::string("the response is not valid JSON: ") +
+                     redactor.apply(error.what()));
+  }
+  if (!isObject(root) || root.extract<Object::Ptr>().isNull()) {
+    return malformed("the response is not a JSON object");
+  }
+  const Object& envelope = *root.extract<Object::Ptr>();
+
+  ParsedResponse result;
+  result.code = readCode(envelope.get("code"));
+  const std::string msg = redactor.apply(readText(envelope.get("msg")).value_or(""));
+  if (!result.code) return malformed("the response has no numeric 'code'");
+  if (*result.code == -1) {
+    result.envelope = Envelope::kAuthExpired;
+    result.message = msg;
+    return result;
+  }
+  if (*result.code != 1) {
+    result.envelope = Envelope::kBusinessError;
+    result.message = msg;
+    return result;
+  }
+  const Var data = envelope.get("data");
+  if (!isObject(data) || data.extract<Object::Ptr>().isNull()) {
+    return malformed("code 1 but the response has no 'data' object");
+  }
+  const Object& data_object = *data.extract<Object::Ptr>();
+  const Var service_value = data_object.get(options.service);
+  if (!isObject(service_value) || service_value.extract<Object::Ptr>().isNull()) {
+    std::string others;
+    for (const auto& [name, value] : data_object) {
+      if (isObject(value)) others += (others.empty() ? "" : ", ") + name;
+    }
+    return malformed("the response has no data." + options.service +
+                     (others.empty() ? std::string() : " (it has: " + others + "; check 'service')"));
+  }
+  const Object& service_object = *service_value.extract<Object::Ptr>();
+  if (const auto api_key = readText(service_object.get("apiKey"))) redactor.add(*api_key);
+
+  const auto is_auth = readBool(service_object.get("isAuth"));
+  result.is_auth = is_auth.state != Lenient<bool>::State::kValue || is_auth.value;
+
+  const Var records = service_object.get("recentRecords");
+  if (!records.isEmpty()) {
+    if (!isArray(records) || records.extract<Array::Ptr>().isNull()) {
+      return malformed("data." + options.service + ".recentRecords is not an array");
+    }
+    const Array& array = *records.extract<Array::Ptr>();
+    result.records_seen = static_cast<std::int64_t>(array.size());
+    result.invocations.reserve(array.size());
+    for (std::size_t i = 0; i < array.size(); ++i) {
+      if (auto record = parseInvocation(i, array.get(static_cast<unsigned>(i)), options, redactor,
+                                        result.problems)) {
+        result.invocations.push_back(std::move(*record));
+      } else {
+        ++result.records_rejected;
+      }
+    }
+  }
+  result.quota = parseQuota(service_object, options, redactor, result.problems);
+  result.envelope = Envelope::kOk;
+  result.message = msg;
+  return result;
+}
+
+std::uint64_t changeFingerprint(const sdk::Record& record) {
+  static constexpr const char* kChanging[] = {
+      inv::kStatus,          inv::kCostUsd,         inv::kErrorMessage,    inv::kInputTokens,
+      inv::kOutputTokens,    inv::kCacheInputTokens, inv::kCacheCreationTokens,
+      inv::kCacheReadTokens, inv::kReasoningTokens, inv::kTotalTokens};
+  std::string text;
+  for (const char* name : kChanging) {
+    text += name;
+    text.push_back('=');
+    if (auto it = record.fields.find(name); it != record.fields.end()) {
+      json::appendValue(text, it->second);
+    }
+    text.push_back(';');
+  }
+  return std::hash<std::string>{}(text);
+}
+
+std::uint64_t contentFingerprint(const sdk::Record& record) {
+  std::string text;
+  for (const auto& [name, value] : record.fields) {
+    text += name;
+    text.push_back('=');
+    json::appendValue(text, value);
+    text.push_back(';');
+  }
+  return std::hash<std::string>{}(text);
+}
+
+}  // namespace gatherd::plugins::xychatai
