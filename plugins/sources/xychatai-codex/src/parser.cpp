@@ -447,15 +447,20 @@ std::optional<sdk::Record> parseQuota(const Object& service_object, const ParseO
     builder.time("lastRequestTime", quo::kLastRequestAt, options.utc_offset_minutes);
   }
 
+  // Everything of the service object but the invocations (they are records of their own):
+  // unknown keys such as `balance` stay visible; the apiKey is masked by writeObject.
   std::string raw;
   json::Writer writer(raw);
   writer.beginObject();
-  writer.key("isAuth");
-  writeValue(writer, service_object.get("isAuth"), redactor);
-  writer.key("subscriptions");
-  writeValue(writer, subscriptions, redactor);
-  writer.key("currentUsage");
-  writeValue(writer, usage, redactor);
+  for (const auto& [name, value] : service_object) {
+    if (name == "recentRecords") continue;
+    writer.key(name);
+    if (isSecretKey(name) && !value.isEmpty()) {
+      writer.string(kRedacted);
+    } else {
+      writeValue(writer, value, redactor);
+    }
+  }
   writer.endObject();
   record.raw_json = std::move(raw);
   return record;
