@@ -4,6 +4,8 @@
 #include <condition_variable>
 #include <cstdint>
 #include <mutex>
+#include <set>
+#include <utility>
 
 #include "gatherd/sdk/host.hpp"
 
@@ -29,8 +31,10 @@ class ManualClock final : public Clock {
     std::unique_lock lock(mutex_);
     const std::uint64_t generation = wake_generation_;
     ++sleepers_;
+    const auto entry = sleeping_.emplace(steady_ms, generation);
     changed_.notify_all();
     changed_.wait(lock, [&] { return steady_ms_ >= steady_ms || wake_generation_ != generation; });
+    sleeping_.erase(entry);
     --sleepers_;
     return steady_ms_ >= steady_ms;
   }
@@ -63,6 +67,18 @@ class ManualClock final : public Clock {
     std::lock_guard lock(mutex_);
     return sleepers_;
   }
+  /// Blocks until at least `count` threads are inside sleepUntil() and still held there: their
+  /// time has not come and no wakeAll() released them. Unlike waitForSleepers(), a thread that
+  /// advance() has just released but that has not run yet does not count, so after an advance()
+  /// a test can wait for the code under test to finish its work and go back to sleep.
+  void waitForBlockedSleepers(int count) {
+    std::unique_lock lock(mutex_);
+    changed_.wait(lock, [&] { return blockedLocked() >= count; });
+  }
+  int blockedSleepers() const {
+    std::lock_guard lock(mutex_);
+    return blockedLocked();
+  }
 
  private:
   mutable std::mutex mutex_;
@@ -71,6 +87,15 @@ class ManualClock final : public Clock {
   std::int64_t steady_ms_;
   std::uint64_t wake_generation_ = 0;
   int sleepers_ = 0;
+  std::multiset<std::pair<std::int64_t, std::uint64_t>> sleeping_;  ///< (target, generation)
+
+  int blockedLocked() const {
+    int blocked = 0;
+    for (const auto& [target, generation] : sleeping_) {
+      if (target > steady_ms_ && generation == wake_generation_) ++blocked;
+    }
+    return blocked;
+  }
 };
 
 }  // namespace gatherd::sdk::testing
