@@ -2,6 +2,7 @@
 
 #include <iostream>
 
+#include <spdlog/pattern_formatter.h>
 #include <spdlog/sinks/base_sink.h>
 
 #include "core/config/redaction.hpp"
@@ -61,7 +62,8 @@ Logging::Logging() : Logging(std::cerr) {}
 
 Logging::Logging(std::ostream& out) {
   sink_ = std::make_shared<RedactingSink>(out, secrets_);
-  sink_->set_pattern("%Y-%m-%dT%H:%M:%S.%eZ %^%-5l%$ [%n] %v", spdlog::pattern_time_type::utc);
+  sink_->set_formatter(std::make_unique<spdlog::pattern_formatter>(
+      "%Y-%m-%dT%H:%M:%S.%eZ %-5l [%n] %v", spdlog::pattern_time_type::utc));
 }
 
 void Logging::setLevel(const std::string& level) {

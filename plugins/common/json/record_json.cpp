@@ -43,6 +43,16 @@ std::string recordToJson(const sdk::Record& record, bool include_raw) {
   return out;
 }
 
+void appendSourcedRecord(std::string& out, std::string_view source, const sdk::Record& record,
+                         bool include_raw) {
+  std::string object;
+  appendRecord(object, record, include_raw);
+  out += "{\"source\":";
+  appendString(out, source);
+  out += ",";
+  out.append(object, 1, std::string::npos);
+}
+
 void appendWindowResult(std::string& out, const sdk::WindowResult& window) {
   Writer writer(out);
   writer.beginObject();

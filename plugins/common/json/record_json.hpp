@@ -11,6 +11,10 @@ namespace gatherd::json {
 /// Field names are converted from snake_case to camelCase.
 void appendRecord(std::string& out, const sdk::Record& record, bool include_raw = true);
 std::string recordToJson(const sdk::Record& record, bool include_raw = true);
+/// The record object with a leading "source" member: one line of `gatherd once` and the stdout
+/// sink.
+void appendSourcedRecord(std::string& out, std::string_view source, const sdk::Record& record,
+                         bool include_raw);
 
 /// {"source":..,"window":"...Z","outcome":"ok",...} with every WindowResult member.
 void appendWindowResult(std::string& out, const sdk::WindowResult& window);

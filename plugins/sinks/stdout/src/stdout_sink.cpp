@@ -3,7 +3,6 @@
 #include <cerrno>
 #include <cstring>
 
-#include "json/json_writer.hpp"
 #include "json/record_json.hpp"
 
 namespace gatherd::plugins::stdout_sink {
@@ -43,13 +42,7 @@ sdk::Status StdoutSink::start() {
 std::string StdoutSink::format(const sdk::Batch& batch) const {
   std::string out;
   for (const auto& record : batch.records) {
-    // {"source":"x", ...record}: splice the source into the record object.
-    std::string line;
-    json::appendRecord(line, record, raw_);
-    out += "{\"source\":";
-    json::appendString(out, batch.window.source);
-    out += ",";
-    out.append(line, 1, std::string::npos);
+    json::appendSourcedRecord(out, batch.window.source, record, raw_);
     out += "\n";
   }
   if (windows_) {

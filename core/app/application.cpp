@@ -1,0 +1,218 @@
+#include "core/app/application.hpp"
+
+#include <csignal>
+#include <filesystem>
+#include <iostream>
+
+#include <Poco/Util/HelpFormatter.h>
+#include <Poco/Util/Option.h>
+#include <Poco/Util/OptionSet.h>
+
+#include "core/app/runtime.hpp"
+#include "core/config/daemon_config.hpp"
+#include "core/observe/logging.hpp"
+#include "core/plugins/plugin_loader.hpp"
+#include "core/schedule/system_clock.hpp"
+
+namespace gatherd::core {
+namespace {
+
+constexpr const char* kDefaultConfig = "conf/gatherd.ini";
+
+void reportRefused(const PluginCatalog& catalog, spdlog::logger& log) {
+  for (const auto& refused : catalog.refused) {
+    log.warn("plugin refused: {}: {}", refused.path, refused.reason);
+  }
+}
+
+}  // namespace
+
+Application::Application() { setUnixOptions(true); }
+
+void Application::defineOptions(Poco::Util::OptionSet& options) {
+  ServerApplication::defineOptions(options);
+  options.addOption(Poco::Util::Option("config", "c", "the ini file (default conf/gatherd.ini)")
+                        .required(false)
+                        .repeatable(false)
+                        .argument("FILE"));
+  options.addOption(Poco::Util::Option("help", "h", "show this help").required(false));
+  options.addOption(Poco::Util::Option("version", "V", "print the version").required(false));
+}
+
+void Application::handleOption(const std::string& name, const std::string& value) {
+  ServerApplication::handleOption(name, value);
+  if (name == "config") {
+    // Absolute now: --daemon changes to / before main() runs.
+    config_path_ = std::filesystem::absolute(value).string();
+  } else if (name == "help") {
+    printHelp();
+    stop_ = true;
+    stopOptionsProcessing();
+  } else if (name == "version") {
+    std::cout << "gatherd " << GATHERD_VERSION << " (sdk ABI " << sdk::kAbiMajor << "."
+              << sdk::kAbiMinor << ", " << sdk::kBuildFingerprint << ")\n";
+    stop_ = true;
+    stopOptionsProcessing();
+  }
+}
+
+void Application::printHelp() {
+  Poco::Util::HelpFormatter help(options());
+  help.setCommand("gatherd");
+  help.setUsage("[--config FILE] [once | check-config | plugins]");
+  help.setHeader(
+      "gatherd collects records from source plugins every interval and hands them to sink "
+      "plugins.\n"
+      "  (no verb)      run the service (SIGHUP reloads the config, SIGTERM/SIGINT stop)\n"
+      "  once           poll every source once and print the records as JSON lines; write nothing\n"
+      "  check-config   validate the config against the plugins' schemas and print it\n"
+      "  plugins        list the plugins found in plugin_dir, and why any was refused\n"
+      "Exit codes: 0 ok, 1 runtime error, 2 configuration or usage error, 3 a `once` poll failed.");
+  help.format(std::cout);
+}
+
+int Application::main(const std::vector<std::string>& args) {
+  if (stop_) return kExitOk;
+  if (config_path_.empty()) config_path_ = std::filesystem::absolute(kDefaultConfig).string();
+  if (args.size() > 1) {
+    std::cerr << "gatherd: one verb at most (see --help)\n";
+    return kExitConfigError;
+  }
+  const std::string verb = args.empty() ? "" : args.front();
+  if (!verb.empty()) {
+    // Only the service loop takes signals with sigwait; the short verbs stop on Ctrl-C as usual.
+    sigset_t signals;
+    sigemptyset(&signals);
+    for (int signal : {SIGINT, SIGTERM, SIGQUIT, SIGHUP}) sigaddset(&signals, signal);
+    pthread_sigmask(SIG_UNBLOCK, &signals, nullptr);
+  }
+  try {
+    if (verb.empty()) return runService();
+    if (verb == "once") return runOnce();
+    if (verb == "check-config") return checkConfig();
+    if (verb == "plugins") return listPlugins();
+    std::cerr << "gatherd: unknown verb '" << verb << "' (see --help)\n";
+    return kExitConfigError;
+  } catch (const ConfigError& error) {
+    std::cerr << "gatherd: configuration error: " << error.what() << "\n";
+    return kExitConfigError;
+  } catch (const StartupError& error) {
+    std::cerr << "gatherd: " << error.what() << "\n";
+    return error.exitCode();
+  } catch (const std::exception& error) {
+    std::cerr << "gatherd: " << error.what() << "\n";
+    return kExitRuntimeError;
+  }
+}
+
+int Application::runService() {
+  Logging logging;
+  auto log = logging.get("core");
+  SystemClock clock;
+  DaemonConfig config = loadDaemonConfig(config_path_);
+  std::vector<std::unique_ptr<PluginCatalog>> catalogs;  // kept: libraries are never unloaded
+  catalogs.push_back(std::make_unique<PluginCatalog>(loadPlugins(config.plugin_dir)));
+  reportRefused(*catalogs.back(), *log);
+  Runtime runtime(logging, clock);
+  runtime.build(std::move(config), *catalogs.back(), Runtime::Mode::kService);
+  runtime.start();
+
+  sigset_t signals;
+  sigemptyset(&signals);
+  for (int signal : {SIGINT, SIGTERM, SIGQUIT, SIGHUP}) sigaddset(&signals, signal);
+  for (;;) {
+    int signal = 0;
+    if (sigwait(&signals, &signal) != 0) continue;
+    if (signal != SIGHUP) {
+      log->info("{} received: stopping (in-flight polls get {} ms)", strsignal(signal),
+                runtime.config().shutdown_grace_ms);
+      break;
+    }
+    log->info("SIGHUP received: reloading {}", config_path_);
+    try {
+      DaemonConfig next = loadDaemonConfig(config_path_);
+      catalogs.push_back(std::make_unique<PluginCatalog>(loadPlugins(next.plugin_dir)));
+      runtime.reload(std::move(next), *catalogs.back());
+    } catch (const std::exception& error) {
+      log->error("reload failed, the running config stays: {}", error.what());
+    }
+  }
+  runtime.stop();
+  return kExitOk;
+}
+
+int Application::runOnce() {
+  Logging logging;
+  SystemClock clock;
+  DaemonConfig config = loadDaemonConfig(config_path_);
+  PluginCatalog catalog = loadPlugins(config.plugin_dir);
+  reportRefused(catalog, *logging.get("core"));
+  Runtime runtime(logging, clock);
+  runtime.build(std::move(config), catalog, Runtime::Mode::kOnce);
+  return runtime.pollOnce(std::cout, std::cerr);
+}
+
+int Application::checkConfig() {
+  DaemonConfig config = loadDaemonConfig(config_path_);
+  PluginCatalog catalog = loadPlugins(config.plugin_dir);
+  std::map<std::string, sdk::ConfigSchema> schemas;
+  for (const auto& [id, plugin] : catalog.plugins) schemas[id] = plugin.descriptor->schema();
+  std::vector<std::string> problems;
+  auto check = [&](const std::vector<InstanceSection>& sections, sdk::PluginKind kind) {
+    for (const auto& section : sections) {
+      auto it = catalog.plugins.find(section.plugin);
+      const std::string where =
+          config.file + ":" + std::to_string(section.line) + ": [" + section.section + "] plugin";
+      if (it == catalog.plugins.end()) {
+        const RefusedPlugin* refusal = catalog.refusalFor(section.plugin);
+        problems.push_back(where + ": no plugin '" + section.plugin + "' in " + config.plugin_dir +
+                           (refusal ? " (" + refusal->path + " was refused: " + refusal->reason + ")"
+                                    : ""));
+        continue;
+      }
+      if (it->second.descriptor->kind != kind) {
+        problems.push_back(where + ": '" + section.plugin + "' is not a " +
+                           sdk::pluginKindName(kind) + " plugin");
+        continue;
+      }
+      try {
+        (void)validateInstance(config, section, schemas[section.plugin]);
+      } catch (const ConfigError& error) {
+        problems.push_back(error.what());
+      }
+    }
+  };
+  check(config.sources, sdk::PluginKind::kSource);
+  check(config.sinks, sdk::PluginKind::kSink);
+  std::cout << describeConfig(config, schemas);
+  for (const auto& problem : problems) std::cerr << "gatherd: configuration error: " << problem << "\n";
+  if (!problems.empty()) return kExitConfigError;
+  std::cout << "configuration ok: " << config.sources.size() << " source(s), "
+            << config.sinks.size() << " sink(s)\n";
+  return kExitOk;
+}
+
+int Application::listPlugins() {
+  DaemonConfig config = loadDaemonConfig(config_path_);
+  PluginCatalog catalog = loadPlugins(config.plugin_dir);
+  std::cout << "plugin directory: " << config.plugin_dir << "\n";
+  for (const auto& [id, plugin] : catalog.plugins) {
+    const auto* descriptor = plugin.descriptor;
+    std::cout << "\n" << id << " (" << sdk::pluginKindName(descriptor->kind) << " "
+              << descriptor->version << ", ABI " << descriptor->abi.abi_major << "."
+              << descriptor->abi.abi_minor << ")  " << plugin.path << "\n  "
+              << descriptor->description << "\n";
+    for (const auto& key : descriptor->schema()) {
+      std::cout << "    " << key.name << " (" << sdk::configTypeName(key.type)
+                << (key.required ? ", required" : "") << (key.secret ? ", secret" : "")
+                << (key.default_value.empty() ? "" : ", default " + key.default_value) << ")  "
+                << key.description << "\n";
+    }
+  }
+  for (const auto& refused : catalog.refused) {
+    std::cout << "\nrefused: " << refused.path << "\n  " << refused.reason << "\n";
+  }
+  return kExitOk;
+}
+
+}  // namespace gatherd::core

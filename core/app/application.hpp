@@ -1,0 +1,34 @@
+#pragma once
+// The gatherd command line: the service and its verbs, on Poco's ServerApplication.
+
+#include <string>
+#include <vector>
+
+#include <Poco/Util/ServerApplication.h>
+
+namespace gatherd::core {
+
+/// `gatherd [--config FILE] [once | check-config | plugins]`, `--help`, `--version`.
+/// Signals: main() blocks SIGINT, SIGTERM, SIGQUIT and SIGHUP before any thread starts; the
+/// service loop takes them with sigwait (SIGHUP reloads, the others drain and stop).
+class Application final : public Poco::Util::ServerApplication {
+ public:
+  Application();
+
+ protected:
+  void defineOptions(Poco::Util::OptionSet& options) override;
+  void handleOption(const std::string& name, const std::string& value) override;
+  int main(const std::vector<std::string>& args) override;
+
+ private:
+  int runService();
+  int runOnce();
+  int checkConfig();
+  int listPlugins();
+  void printHelp();
+
+  std::string config_path_;
+  bool stop_ = false;  // --help or --version answered
+};
+
+}  // namespace gatherd::core

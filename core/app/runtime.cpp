@@ -1,0 +1,357 @@
+#include "core/app/runtime.hpp"
+
+#include <condition_variable>
+#include <filesystem>
+#include <future>
+#include <ostream>
+#include <thread>
+
+#include "core/http/http_server.hpp"
+#include "core/pipeline/pipeline.hpp"
+#include "core/schedule/scheduler.hpp"
+#include "json/record_json.hpp"
+#include "json/time_format.hpp"
+
+namespace gatherd::core {
+namespace {
+
+std::string where(const DaemonConfig& config, const InstanceSection& section) {
+  return config.file + ":" + std::to_string(section.line) + ": [" + section.section + "]";
+}
+
+bool sameEntries(const std::vector<IniEntry>& a, const std::vector<IniEntry>& b) {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    if (a[i].key != b[i].key || a[i].value != b[i].value) return false;
+  }
+  return true;
+}
+
+SchedulerOptions schedulerOptions(const DaemonConfig& config) {
+  SchedulerOptions options;
+  options.timeout_ms = config.timeout_ms;
+  options.max_parallel = config.max_parallel;
+  options.shutdown_grace_ms = config.shutdown_grace_ms;
+  return options;
+}
+
+}  // namespace
+
+Runtime::Runtime(Logging& logging, sdk::Clock& clock)
+    : logging_(logging), clock_(clock), log_(logging.get("core")) {}
+
+Runtime::~Runtime() { stop(); }
+
+const LoadedPlugin& Runtime::findPlugin(const InstanceSection& section,
+                                        const PluginCatalog& catalog, sdk::PluginKind kind) const {
+  auto it = catalog.plugins.find(section.plugin);
+  if (it == catalog.plugins.end()) {
+    std::string message = where(config_, section) + " plugin: no plugin '" + section.plugin +
+                          "' in " + config_.plugin_dir;
+    if (const RefusedPlugin* refusal = catalog.refusalFor(section.plugin)) {
+      message += " (" + refusal->path + " was refused: " + refusal->reason + ")";
+    } else {
+      message += " (run `gatherd plugins` to see what is there)";
+    }
+    throw StartupError(message, kExitConfigError);
+  }
+  if (it->second.descriptor->kind != kind) {
+    throw StartupError(where(config_, section) + " plugin: '" + section.plugin + "' is a " +
+                           sdk::pluginKindName(it->second.descriptor->kind) + " plugin, not a " +
+                           sdk::pluginKindName(kind),
+                       kExitConfigError);
+  }
+  return it->second;
+}
+
+std::shared_ptr<SourceInstance> Runtime::makeSource(const InstanceSection& section,
+                                                    const PluginCatalog& catalog) {
+  const LoadedPlugin& plugin = findPlugin(section, catalog, sdk::PluginKind::kSource);
+  sdk::Config config;
+  try {
+    config = validateInstance(config_, section, plugin.descriptor->schema());
+  } catch (const ConfigError& error) {
+    throw StartupError(error.what(), kExitConfigError);
+  }
+  logging_.secrets().replace(config_.secret_values);
+  auto instance = std::make_shared<SourceInstance>(plugin, section.name, *services_);
+  if (auto status = instance->init(config); !status) {
+    throw StartupError(where(config_, section) + " " + status.message(), kExitConfigError);
+  }
+  return instance;
+}
+
+std::shared_ptr<SinkInstance> Runtime::makeSink(const InstanceSection& section,
+                                                const PluginCatalog& catalog) {
+  const LoadedPlugin& plugin = findPlugin(section, catalog, sdk::PluginKind::kSink);
+  sdk::Config config;
+  try {
+    config = validateInstance(config_, section, plugin.descriptor->schema());
+  } catch (const ConfigError& error) {
+    throw StartupError(error.what(), kExitConfigError);
+  }
+  logging_.secrets().replace(config_.secret_values);
+  auto instance = std::make_shared<SinkInstance>(plugin, section.name, *services_);
+  if (auto status = instance->init(config); !status) {
+    throw StartupError(where(config_, section) + " " + status.message(), kExitConfigError);
+  }
+  return instance;
+}
+
+void Runtime::build(DaemonConfig config, const PluginCatalog& catalog, Mode mode) {
+  config_ = std::move(config);
+  logging_.setLevel(config_.log_level);
+  logging_.secrets().replace(config_.secret_values);
+  std::error_code error;
+  std::filesystem::create_directories(config_.data_dir, error);
+  if (error) {
+    throw StartupError("cannot create data_dir " + config_.data_dir + ": " + error.message(),
+                       kExitRuntimeError);
+  }
+  services_ = std::make_unique<HostServices>(HostServices{
+      logging_, metrics_, clock_, sources_, config_.data_dir, GATHERD_VERSION, {},
+      [this] { return store_.load(); }});
+
+  if (mode == Mode::kService) {
+    HttpServerOptions options;
+    options.bind = config_.http_bind;
+    options.web_root = config_.http_web_root;
+    options.token = config_.http_token;
+    options.cors_origins = config_.http_cors_origins;
+    http_ = std::make_unique<HttpServer>(options, sources_, [this] { return store_.load(); });
+    services_->register_route = [this](const std::string& path, sdk::RouteHandler handler) {
+      return http_->registerRoute(path, std::move(handler));
+    };
+    for (const auto& section : config_.sinks) sinks_.push_back(makeSink(section, catalog));
+  }
+  for (const auto& section : config_.sources) {
+    sources_.add(section.name, section.plugin, config_.interval_ms);
+    source_entries_[section.name] = {makeSource(section, catalog), section.entries, section.plugin};
+  }
+}
+
+void Runtime::onWindowResult(sdk::Batch&& batch) {
+  const sdk::WindowResult& window = batch.window;
+  sources_.recordWindow(window);
+  metrics_.increment(std::string("windows_") + sdk::outcomeName(window.outcome), window.source);
+  metrics_.increment("records", window.source, static_cast<std::int64_t>(batch.records.size()));
+  {
+    // A failing source would otherwise log the same warning every interval.
+    std::lock_guard lock(outcome_mutex_);
+    auto [it, inserted] = last_outcome_.try_emplace(window.source, sdk::Outcome::kOk);
+    if (window.outcome != it->second) {
+      auto logger = logging_.get("source." + window.source);
+      if (window.outcome == sdk::Outcome::kOk) {
+        logger->info("windows are ok again");
+      } else {
+        logger->warn("window {} ended {}: {}", json::windowResultToJson(window),
+                     sdk::outcomeName(window.outcome), window.message);
+      }
+      it->second = window.outcome;
+    }
+  }
+  if (window.gap_suspected) {
+    logging_.get("source." + window.source)
+        ->warn("records may have been lost between {} and {} (the upstream keeps only its newest "
+               "records)",
+               json::formatIsoUtc(window.gap_from_ms), json::formatIsoUtc(window.gap_to_ms));
+  }
+  if (pipeline_) pipeline_->publish(std::make_shared<const sdk::Batch>(std::move(batch)));
+}
+
+void Runtime::scheduleSources() {
+  std::vector<ScheduledSource> scheduled;
+  for (auto& [name, entry] : source_entries_) {
+    std::shared_ptr<SourceInstance> instance = entry.instance;
+    scheduled.push_back({name, config_.interval_ms,
+                         [instance](const sdk::PollContext& context, sdk::Batch& batch) {
+                           instance->poll(context, batch);
+                         }});
+  }
+  scheduler_->setSources(std::move(scheduled));
+}
+
+void Runtime::start() {
+  if (started_) return;
+  started_ = true;
+  for (auto& sink : sinks_) {
+    if (auto status = sink->start(); !status) {
+      throw StartupError("[sink." + sink->name() + "] cannot start: " + status.message(),
+                         kExitRuntimeError);
+    }
+    if (store_.load() == nullptr && sink->store() != nullptr) {
+      store_ = sink->store();
+      log_->info("store: sink.{} answers the API", sink->name());
+    }
+  }
+  if (http_) {
+    try {
+      http_->start();
+    } catch (const std::exception& error) {
+      throw StartupError(std::string("http: ") + error.what(), kExitRuntimeError);
+    }
+    log_->info("http: listening on {}:{}",
+               config_.http_bind.substr(0, config_.http_bind.rfind(':')), http_->port());
+  }
+  pipeline_ = std::make_unique<Pipeline>(clock_);
+  pipeline_->setEventListener([this](const std::string& sink, const std::string& message,
+                                     bool warning) {
+    auto logger = logging_.get("sink." + sink);
+    if (warning) logger->warn("{}", message);
+    else logger->info("{}", message);
+  });
+  for (auto& sink : sinks_) {
+    pipeline_->addSink(sink->name(), [sink](const sdk::Batch& batch) { return sink->write(batch); });
+  }
+  pipeline_->start();
+  for (auto& [name, entry] : source_entries_) {
+    if (auto status = entry.instance->start(); !status) {
+      throw StartupError("[source." + name + "] cannot start: " + status.message(),
+                         kExitRuntimeError);
+    }
+  }
+  scheduler_ = std::make_unique<Scheduler>(clock_, schedulerOptions(config_),
+                                           [this](sdk::Batch&& batch) { onWindowResult(std::move(batch)); });
+  scheduleSources();
+  scheduler_->start();
+  log_->info("gatherd {} started: {} source(s) every {} ms, {} sink(s), at most {} polls in flight",
+             GATHERD_VERSION, source_entries_.size(), config_.interval_ms, sinks_.size(),
+             config_.max_parallel);
+}
+
+void Runtime::stop() {
+  if (!started_ || stopped_) return;
+  stopped_ = true;
+  if (scheduler_) scheduler_->stop();
+  for (auto& [name, entry] : source_entries_) {
+    entry.instance->stop();
+    sources_.setState(name, InstanceState::kStopped);
+  }
+  if (pipeline_) pipeline_->stop(config_.shutdown_grace_ms);
+  for (auto& sink : sinks_) sink->stop();
+  store_ = nullptr;
+  if (http_) http_->stop();
+  log_->info("gatherd stopped");
+}
+
+void Runtime::reload(DaemonConfig config, const PluginCatalog& catalog) {
+  if (config.http_bind != config_.http_bind || config.http_token != config_.http_token ||
+      config.http_web_root != config_.http_web_root) {
+    log_->warn("reload: [http] changes take effect after a restart");
+  }
+  bool sinks_changed = config.sinks.size() != config_.sinks.size();
+  for (std::size_t i = 0; !sinks_changed && i < config.sinks.size(); ++i) {
+    sinks_changed = config.sinks[i].name != config_.sinks[i].name ||
+                    config.sinks[i].plugin != config_.sinks[i].plugin ||
+                    !sameEntries(config.sinks[i].entries, config_.sinks[i].entries);
+  }
+  if (sinks_changed) log_->warn("reload: [sink.*] changes take effect after a restart");
+
+  // Build every new or changed source first: a bad section leaves the running config alone.
+  DaemonConfig previous = config_;
+  config_ = std::move(config);
+  config_.sinks = previous.sinks;
+  config_.http_bind = previous.http_bind;
+  config_.http_token = previous.http_token;
+  config_.http_web_root = previous.http_web_root;
+  std::map<std::string, SourceEntry> next;
+  try {
+    for (const auto& section : config_.sources) {
+      auto existing = source_entries_.find(section.name);
+      if (existing != source_entries_.end() && existing->second.plugin == section.plugin &&
+          sameEntries(existing->second.entries, section.entries)) {
+        next[section.name] = existing->second;
+        continue;
+      }
+      auto instance = makeSource(section, catalog);
+      if (auto status = instance->start(); !status) {
+        throw StartupError("[source." + section.name + "] cannot start: " + status.message(),
+                           kExitRuntimeError);
+      }
+      next[section.name] = {instance, section.entries, section.plugin};
+      log_->info("reload: source.{} {}", section.name,
+                 existing == source_entries_.end() ? "added" : "reconfigured");
+    }
+  } catch (...) {
+    config_ = std::move(previous);
+    logging_.secrets().replace(config_.secret_values);
+    throw;
+  }
+  for (const auto& [name, entry] : source_entries_) {
+    if (next.count(name) == 0) {
+      log_->info("reload: source.{} removed", name);
+      sources_.setState(name, InstanceState::kStopped);
+    }
+  }
+  for (const auto& [name, entry] : next) sources_.add(name, entry.plugin, config_.interval_ms);
+  source_entries_ = std::move(next);
+  logging_.setLevel(config_.log_level);
+  // Secrets of the old config stay masked too: they may still be in flight.
+  std::set<std::string> secrets = config_.secret_values;
+  secrets.insert(previous.secret_values.begin(), previous.secret_values.end());
+  logging_.secrets().replace(secrets);
+  if (scheduler_) {
+    scheduler_->setOptions(schedulerOptions(config_));
+    scheduleSources();
+  }
+  log_->info("reload: done ({} source(s), every {} ms)", source_entries_.size(),
+             config_.interval_ms);
+}
+
+int Runtime::pollOnce(std::ostream& out, std::ostream& log) {
+  for (auto& [name, entry] : source_entries_) {
+    if (auto status = entry.instance->start(); !status) {
+      throw StartupError("[source." + name + "] cannot start: " + status.message(),
+                         kExitRuntimeError);
+    }
+  }
+  struct Poll {
+    std::string name;
+    sdk::CancelToken cancel;
+    sdk::Batch batch;
+    std::future<void> done;
+  };
+  std::vector<std::unique_ptr<Poll>> polls;
+  const std::int64_t window_ms = clock_.utcNowMs();
+  const std::int64_t deadline = clock_.steadyNowMs() + config_.timeout_ms;
+  for (auto& [name, entry] : source_entries_) {
+    auto poll = std::make_unique<Poll>();
+    poll->name = name;
+    poll->batch.window.source = name;
+    poll->batch.window.window_ms = window_ms;
+    poll->batch.window.started_ms = window_ms;
+    auto instance = entry.instance;
+    Poll* raw = poll.get();
+    poll->done = std::async(std::launch::async, [instance, raw, deadline, window_ms] {
+      sdk::PollContext context{window_ms, deadline, &raw->cancel};
+      instance->poll(context, raw->batch);
+    });
+    polls.push_back(std::move(poll));
+  }
+  int exit_code = kExitOk;
+  for (auto& poll : polls) {
+    const auto remaining = std::max<std::int64_t>(0, deadline - clock_.steadyNowMs());
+    if (poll->done.wait_for(std::chrono::milliseconds(remaining)) != std::future_status::ready) {
+      poll->cancel.cancel();
+      poll->done.wait();
+      poll->batch.window.outcome = sdk::Outcome::kTimeout;
+      poll->batch.window.message = "no answer within " + formatDuration(config_.timeout_ms);
+      poll->batch.records.clear();
+    }
+    poll->batch.window.finished_ms = clock_.utcNowMs();
+    std::string text;
+    for (const auto& record : poll->batch.records) {
+      json::appendSourcedRecord(text, poll->name, record, true);
+      text += "\n";
+    }
+    out << text << std::flush;
+    log << logging_.secrets().mask(json::windowResultToJson(poll->batch.window)) << "\n";
+    if (poll->batch.window.outcome != sdk::Outcome::kOk) exit_code = kExitPollFailed;
+  }
+  for (auto& [name, entry] : source_entries_) entry.instance->stop();
+  return exit_code;
+}
+
+std::uint16_t Runtime::httpPort() const { return http_ ? http_->port() : 0; }
+
+}  // namespace gatherd::core

@@ -1,0 +1,133 @@
+#include "core/plugins/plugin_loader.hpp"
+
+#include <sys/stat.h>
+
+#include <catch2/catch.hpp>
+
+#include <cstdlib>
+#include <filesystem>
+#include <random>
+
+namespace fs = std::filesystem;
+using namespace gatherd::core;
+
+namespace {
+
+// A fresh plugin directory holding copies of the named fixtures (as gatherd-<name>.so).
+class PluginDir {
+ public:
+  PluginDir() {
+    std::random_device random;
+    path_ = fs::temp_directory_path() / ("gatherd-loader-" + std::to_string(random()));
+    fs::create_directories(path_);
+  }
+  ~PluginDir() { fs::remove_all(path_); }
+  fs::path add(const std::string& fixture, const std::string& file_name = {}) {
+    const fs::path target = path_ / (file_name.empty() ? "gatherd-" + fixture + ".so" : file_name);
+    fs::copy_file(fs::path(LOADER_FIXTURE_DIR) / fixture / (fixture + ".so"), target);
+    fs::permissions(target, fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec |
+                                fs::perms::others_read | fs::perms::others_exec);
+    return target;
+  }
+  const fs::path& path() const { return path_; }
+
+ private:
+  fs::path path_;
+};
+
+std::string refusal(const PluginCatalog& catalog, const fs::path& file) {
+  for (const auto& refused : catalog.refused) {
+    if (refused.path == file.string()) return refused.reason;
+  }
+  return {};
+}
+
+}  // namespace
+
+TEST_CASE("a good plugin loads and exposes its descriptor") {
+  PluginDir dir;
+  dir.add("good");
+  PluginCatalog catalog = loadPlugins(dir.path().string());
+  REQUIRE(catalog.refused.empty());
+  REQUIRE(catalog.plugins.count("fixture") == 1);
+  const auto& plugin = catalog.plugins.at("fixture");
+  CHECK(plugin.descriptor->kind == gatherd::sdk::PluginKind::kSource);
+  CHECK(plugin.descriptor->schema().front().name == "mode");
+  CHECK(plugin.library->is_loaded());
+}
+
+TEST_CASE("each bad plugin is refused with a reason naming the file and the cause") {
+  PluginDir dir;
+  const auto good = dir.add("good");
+  const auto major = dir.add("wrong_major");
+  const auto minor = dir.add("newer_minor");
+  const auto fingerprint = dir.add("wrong_fingerprint");
+  const auto none = dir.add("no_descriptor");
+  PluginCatalog catalog = loadPlugins(dir.path().string());
+
+  CHECK(catalog.plugins.size() == 1);
+  CHECK(catalog.plugins.count("fixture") == 1);
+  CHECK(catalog.refused.size() == 4);
+  CHECK_THAT(refusal(catalog, major), Catch::Contains("ABI 99.") && Catch::Contains("another major"));
+  CHECK_THAT(refusal(catalog, minor), Catch::Contains("newer sdk ABI"));
+  CHECK_THAT(refusal(catalog, fingerprint),
+             Catch::Contains("fingerprint") && Catch::Contains("other-compiler/other-abi"));
+  CHECK_THAT(refusal(catalog, none), Catch::Contains("no plugin descriptor"));
+  CHECK(catalog.refusalFor("wrong_major") != nullptr);
+}
+
+TEST_CASE("a plugin writable by group or others is refused before it is loaded") {
+  PluginDir dir;
+  const auto file = dir.add("good");
+  fs::permissions(file, fs::perms::group_write, fs::perm_options::add);
+  PluginCatalog catalog = loadPlugins(dir.path().string());
+  CHECK(catalog.plugins.empty());
+  CHECK_THAT(refusal(catalog, file), Catch::Contains("writable by group or others"));
+
+  fs::permissions(file, fs::perms::group_write, fs::perm_options::remove);
+  fs::permissions(file, fs::perms::others_write, fs::perm_options::add);
+  catalog = loadPlugins(dir.path().string());
+  CHECK(catalog.plugins.empty());
+  CHECK_THAT(refusal(catalog, file), Catch::Contains("writable by group or others"));
+}
+
+TEST_CASE("a second plugin with the same id is refused and names the first") {
+  PluginDir dir;
+  const auto first = dir.add("good", "gatherd-a.so");
+  const auto second = dir.add("duplicate", "gatherd-b.so");
+  PluginCatalog catalog = loadPlugins(dir.path().string());
+  REQUIRE(catalog.plugins.count("fixture") == 1);
+  CHECK(catalog.plugins.at("fixture").path == first.string());
+  CHECK_THAT(refusal(catalog, second),
+             Catch::Contains("duplicate plugin id 'fixture'") && Catch::Contains(first.string()));
+}
+
+TEST_CASE("a missing plugin directory is reported, not fatal") {
+  PluginCatalog catalog = loadPlugins("/nonexistent/gatherd/plugins");
+  CHECK(catalog.plugins.empty());
+  REQUIRE(catalog.refused.size() == 1);
+  CHECK_THAT(catalog.refused.front().reason, Catch::Contains("cannot read the plugin directory"));
+}
+
+TEST_CASE("a plugin built out of tree against the installed sdk package loads") {
+  PluginDir work;
+  const fs::path prefix = work.path() / "prefix";
+  const fs::path build = work.path() / "build";
+  const std::string cmake = CMAKE_COMMAND_PATH;
+  auto run = [](const std::string& command) {
+    INFO(command);
+    REQUIRE(std::system((command + " > /dev/null 2>&1").c_str()) == 0);
+  };
+  run(cmake + " --install " GATHERD_BINARY_DIR " --prefix " + prefix.string() + " --component sdk");
+  REQUIRE(fs::exists(prefix / "include/gatherd/sdk/plugin.hpp"));
+  run(cmake + " -S " GATHERD_SOURCE_DIR "/tests/core/plugins/out_of_tree -B " + build.string() +
+      " -DCMAKE_PREFIX_PATH=" + prefix.string() + " -DCMAKE_CXX_COMPILER=" CXX_COMPILER_PATH);
+  run(cmake + " --build " + build.string());
+  const fs::path plugin_dir = build / "plugins";
+  REQUIRE(fs::exists(plugin_dir / "gatherd-out-of-tree.so"));
+  PluginCatalog catalog = loadPlugins(plugin_dir.string());
+  INFO((catalog.refused.empty() ? std::string() : catalog.refused.front().reason));
+  REQUIRE(catalog.plugins.count("out-of-tree") == 1);
+  auto source = catalog.plugins.at("out-of-tree").descriptor->create_source();
+  REQUIRE(source != nullptr);
+}
