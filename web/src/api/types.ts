@@ -1,0 +1,167 @@
+// Shapes of the gatherd HTTP API (docs/api.md). Numbers the source may not send are nullable.
+
+export interface Totals {
+  count: number;
+  success: number;
+  failure: number;
+  successRate: number | null;
+  costUsd: number;
+  inputTokens: number;
+  outputTokens: number;
+  cacheInputTokens: number;
+  reasoningTokens: number;
+  totalTokens: number;
+}
+
+export interface Invocation {
+  id: number | string;
+  source: string;
+  requestId: string;
+  occurredAt: string;
+  requestTime: string | null;
+  model: string | null;
+  status: string;
+  errorMessage: string | null;
+  inputTokens: number | null;
+  outputTokens: number | null;
+  cacheInputTokens: number | null;
+  reasoningTokens: number | null;
+  totalTokens: number | null;
+  costUsd: number | null;
+  responseTimeMs: number | null;
+  firstByteTimeMs: number | null;
+  serviceTier: string | null;
+  createdAt: string;
+  updatedAt: string;
+  raw?: unknown;
+}
+
+export type WindowOutcome =
+  | 'ok'
+  | 'auth_error'
+  | 'http_error'
+  | 'transport_error'
+  | 'timeout'
+  | 'parse_error'
+  | 'skipped'
+  | 'aborted';
+
+export interface LedgerWindow {
+  id: number | string;
+  source: string;
+  window: string;
+  windowMs: number;
+  startedAt: string | null;
+  finishedAt: string | null;
+  outcome: WindowOutcome;
+  message: string | null;
+  httpStatus: number | null;
+  recordsSeen: number | null;
+  recordsEmitted: number | null;
+  recordsRejected: number | null;
+  gapSuspected: boolean;
+  gapFrom: string | null;
+  gapTo: string | null;
+  authState: string | null;
+  clockJump: boolean | null;
+}
+
+export type AuthState = 'ok' | 'expired' | 'missing' | 'unknown';
+
+export interface SourceInfo {
+  name: string;
+  plugin: string;
+  state: 'running' | 'failed' | 'stopped' | string;
+  authState: AuthState | string;
+  authHint: string | null;
+  intervalMs: number;
+  lastWindow: LedgerWindow | null;
+  lastSuccessAt: string | null;
+  consecutiveFailures: number;
+}
+
+export interface SourceEvent {
+  name: string;
+  state: string;
+  authState: string;
+  authHint: string | null;
+}
+
+export interface Quota {
+  source: string;
+  time: string;
+  service?: string;
+  planName?: string;
+  billingType?: string;
+  amountLimitUsd?: number;
+  amountUsedUsd?: number;
+  amountRemainingUsd?: number;
+  countLimit?: number;
+  countUsed?: number;
+  countRemaining?: number;
+  period?: string;
+  periodResetAt?: string;
+  expiresAt?: string;
+  isActive?: boolean;
+  isLongTerm?: boolean;
+  usage24hRequests?: number;
+  usage24hTokens?: number;
+  usage24hCostUsd?: number;
+  lastRequestAt?: string;
+}
+
+export interface Page<T> {
+  items: T[];
+  nextCursor: string | null;
+}
+
+export interface SummaryAnswer {
+  window: string;
+  from: string;
+  to: string;
+  totals: Totals;
+}
+
+export interface StatsAnswer {
+  allTime: Totals;
+  windows: Record<string, Totals>;
+}
+
+export interface TimeseriesPoint extends Totals {
+  t: string;
+  tMs: number;
+}
+
+export interface TimeseriesAnswer {
+  range: string;
+  bucket: string;
+  bucketMs: number;
+  points: TimeseriesPoint[];
+}
+
+export interface ErrorGroup {
+  message: string;
+  example: string | null;
+  count: number;
+  lastSeenAt: string | null;
+}
+
+export interface ModelTotals extends Totals {
+  model: string | null;
+}
+
+export interface Percentiles {
+  p50: number | null;
+  p90: number | null;
+  p99: number | null;
+}
+
+export interface LatencyAnswer {
+  samples: number;
+  responseMs: Percentiles;
+  firstByteMs: Percentiles;
+}
+
+export interface StatsEvent {
+  windows: Record<string, Totals>;
+}

@@ -1,0 +1,187 @@
+// One EventSource for the whole app, with resume.
+//
+// While the browser reconnects by itself (readyState CONNECTING after an error) it sends
+// Last-Event-ID on its own. When the EventSource gives up (readyState CLOSED: the server answered
+// non-200, e.g. 401 or 503, or the network failed hard) we open a new one after a backoff; a new
+// EventSource starts without an id, so the last id we saw travels as the `lastEventId` query
+// parameter, which the server treats like the header.
+
+export type ConnectionState = 'connecting' | 'open' | 'reconnecting' | 'closed';
+
+export interface MessageLike {
+  data: string;
+  lastEventId: string;
+}
+
+export interface EventSourceLike {
+  readonly readyState: number;
+  onopen: ((ev: Event) => unknown) | null;
+  onerror: ((ev: Event) => unknown) | null;
+  addEventListener(type: string, listener: (ev: MessageLike) => void): void;
+  close(): void;
+}
+
+export type EventSourceFactory = (url: string) => EventSourceLike;
+
+export interface Timers {
+  set(fn: () => void, ms: number): unknown;
+  clear(handle: unknown): void;
+}
+
+export interface LiveOptions {
+  url: string;
+  eventTypes: readonly string[];
+  create?: EventSourceFactory;
+  timers?: Timers;
+  /** Delays before manual reconnects; the last one repeats. */
+  backoffMs?: readonly number[];
+}
+
+export type Listener = (data: unknown, id: string | null) => void;
+
+const kClosed = 2;
+
+const defaultTimers: Timers = {
+  set: (fn, ms) => setTimeout(fn, ms),
+  clear: (h) => clearTimeout(h as ReturnType<typeof setTimeout>),
+};
+
+export function resumeUrl(base: string, lastEventId: string | null): string {
+  if (!lastEventId) return base;
+  const sep = base.includes('?') ? '&' : '?';
+  return `${base}${sep}lastEventId=${encodeURIComponent(lastEventId)}`;
+}
+
+export class LiveClient {
+  private es: EventSourceLike | null = null;
+  private listeners = new Map<string, Set<Listener>>();
+  private stateListeners = new Set<(s: ConnectionState) => void>();
+  private retryHandle: unknown = null;
+  private attempt = 0;
+  private stopped = true;
+  private readonly create: EventSourceFactory;
+  private readonly timers: Timers;
+  private readonly backoff: readonly number[];
+
+  lastEventId: string | null = null;
+  state: ConnectionState = 'closed';
+  /** How many EventSource objects were opened (the first plus manual reconnects). */
+  opened = 0;
+
+  constructor(private readonly options: LiveOptions) {
+    this.create = options.create ?? ((url) => new EventSource(url) as unknown as EventSourceLike);
+    this.timers = options.timers ?? defaultTimers;
+    this.backoff = options.backoffMs ?? [1000, 2000, 5000, 10000, 30000];
+  }
+
+  on(type: string, fn: Listener): () => void {
+    let set = this.listeners.get(type);
+    if (!set) {
+      set = new Set();
+      this.listeners.set(type, set);
+    }
+    set.add(fn);
+    return () => set!.delete(fn);
+  }
+
+  onState(fn: (s: ConnectionState) => void): () => void {
+    this.stateListeners.add(fn);
+    return () => this.stateListeners.delete(fn);
+  }
+
+  start(): void {
+    if (!this.stopped) return;
+    this.stopped = false;
+    this.open();
+  }
+
+  stop(): void {
+    this.stopped = true;
+    this.cancelRetry();
+    this.es?.close();
+    this.es = null;
+    this.setState('closed');
+  }
+
+  /** Drop the current connection and open a new one at once (e.g. after a login). */
+  reconnectNow(): void {
+    if (this.stopped) return;
+    this.cancelRetry();
+    this.es?.close();
+    this.es = null;
+    this.attempt = 0;
+    this.open();
+  }
+
+  private open(): void {
+    this.setState(this.opened === 0 ? 'connecting' : 'reconnecting');
+    const es = this.create(resumeUrl(this.options.url, this.lastEventId));
+    this.opened++;
+    this.es = es;
+    es.onopen = () => {
+      if (this.es !== es) return;
+      this.attempt = 0;
+      this.setState('open');
+    };
+    es.onerror = () => {
+      if (this.es !== es) return;
+      if (es.readyState === kClosed) {
+        es.close();
+        this.es = null;
+        this.scheduleRetry();
+      } else {
+        this.setState('reconnecting');
+      }
+    };
+    for (const type of this.options.eventTypes) {
+      es.addEventListener(type, (ev) => {
+        if (this.es !== es) return;
+        this.handle(type, ev);
+      });
+    }
+  }
+
+  private handle(type: string, ev: MessageLike): void {
+    if (ev.lastEventId) this.lastEventId = ev.lastEventId;
+    // A message proves the stream is up even if onopen was missed.
+    if (this.state !== 'open') {
+      this.attempt = 0;
+      this.setState('open');
+    }
+    let data: unknown = null;
+    if (ev.data) {
+      try {
+        data = JSON.parse(ev.data);
+      } catch {
+        data = ev.data;
+      }
+    }
+    const set = this.listeners.get(type);
+    if (!set) return;
+    for (const fn of [...set]) fn(data, ev.lastEventId || null);
+  }
+
+  private scheduleRetry(): void {
+    if (this.stopped) return;
+    this.setState('reconnecting');
+    const delay = this.backoff[Math.min(this.attempt, this.backoff.length - 1)];
+    this.attempt++;
+    this.retryHandle = this.timers.set(() => {
+      this.retryHandle = null;
+      if (!this.stopped) this.open();
+    }, delay);
+  }
+
+  private cancelRetry(): void {
+    if (this.retryHandle !== null) {
+      this.timers.clear(this.retryHandle);
+      this.retryHandle = null;
+    }
+  }
+
+  private setState(s: ConnectionState): void {
+    if (this.state === s) return;
+    this.state = s;
+    for (const fn of [...this.stateListeners]) fn(s);
+  }
+}

@@ -1,0 +1,90 @@
+// App-wide live state: the single EventSource, the connection indicator and the source list (which
+// drives the session-expired banner on every page).
+
+import { reactive, watch } from 'vue';
+import { auth, getJson } from '../api/client';
+import type { LedgerWindow, SourceEvent, SourceInfo } from '../api/types';
+import { coalesce } from './coalesce';
+import { LiveClient, type ConnectionState } from './sse';
+
+export const kEventTypes = [
+  'invocation',
+  'invocation-updated',
+  'quota',
+  'window',
+  'source',
+  'stats',
+  'reset',
+] as const;
+
+export const live = new LiveClient({ url: 'events', eventTypes: kEventTypes });
+
+export const liveState = reactive({
+  connection: 'closed' as ConnectionState,
+  lastEventAt: 0,
+});
+
+export const sourcesState = reactive({
+  items: [] as SourceInfo[],
+  loaded: false,
+  error: '',
+});
+
+export async function loadSources(): Promise<void> {
+  try {
+    const answer = await getJson<{ sources: SourceInfo[] }>('api/sources');
+    sourcesState.items = answer.sources;
+    sourcesState.loaded = true;
+    sourcesState.error = '';
+  } catch (e) {
+    sourcesState.error = e instanceof Error ? e.message : String(e);
+  }
+}
+
+const sourcesRefresh = coalesce(loadSources, 2000, 5000);
+
+/** Sources whose session needs a human: the banner lists them. */
+export function sourcesNeedingAuth(): SourceInfo[] {
+  return sourcesState.items.filter((s) => s.authState === 'expired' || s.authState === 'missing');
+}
+
+let started = false;
+
+export function startLive(): void {
+  if (started) return;
+  started = true;
+  live.onState((s) => (liveState.connection = s));
+  for (const t of kEventTypes) live.on(t, () => (liveState.lastEventAt = Date.now()));
+  live.on('source', (data) => {
+    const ev = data as SourceEvent;
+    const s = sourcesState.items.find((x) => x.name === ev.name);
+    if (s) {
+      s.state = ev.state;
+      s.authState = ev.authState;
+      s.authHint = ev.authHint;
+    } else {
+      sourcesRefresh.trigger();
+    }
+  });
+  live.on('window', (data) => {
+    const w = data as LedgerWindow;
+    const s = sourcesState.items.find((x) => x.name === w.source);
+    if (!s) return;
+    s.lastWindow = w;
+    if (w.outcome === 'ok') {
+      s.lastSuccessAt = w.finishedAt ?? s.lastSuccessAt;
+      s.consecutiveFailures = 0;
+    } else if (w.outcome !== 'skipped') {
+      s.consecutiveFailures += 1;
+    }
+    if (w.authState) s.authState = w.authState;
+  });
+  live.on('reset', () => sourcesRefresh.trigger());
+  // After a login the stream (which failed with 401) must be opened again.
+  watch(
+    () => auth.generation,
+    () => live.reconnectNow(),
+  );
+  void loadSources();
+  live.start();
+}
