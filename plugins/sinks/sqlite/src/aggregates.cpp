@@ -1,0 +1,207 @@
+#include "aggregates.hpp"
+
+#include <algorithm>
+
+namespace gatherd::plugins::sqlite {
+namespace {
+
+enum class Level { kRows, kHourly, kDaily };
+
+struct Segment {
+  std::int64_t from;
+  std::int64_t to;
+  Level level;
+};
+
+std::int64_t ceilTo(std::int64_t value, std::int64_t unit) {
+  return -floorDiv(-value, unit) * unit;
+}
+std::int64_t floorTo(std::int64_t value, std::int64_t unit) { return floorDiv(value, unit) * unit; }
+
+const char* const kRollupColumns =
+    "sum(count), sum(CASE WHEN status = 'success' THEN count ELSE 0 END), sum(cost_nano), "
+    "sum(input_tokens), sum(output_tokens), sum(cache_input_tokens), sum(reasoning_tokens), "
+    "sum(total_tokens)";
+const char* const kRowColumns =
+    "count(*), sum(status = 'success'), sum(coalesce(CAST(round(cost * 1e9) AS INTEGER), 0)), "
+    "sum(coalesce(input_tokens, 0)), sum(coalesce(output_tokens, 0)), "
+    "sum(coalesce(cache_input_tokens, 0)), sum(coalesce(reasoning_tokens, 0)), "
+    "sum(coalesce(total_tokens, 0))";
+
+Accumulator readAccumulator(const Statement& statement, int first_column) {
+  Accumulator sum;
+  sum.count = statement.getInt(first_column);
+  sum.success = statement.getInt(first_column + 1);
+  sum.cost_nano = statement.getInt(first_column + 2);
+  for (int i = 0; i < 5; ++i) {
+    sum.tokens[static_cast<std::size_t>(i)] = statement.getInt(first_column + 3 + i);
+  }
+  return sum;
+}
+
+// A piece of [from, to) that lies inside a single hour.
+void planPartialHour(std::int64_t from, std::int64_t to, std::int64_t pruned_before,
+                     std::vector<Segment>& plan) {
+  if (from >= to) return;
+  const std::int64_t hour = floorTo(from, kHourMs);
+  if (hour < pruned_before) {
+    plan.push_back({hour, hour + kHourMs, Level::kHourly});
+  } else {
+    plan.push_back({from, to, Level::kRows});
+  }
+}
+
+void planHours(std::int64_t from, std::int64_t to, std::int64_t pruned_before,
+               std::vector<Segment>& plan) {
+  if (from >= to) return;
+  const std::int64_t first = ceilTo(from, kHourMs);
+  const std::int64_t last = floorTo(to, kHourMs);
+  if (first > last) {
+    planPartialHour(from, to, pruned_before, plan);
+    return;
+  }
+  if (first < last) plan.push_back({first, last, Level::kHourly});
+  planPartialHour(from, first, pruned_before, plan);
+  planPartialHour(last, to, pruned_before, plan);
+}
+
+std::vector<Segment> planRange(std::int64_t from, std::int64_t to, std::int64_t pruned_before) {
+  std::vector<Segment> plan;
+  if (from >= to) return plan;
+  const std::int64_t first = ceilTo(from, kDayMs);
+  const std::int64_t last = floorTo(to, kDayMs);
+  if (first > last) {
+    planHours(from, to, pruned_before, plan);
+    return plan;
+  }
+  if (first < last) plan.push_back({first, last, Level::kDaily});
+  planHours(from, first, pruned_before, plan);
+  planHours(last, to, pruned_before, plan);
+  return plan;
+}
+
+std::string segmentSql(Level level, bool by_model) {
+  std::string sql = "SELECT ";
+  sql += by_model ? "model, " : "'', ";
+  if (level == Level::kRows) {
+    sql += kRowColumns;
+    sql += " FROM codex_invocations WHERE occurred_ms >= ?1 AND occurred_ms < ?2";
+  } else {
+    sql += kRollupColumns;
+    sql += level == Level::kDaily ? " FROM invocation_rollup_daily" : " FROM invocation_rollup_hourly";
+    sql += " WHERE bucket_ms >= ?1 AND bucket_ms < ?2";
+  }
+  sql += " AND (?3 IS NULL OR source = ?3) GROUP BY 1";
+  return sql;
+}
+
+}  // namespace
+
+void Accumulator::add(const Accumulator& other) {
+  count += other.count;
+  success += other.success;
+  cost_nano += other.cost_nano;
+  for (std::size_t i = 0; i < tokens.size(); ++i) tokens[i] += other.tokens[i];
+}
+
+sdk::Totals Accumulator::totals() const {
+  sdk::Totals totals;
+  totals.count = count;
+  totals.success = success;
+  totals.failure = count - success;
+  totals.cost_usd = static_cast<double>(cost_nano) / 1e9;
+  totals.input_tokens = tokens[0];
+  totals.output_tokens = tokens[1];
+  totals.cache_input_tokens = tokens[2];
+  totals.reasoning_tokens = tokens[3];
+  totals.total_tokens = tokens[4];
+  return totals;
+}
+
+std::int64_t floorDiv(std::int64_t value, std::int64_t unit) {
+  std::int64_t quotient = value / unit;
+  if ((value % unit != 0) && ((value < 0) != (unit < 0))) --quotient;
+  return quotient;
+}
+
+std::int64_t prunedBefore(Connection& connection) {
+  Statement& statement =
+      connection.cached("SELECT value FROM meta WHERE name = 'invocations_pruned_before_ms'");
+  const std::int64_t value = statement.step() ? statement.getInt(0) : 0;
+  statement.start();
+  return value;
+}
+
+std::map<std::string, Accumulator> aggregate(Connection& connection,
+                                             const std::optional<std::string>& source,
+                                             std::int64_t from, std::int64_t to, bool by_model) {
+  std::map<std::string, Accumulator> groups;
+  for (const Segment& segment : planRange(from, to, prunedBefore(connection))) {
+    Statement& statement = connection.cached(segmentSql(segment.level, by_model));
+    statement.bind(1, segment.from).bind(2, segment.to).bind(3, source);
+    while (statement.step()) {
+      if (statement.isNull(1)) continue;
+      groups[statement.getText(0)].add(readAccumulator(statement, 1));
+    }
+    statement.start();
+  }
+  return groups;
+}
+
+std::vector<Accumulator> series(Connection& connection, const std::optional<std::string>& source,
+                                std::int64_t from, std::int64_t to, std::int64_t first,
+                                std::int64_t bucket_ms) {
+  const std::int64_t buckets = floorDiv(to - first + bucket_ms - 1, bucket_ms);
+  std::vector<Accumulator> points(static_cast<std::size_t>(std::max<std::int64_t>(buckets, 0)));
+  if (points.empty()) return points;
+  auto bucketOf = [&](std::int64_t time) {
+    const std::int64_t index = floorDiv(time - first, bucket_ms);
+    return static_cast<std::size_t>(std::clamp<std::int64_t>(
+        index, 0, static_cast<std::int64_t>(points.size()) - 1));
+  };
+  const std::int64_t pruned_before = prunedBefore(connection);
+
+  // Every hour with data, from the hourly rollup. An hour inside the range and inside one
+  // bucket is taken whole; any other hour (a range edge, or split by bucket boundaries) comes
+  // from its rows, unless retention pruned them: then it counts whole in the bucket of its start.
+  struct Split {
+    std::int64_t from;
+    std::int64_t to;
+  };
+  std::vector<Split> splits;
+  Statement& hours = connection.cached(
+      std::string("SELECT bucket_ms, ") + kRollupColumns +
+      " FROM invocation_rollup_hourly WHERE bucket_ms >= ?1 AND bucket_ms < ?2"
+      " AND (?3 IS NULL OR source = ?3) GROUP BY bucket_ms");
+  hours.bind(1, floorTo(from, kHourMs)).bind(2, to).bind(3, source);
+  while (hours.step()) {
+    const std::int64_t hour = hours.getInt(0);
+    const std::int64_t hour_end = hour + kHourMs;
+    const bool whole = hour >= from && hour_end <= to && bucketOf(hour) == bucketOf(hour_end - 1);
+    if (whole || hour < pruned_before) {
+      points[bucketOf(std::max(hour, from))].add(readAccumulator(hours, 1));
+    } else {
+      splits.push_back({std::max(hour, from), std::min(hour_end, to)});
+    }
+  }
+  hours.start();
+  if (splits.empty()) return points;
+
+  Statement& rows = connection.cached(
+      std::string("SELECT (occurred_ms - ?4) / ?5, ") + kRowColumns +
+      " FROM codex_invocations WHERE occurred_ms >= ?1 AND occurred_ms < ?2"
+      " AND (?3 IS NULL OR source = ?3) GROUP BY 1");
+  for (const Split& split : splits) {
+    rows.start().bind(1, split.from).bind(2, split.to).bind(3, source).bind(4, first);
+    rows.bind(5, bucket_ms);
+    while (rows.step()) {
+      const std::int64_t index = rows.getInt(0);
+      if (index < 0 || index >= static_cast<std::int64_t>(points.size())) continue;
+      points[static_cast<std::size_t>(index)].add(readAccumulator(rows, 1));
+    }
+  }
+  rows.start();
+  return points;
+}
+
+}  // namespace gatherd::plugins::sqlite

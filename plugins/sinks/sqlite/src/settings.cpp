@@ -1,0 +1,94 @@
+#include "settings.hpp"
+
+#include <charconv>
+
+namespace gatherd::plugins::sqlite {
+namespace {
+
+sdk::Status readCount(const sdk::Config& config, const char* key, std::int64_t minimum,
+                      std::int64_t& out) {
+  if (!config.has(key)) return sdk::Status::success();
+  const std::string text = config.getString(key);
+  std::int64_t value = 0;
+  auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (error != std::errc() || end != text.data() + text.size() || value < minimum) {
+    return sdk::Status::failure("sink '" + config.instance() + "': key '" + key +
+                                "' must be an integer >= " + std::to_string(minimum) +
+                                ", got '" + text + "'");
+  }
+  out = value;
+  return sdk::Status::success();
+}
+
+}  // namespace
+
+sdk::ConfigSchema settingsSchema() {
+  using sdk::ConfigType;
+  return {
+      {"path", ConfigType::kPath, "", false, false,
+       "database file (default <data_dir>/gatherd.db); created with mode 0600", {}},
+      {"synchronous", ConfigType::kString, "normal", false, false,
+       "PRAGMA synchronous in WAL mode: normal (fast, durable across app crashes) or full",
+       {"normal", "full"}},
+      {"busy_timeout", ConfigType::kDuration, "200ms", false, false,
+       "how long a write waits for another process's lock before the batch is retried", {}},
+      {"raw_retention_days", ConfigType::kInt, "0", false, false,
+       "drop raw_response of invocations older than this many days (0: keep)", {}},
+      {"invocation_retention_days", ConfigType::kInt, "0", false, false,
+       "delete invocations older than this many days; totals stay exact (0: keep)", {}},
+      {"quota_thin_after_days", ConfigType::kInt, "0", false, false,
+       "keep one quota snapshot per day for snapshots older than this (0: keep all)", {}},
+      {"changes_keep", ConfigType::kInt, "100000", false, false,
+       "entries of the change sequence (SSE replay) to keep", {}},
+      {"changes_keep_days", ConfigType::kInt, "7", false, false,
+       "days of the change sequence to keep at most", {}},
+      {"legacy_source", ConfigType::kString, "xychatai", false, false,
+       "source name for rows migrated from a seed-era database", {}},
+  };
+}
+
+sdk::Status parseSettings(const sdk::Config& config, const std::string& data_dir,
+                          Settings& settings) {
+  const std::string name = config.instance();
+  std::string path = config.getString("path");
+  if (path.empty()) path = "gatherd.db";
+  if (path.front() != '/') {
+    if (data_dir.empty()) {
+      return sdk::Status::failure("sink '" + name + "': relative path '" + path +
+                                  "' but no data directory");
+    }
+    path = data_dir + (data_dir.back() == '/' ? "" : "/") + path;
+  }
+  settings.path = path;
+
+  const std::string synchronous = config.getString("synchronous", "normal");
+  if (synchronous == "normal") {
+    settings.synchronous = Synchronous::kNormal;
+  } else if (synchronous == "full") {
+    settings.synchronous = Synchronous::kFull;
+  } else {
+    return sdk::Status::failure("sink '" + name + "': key 'synchronous' must be normal or full, got '" +
+                                synchronous + "'");
+  }
+  if (config.has("busy_timeout")) {
+    auto ms = sdk::parseDurationMs(config.getString("busy_timeout"));
+    if (!ms || *ms > 60'000) {
+      return sdk::Status::failure("sink '" + name +
+                                  "': key 'busy_timeout' must be a duration up to 60s");
+    }
+    settings.busy_timeout_ms = *ms;
+  }
+  for (auto [key, target, minimum] :
+       {std::tuple{"raw_retention_days", &settings.raw_retention_days, std::int64_t{0}},
+        std::tuple{"invocation_retention_days", &settings.invocation_retention_days,
+                   std::int64_t{0}},
+        std::tuple{"quota_thin_after_days", &settings.quota_thin_after_days, std::int64_t{0}},
+        std::tuple{"changes_keep", &settings.changes_keep, std::int64_t{1}},
+        std::tuple{"changes_keep_days", &settings.changes_keep_days, std::int64_t{1}}}) {
+    if (auto status = readCount(config, key, minimum, *target); !status) return status;
+  }
+  if (config.has("legacy_source")) settings.legacy_source = config.getString("legacy_source");
+  return sdk::Status::success();
+}
+
+}  // namespace gatherd::plugins::sqlite

@@ -1,0 +1,41 @@
+#pragma once
+// The sqlite sink's configuration: schema and parsing, kept apart from the storage logic.
+
+#include <cstdint>
+#include <string>
+
+#include "gatherd/sdk/config.hpp"
+#include "gatherd/sdk/status.hpp"
+
+namespace gatherd::plugins::sqlite {
+
+enum class Synchronous { kNormal, kFull };
+
+struct Settings {
+  std::string path;  ///< absolute path of the database file
+  Synchronous synchronous = Synchronous::kNormal;
+  std::int64_t busy_timeout_ms = 200;
+  /// Retention; 0 disables each rule.
+  std::int64_t raw_retention_days = 0;
+  std::int64_t invocation_retention_days = 0;
+  std::int64_t quota_thin_after_days = 0;
+  /// The change sequence keeps at most this many entries, none older than changes_keep_days.
+  std::int64_t changes_keep = 100'000;
+  std::int64_t changes_keep_days = 7;
+  /// How often retention runs (from the write thread).
+  std::int64_t maintenance_interval_ms = 3'600'000;
+  /// Source name given to rows migrated from a seed-era database (which had no source column).
+  std::string legacy_source = "xychatai";
+  /// Read connections kept for Store queries.
+  int reader_connections = 4;
+};
+
+/// The keys [sink.<name>] accepts with plugin = sqlite.
+sdk::ConfigSchema settingsSchema();
+
+/// Reads `config` into `settings`; a relative or empty path is resolved against `data_dir`.
+/// Keys missing from `config` take the schema's defaults.
+sdk::Status parseSettings(const sdk::Config& config, const std::string& data_dir,
+                          Settings& settings);
+
+}  // namespace gatherd::plugins::sqlite

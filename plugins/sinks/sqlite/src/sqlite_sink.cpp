@@ -1,0 +1,217 @@
+#include "sqlite_sink.hpp"
+
+#include <cerrno>
+#include <cstring>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <Poco/Exception.h>
+
+#include "batch_writer.hpp"
+#include "connection.hpp"
+#include "migrations.hpp"
+#include "retention.hpp"
+#include "sqlite_store.hpp"
+
+namespace gatherd::plugins::sqlite {
+namespace {
+
+std::string errnoText() { return std::strerror(errno); }
+
+/// Creates every missing folder of `dir` with mode 0700.
+sdk::Status makeFolders(const std::string& dir) {
+  if (dir.empty()) return sdk::Status::success();
+  struct stat info {};
+  if (::stat(dir.c_str(), &info) == 0) {
+    if (!S_ISDIR(info.st_mode)) return sdk::Status::failure(dir + " is not a folder");
+    return sdk::Status::success();
+  }
+  const auto slash = dir.rfind('/');
+  if (slash != std::string::npos && slash > 0) {
+    if (auto status = makeFolders(dir.substr(0, slash)); !status) return status;
+  }
+  if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) {
+    return sdk::Status::failure("cannot create folder " + dir + ": " + errnoText());
+  }
+  return sdk::Status::success();
+}
+
+}  // namespace
+
+SqliteSink::SqliteSink() = default;
+
+SqliteSink::~SqliteSink() { stop(); }
+
+sdk::Status SqliteSink::init(const sdk::Config& config, sdk::Host& host) {
+  host_ = &host;
+  return parseSettings(config, host.dataDir(), settings_);
+}
+
+sdk::Status SqliteSink::start() {
+  if (host_ == nullptr) return sdk::Status::failure("sqlite sink: start() before init()");
+  if (running_) return sdk::Status::success();
+  sdk::Status status = open();
+  if (!status) {
+    batch_writer_.reset();
+    writer_.reset();
+    store_.reset();
+    return sdk::Status::failure("sink '" + host_->instanceName() + "' (" + settings_.path +
+                                "): " + status.message());
+  }
+  running_ = true;
+  host_->logger().info("sqlite store open: " + settings_.path);
+  return status;
+}
+
+sdk::Status SqliteSink::open() {
+  const std::string& path = settings_.path;
+  const auto slash = path.rfind('/');
+  const std::string folder = slash == std::string::npos ? "" : path.substr(0, slash);
+  if (auto status = makeFolders(folder); !status) return status;
+  struct stat info {};
+  if (!folder.empty() && ::stat(folder.c_str(), &info) == 0 && (info.st_mode & 077) != 0) {
+    host_->logger().warn("the folder " + folder +
+                         " is readable by other users; the database holds usage data (chmod 700)");
+  }
+
+  // Create the file ourselves so that it never exists with a wider mode; SQLite gives the -wal
+  // and -shm files the database file's permissions.
+  if (::stat(path.c_str(), &info) != 0) {
+    const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0 && errno != EEXIST) {
+      return sdk::Status::failure("cannot create the database file: " + errnoText());
+    }
+    if (fd >= 0) ::close(fd);
+  } else if (!S_ISREG(info.st_mode)) {
+    return sdk::Status::failure("is not a regular file");
+  } else if ((info.st_mode & 077) != 0 && ::chmod(path.c_str(), 0600) != 0) {
+    return sdk::Status::failure("cannot restrict the file to mode 0600: " + errnoText());
+  }
+
+  try {
+    writer_ = std::make_unique<Connection>(path, settings_.busy_timeout_ms);
+  } catch (const Poco::Exception& error) {
+    return sdk::Status::failure("cannot open the database: " + error.displayText());
+  } catch (const SqliteError& error) {
+    return sdk::Status::failure(std::string("cannot open the database: ") + error.what());
+  }
+
+  try {
+    // A garbage file fails here with "file is not a database"; a damaged one reports its
+    // first problem.
+    Statement check(writer_->handle(), "PRAGMA quick_check(1)");
+    const std::string verdict = check.step() ? check.getText(0) : "no answer";
+    if (verdict != "ok") {
+      return sdk::Status::failure("the database is corrupt (quick_check: " + verdict +
+                                  "); move the file aside to start a new one, or restore a backup");
+    }
+  } catch (const SqliteError& error) {
+    return sdk::Status::failure(std::string("the file is not a usable SQLite database (") +
+                                error.what() +
+                                "); move it aside to start a new one, or restore a backup");
+  }
+
+  try {
+    Statement wal(writer_->handle(), "PRAGMA journal_mode = WAL");
+    if (!wal.step() || wal.getText(0) != "wal") {
+      return sdk::Status::failure("cannot switch the database to WAL mode");
+    }
+    writer_->exec(settings_.synchronous == Synchronous::kFull ? "PRAGMA synchronous = FULL"
+                                                             : "PRAGMA synchronous = NORMAL");
+    registerFunctions(*writer_);
+    migrate(*writer_, settings_.legacy_source, host_->clock().utcNowMs());
+    batch_writer_ = std::make_unique<BatchWriter>(*writer_);
+    batch_writer_->load();
+    store_ = std::make_unique<SqliteStore>(path, settings_.reader_connections, host_->clock());
+    store_->publish(
+        writer_->queryInt("SELECT seq FROM sqlite_sequence WHERE name = 'changes'", 0));
+  } catch (const SqliteError& error) {
+    return sdk::Status::failure(error.code() == 5 /* SQLITE_BUSY */
+                                    ? std::string("the database is locked by another process (") +
+                                          error.what() + ")"
+                                    : std::string(error.what()));
+  } catch (const Poco::Exception& error) {
+    return sdk::Status::failure(error.displayText());
+  } catch (const std::exception& error) {
+    return sdk::Status::failure(error.what());
+  }
+  return sdk::Status::success();
+}
+
+sdk::WriteResult SqliteSink::write(const sdk::Batch& batch) {
+  if (!running_) {
+    host_->logger().warn("sqlite sink: write() while not started; the batch is kept for later");
+    return sdk::WriteResult::kRetry;
+  }
+  sdk::Metrics& metrics = host_->metrics();
+  WriteCounts counts;
+  try {
+    counts = batch_writer_->write(batch, host_->clock().utcNowMs());
+  } catch (const SqliteError& error) {
+    if (error.transient()) {
+      metrics.increment("sqlite_write_retries");
+      host_->logger().warn(std::string("sqlite write will be retried: ") + error.what());
+      return sdk::WriteResult::kRetry;
+    }
+    metrics.increment("sqlite_write_drops");
+    host_->logger().error(std::string("sqlite write failed for good: ") + error.what());
+    return sdk::WriteResult::kDrop;
+  } catch (const std::exception& error) {
+    metrics.increment("sqlite_write_drops");
+    host_->logger().error(std::string("sqlite write failed for good: ") + error.what());
+    return sdk::WriteResult::kDrop;
+  }
+  store_->publish(counts.last_sequence);
+  if (counts.inserted != 0) metrics.increment("sqlite_invocations_inserted", counts.inserted);
+  if (counts.updated != 0) metrics.increment("sqlite_invocations_updated", counts.updated);
+  if (counts.unchanged != 0) metrics.increment("sqlite_invocations_unchanged", counts.unchanged);
+  if (counts.too_old != 0) metrics.increment("sqlite_invocations_too_old", counts.too_old);
+  if (counts.quota_snapshots != 0) metrics.increment("sqlite_quota_snapshots", counts.quota_snapshots);
+  if (counts.other_records != 0) metrics.increment("sqlite_other_records", counts.other_records);
+  metrics.increment("sqlite_batches_written");
+
+  const std::int64_t steady = host_->clock().steadyNowMs();
+  if (!maintained_ || steady - last_maintenance_steady_ms_ >= settings_.maintenance_interval_ms) {
+    if (auto status = runMaintenance(); !status) host_->logger().warn(status.message());
+  }
+  return sdk::WriteResult::kOk;
+}
+
+sdk::Status SqliteSink::runMaintenance() {
+  if (!running_) return sdk::Status::failure("sqlite sink: not started");
+  maintained_ = true;
+  last_maintenance_steady_ms_ = host_->clock().steadyNowMs();
+  try {
+    const RetentionCounts counts = runRetention(*writer_, settings_, host_->clock().utcNowMs());
+    batch_writer_->setPrunedBefore(counts.invocations_pruned_before_ms);
+    if (counts.invocations_deleted + counts.raw_dropped + counts.quota_snapshots_deleted > 0) {
+      host_->logger().info("sqlite retention: deleted " +
+                           std::to_string(counts.invocations_deleted) + " invocations, dropped " +
+                           std::to_string(counts.raw_dropped) + " raw responses, thinned " +
+                           std::to_string(counts.quota_snapshots_deleted) + " quota snapshots");
+    }
+    return sdk::Status::success();
+  } catch (const std::exception& error) {
+    host_->metrics().increment("sqlite_maintenance_failures");
+    return sdk::Status::failure(std::string("sqlite retention will run again later: ") +
+                                error.what());
+  }
+}
+
+sdk::Store* SqliteSink::store() noexcept { return running_ ? store_.get() : nullptr; }
+
+void SqliteSink::stop() {
+  if (!running_) return;
+  running_ = false;
+  store_->close();
+  try {
+    writer_->exec("PRAGMA optimize");
+  } catch (const std::exception&) {
+    // Only a planner hint; a busy or read-only database simply skips it.
+  }
+  batch_writer_.reset();
+  writer_.reset();
+}
+
+}  // namespace gatherd::plugins::sqlite

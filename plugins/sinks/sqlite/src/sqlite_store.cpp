@@ -1,0 +1,492 @@
+#include "sqlite_store.hpp"
+
+#include <algorithm>
+#include <charconv>
+#include <cmath>
+
+#include <Poco/Exception.h>
+
+#include "aggregates.hpp"
+#include "batch_writer.hpp"
+#include "field_codec.hpp"
+#include "gatherd/sdk/streams.hpp"
+
+namespace gatherd::plugins::sqlite {
+namespace {
+
+constexpr const char* kInvocationColumns =
+    "id, source, invoke_id, occurred_at, occurred_ms, payload, raw_response, created_ms, "
+    "updated_ms";
+constexpr const char* kWindowColumns =
+    "id, source, window_ms, started_ms, finished_ms, outcome, message, http_status, "
+    "records_seen, records_emitted, records_rejected, gap_suspected, gap_from_ms, gap_to_ms, "
+    "auth_state, clock_jump";
+
+sdk::StoredInvocation readInvocation(Connection& connection, const Statement& row) {
+  sdk::StoredInvocation item;
+  item.id = row.getInt(0);
+  item.source = row.getText(1);
+  item.record.stream = sdk::streams::kInvocation;
+  item.record.key = row.getText(2) + "|" + row.getText(3);
+  item.record.time_ms = row.getInt(4);
+  item.record.fields = decodeFields(connection, row.viewText(5));
+  item.record.raw_json = row.getText(6);
+  item.created_ms = row.getInt(7);
+  item.updated_ms = row.getInt(8);
+  return item;
+}
+
+sdk::AuthState authStateFromName(std::string_view name) {
+  for (auto state : {sdk::AuthState::kOk, sdk::AuthState::kExpired, sdk::AuthState::kMissing}) {
+    if (name == sdk::authStateName(state)) return state;
+  }
+  return sdk::AuthState::kUnknown;
+}
+
+sdk::StoredWindow readWindow(const Statement& row) {
+  sdk::StoredWindow item;
+  item.id = row.getInt(0);
+  sdk::WindowResult& window = item.window;
+  window.source = row.getText(1);
+  window.window_ms = row.getInt(2);
+  window.started_ms = row.getInt(3);
+  window.finished_ms = row.getInt(4);
+  window.outcome = sdk::outcomeFromName(row.viewText(5)).value_or(sdk::Outcome::kOk);
+  window.message = row.getText(6);
+  window.http_status = row.getInt(7);
+  window.records_seen = row.getInt(8);
+  window.records_emitted = row.getInt(9);
+  window.records_rejected = row.getInt(10);
+  window.gap_suspected = row.getInt(11) != 0;
+  window.gap_from_ms = row.getInt(12);
+  window.gap_to_ms = row.getInt(13);
+  window.auth_state = authStateFromName(row.viewText(14));
+  window.clock_jump = row.getInt(15) != 0;
+  return item;
+}
+
+sdk::Record readRecord(Connection& connection, const Statement& row, std::string stream) {
+  // Columns: key, time_ms, fields, raw_response.
+  sdk::Record record;
+  record.stream = std::move(stream);
+  record.key = row.getText(0);
+  record.time_ms = row.getInt(1);
+  record.fields = decodeFields(connection, row.viewText(2));
+  record.raw_json = row.getText(3);
+  return record;
+}
+
+/// Keyset cursor "<time_ms>.<id>" of the last item of a page.
+std::string makeCursor(std::int64_t time_ms, std::int64_t id) {
+  return std::to_string(time_ms) + "." + std::to_string(id);
+}
+
+bool parseCursor(const std::string& cursor, std::int64_t& time_ms, std::int64_t& id) {
+  const auto dot = cursor.find('.');
+  if (dot == std::string::npos) return false;
+  const char* begin = cursor.data();
+  const char* end = begin + cursor.size();
+  auto first = std::from_chars(begin, begin + dot, time_ms);
+  auto second = std::from_chars(begin + dot + 1, end, id);
+  return first.ec == std::errc() && first.ptr == begin + dot && second.ec == std::errc() &&
+         second.ptr == end;
+}
+
+std::string likePattern(std::string_view text) {
+  std::string pattern = "%";
+  for (char c : text) {
+    if (c == '%' || c == '_' || c == '\\') pattern.push_back('\\');
+    pattern.push_back(c);
+  }
+  pattern.push_back('%');
+  return pattern;
+}
+
+std::optional<double> percentile(const std::vector<std::int64_t>& sorted, double p) {
+  if (sorted.empty()) return std::nullopt;
+  // Nearest rank: the smallest value with at least p% of the samples at or below it.
+  auto rank = static_cast<std::size_t>(std::ceil(p / 100.0 * static_cast<double>(sorted.size())));
+  rank = std::clamp<std::size_t>(rank, 1, sorted.size());
+  return static_cast<double>(sorted[rank - 1]);
+}
+
+struct Range {
+  std::int64_t from;
+  std::int64_t to;
+};
+
+std::optional<std::string> checkRange(const sdk::RangeQuery& query, Range& range) {
+  range.from = std::max(query.from_ms.value_or(kMinTimeMs), kMinTimeMs);
+  range.to = std::min(query.to_ms.value_or(kMaxTimeMs), kMaxTimeMs);
+  if (query.from_ms && query.to_ms && *query.from_ms > *query.to_ms) {
+    return "the range's start is after its end";
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+SqliteStore::SqliteStore(const std::string& path, int readers, sdk::Clock& clock)
+    : readers_(path, readers), clock_(clock) {}
+
+void SqliteStore::publish(std::int64_t sequence) {
+  {
+    std::lock_guard lock(sequence_mutex_);
+    if (sequence > latest_sequence_.load()) latest_sequence_.store(sequence);
+  }
+  sequence_changed_.notify_all();
+}
+
+void SqliteStore::close() {
+  {
+    std::lock_guard lock(sequence_mutex_);
+    closed_.store(true);
+  }
+  sequence_changed_.notify_all();
+  readers_.close();
+}
+
+template <class Body>
+sdk::Status SqliteStore::read(const char* what, Body&& body) {
+  if (closed_.load()) return sdk::Status::failure(std::string(what) + ": the store is stopped");
+  try {
+    ReaderPool::Lease lease = readers_.acquire();
+    // One read transaction per call: every query of it sees the same snapshot.
+    Transaction transaction(*lease, Transaction::Mode::kDeferred);
+    std::optional<std::string> problem = body(*lease);
+    transaction.commit();
+    if (problem) return sdk::Status::failure(std::string(what) + ": " + *problem);
+    return sdk::Status::success();
+  } catch (const SqliteError& error) {
+    return sdk::Status::failure(std::string(what) + ": " + error.what());
+  } catch (const Poco::Exception& error) {
+    return sdk::Status::failure(std::string(what) + ": " + error.displayText());
+  } catch (const std::exception& error) {
+    return sdk::Status::failure(std::string(what) + ": " + error.what());
+  }
+}
+
+sdk::Status SqliteStore::listInvocations(const sdk::InvocationQuery& query,
+                                         sdk::InvocationPage& page) {
+  page = {};
+  if (query.limit < 1 || query.limit > 500) {
+    return sdk::Status::failure("limit must be between 1 and 500");
+  }
+  std::int64_t cursor_time = 0;
+  std::int64_t cursor_id = 0;
+  if (!query.cursor.empty() && !parseCursor(query.cursor, cursor_time, cursor_id)) {
+    return sdk::Status::failure("invalid cursor");
+  }
+  // Only the filters in use appear in the SQL, so the planner can pick the matching index
+  // (model+status+time for the dashboard's filtered pages).
+  std::string sql = std::string("SELECT ") + kInvocationColumns + " FROM codex_invocations WHERE 1";
+  if (query.source) sql += " AND source = ?1";
+  if (query.model) sql += " AND model = ?2";
+  if (query.status) sql += *query.status == "failure" ? " AND status <> 'success'" : " AND status = ?3";
+  if (query.from_ms) sql += " AND occurred_ms >= ?4";
+  if (query.to_ms) sql += " AND occurred_ms < ?5";
+  if (query.text && !query.text->empty()) {
+    sql += " AND (error_message LIKE ?6 ESCAPE '\\' OR invoke_id LIKE ?6 ESCAPE '\\')";
+  }
+  if (!query.cursor.empty()) sql += " AND (occurred_ms, id) < (?7, ?8)";
+  sql += " ORDER BY occurred_ms DESC, id DESC LIMIT ?9";
+
+  return read("invocations", [&](Connection& connection) -> std::optional<std::string> {
+    Statement& statement = connection.cached(sql);
+    if (query.source) statement.bind(1, *query.source);
+    if (query.model) statement.bind(2, *query.model);
+    if (query.status && *query.status != "failure") statement.bind(3, *query.status);
+    if (query.from_ms) statement.bind(4, *query.from_ms);
+    if (query.to_ms) statement.bind(5, *query.to_ms);
+    if (query.text && !query.text->empty()) statement.bind(6, likePattern(*query.text));
+    if (!query.cursor.empty()) statement.bind(7, cursor_time).bind(8, cursor_id);
+    statement.bind(9, std::int64_t{query.limit} + 1);
+    while (statement.step()) {
+      if (static_cast<int>(page.items.size()) == query.limit) {
+        const auto& last = page.items.back();
+        page.next_cursor = makeCursor(last.record.time_ms, last.id);
+        break;
+      }
+      page.items.push_back(readInvocation(connection, statement));
+    }
+    statement.start();
+    return std::nullopt;
+  });
+}
+
+sdk::Status SqliteStore::totals(const sdk::RangeQuery& query, sdk::Totals& totals) {
+  totals = {};
+  Range range{};
+  if (auto problem = checkRange(query, range)) return sdk::Status::failure(*problem);
+  return read("totals", [&](Connection& connection) -> std::optional<std::string> {
+    auto groups = aggregate(connection, query.source, range.from, range.to, false);
+    Accumulator sum;
+    for (const auto& [key, group] : groups) sum.add(group);
+    totals = sum.totals();
+    return std::nullopt;
+  });
+}
+
+sdk::Status SqliteStore::timeSeries(const sdk::TimeSeriesQuery& query,
+                                    std::vector<sdk::TimeSeriesPoint>& points) {
+  points.clear();
+  const std::int64_t bucket = query.bucket_ms;
+  if (bucket < 60'000 || bucket > kDayMs || bucket % 60'000 != 0) {
+    return sdk::Status::failure("bucket must be whole minutes from 1 minute to 1 day");
+  }
+  if (query.utc_offset_minutes < -14 * 60 || query.utc_offset_minutes > 14 * 60) {
+    return sdk::Status::failure("utc offset must be within -14:00 .. +14:00");
+  }
+  Range range{};
+  if (auto problem = checkRange(query.range, range)) return sdk::Status::failure(*problem);
+  return read("time series", [&](Connection& connection) -> std::optional<std::string> {
+    std::int64_t from = range.from;
+    std::int64_t to = query.range.to_ms ? range.to : clock_.utcNowMs();
+    if (!query.range.from_ms) {
+      // Open start: begin at the first hour with data.
+      Statement& first = connection.cached(
+          "SELECT min(bucket_ms) FROM invocation_rollup_hourly WHERE count <> 0 "
+          "AND (?1 IS NULL OR source = ?1)");
+      first.bind(1, query.range.source);
+      const bool found = first.step() && !first.isNull(0);
+      if (found) from = first.getInt(0);
+      first.start();
+      if (!found) return std::nullopt;
+    }
+    if (from >= to) return std::nullopt;
+    // Buckets of a day or more start at midnight in the caller's offset; smaller ones at
+    // multiples of their size in UTC.
+    const std::int64_t origin =
+        bucket >= kDayMs ? -std::int64_t{query.utc_offset_minutes} * 60'000 : 0;
+    const std::int64_t first = floorDiv(from - origin, bucket) * bucket + origin;
+    if ((to - first) / bucket >= kMaxBuckets) {
+      return "too many buckets (at most " + std::to_string(kMaxBuckets) +
+             "): use a larger bucket or a shorter range";
+    }
+    std::vector<Accumulator> sums = series(connection, query.range.source, from, to, first, bucket);
+    points.reserve(sums.size());
+    for (std::size_t i = 0; i < sums.size(); ++i) {
+      points.push_back({first + static_cast<std::int64_t>(i) * bucket, sums[i].totals()});
+    }
+    return std::nullopt;
+  });
+}
+
+sdk::Status SqliteStore::errors(const sdk::RangeQuery& query, int limit,
+                                std::vector<sdk::ErrorBucket>& buckets) {
+  buckets.clear();
+  if (limit < 1 || limit > 1000) return sdk::Status::failure("limit must be between 1 and 1000");
+  Range range{};
+  if (auto problem = checkRange(query, range)) return sdk::Status::failure(*problem);
+  return read("errors", [&](Connection& connection) -> std::optional<std::string> {
+    Statement& statement = connection.cached(
+        "SELECT coalesce(error_key, ''), count(*), max(occurred_ms), "
+        "coalesce(max(error_message), '') FROM codex_invocations "
+        "WHERE status <> 'success' AND occurred_ms >= ?1 AND occurred_ms < ?2 "
+        "AND (?3 IS NULL OR source = ?3) GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT ?4");
+    statement.bind(1, range.from).bind(2, range.to).bind(3, query.source).bind(4, limit);
+    while (statement.step()) {
+      buckets.push_back({statement.getText(0), statement.getText(3), statement.getInt(1),
+                         statement.getInt(2)});
+    }
+    statement.start();
+    return std::nullopt;
+  });
+}
+
+sdk::Status SqliteStore::models(const sdk::RangeQuery& query,
+                                std::vector<sdk::ModelBreakdown>& models) {
+  models.clear();
+  Range range{};
+  if (auto problem = checkRange(query, range)) return sdk::Status::failure(*problem);
+  return read("models", [&](Connection& connection) -> std::optional<std::string> {
+    for (const auto& [model, sum] : aggregate(connection, query.source, range.from, range.to, true)) {
+      if (sum.count != 0) models.push_back({model, sum.totals()});
+    }
+    std::stable_sort(models.begin(), models.end(), [](const auto& a, const auto& b) {
+      return a.totals.count > b.totals.count;
+    });
+    return std::nullopt;
+  });
+}
+
+sdk::Status SqliteStore::latency(const sdk::RangeQuery& query, sdk::LatencyStats& stats) {
+  stats = {};
+  Range range{};
+  if (auto problem = checkRange(query, range)) return sdk::Status::failure(*problem);
+  return read("latency", [&](Connection& connection) -> std::optional<std::string> {
+    Statement& statement = connection.cached(
+        "SELECT response_time_ms, first_byte_time_ms FROM codex_invocations "
+        "WHERE occurred_ms >= ?1 AND occurred_ms < ?2 AND (?3 IS NULL OR source = ?3) "
+        "AND (response_time_ms IS NOT NULL OR first_byte_time_ms IS NOT NULL)");
+    statement.bind(1, range.from).bind(2, range.to).bind(3, query.source);
+    std::vector<std::int64_t> response;
+    std::vector<std::int64_t> first_byte;
+    while (statement.step()) {
+      ++stats.samples;
+      if (!statement.isNull(0)) response.push_back(statement.getInt(0));
+      if (!statement.isNull(1)) first_byte.push_back(statement.getInt(1));
+    }
+    statement.start();
+    std::sort(response.begin(), response.end());
+    std::sort(first_byte.begin(), first_byte.end());
+    stats.response_p50_ms = percentile(response, 50);
+    stats.response_p90_ms = percentile(response, 90);
+    stats.response_p99_ms = percentile(response, 99);
+    stats.first_byte_p50_ms = percentile(first_byte, 50);
+    stats.first_byte_p90_ms = percentile(first_byte, 90);
+    stats.first_byte_p99_ms = percentile(first_byte, 99);
+    return std::nullopt;
+  });
+}
+
+sdk::Status SqliteStore::latestQuota(const std::optional<std::string>& source,
+                                     std::vector<sdk::Record>& quotas) {
+  quotas.clear();
+  return read("latest quota", [&](Connection& connection) -> std::optional<std::string> {
+    Statement& statement = connection.cached(
+        "SELECT quota_key, time_ms, fields, coalesce(raw_response, ''), source "
+        "FROM quota_snapshots WHERE id IN (SELECT max(id) FROM quota_snapshots "
+        "WHERE ?1 IS NULL OR source = ?1 GROUP BY source, quota_key) ORDER BY source, quota_key");
+    statement.bind(1, source);
+    while (statement.step()) {
+      quotas.push_back(readRecord(connection, statement, sdk::streams::kQuota));
+    }
+    statement.start();
+    return std::nullopt;
+  });
+}
+
+sdk::Status SqliteStore::listWindows(const sdk::WindowQuery& query, sdk::WindowPage& page) {
+  page = {};
+  if (query.limit < 1 || query.limit > 1000) {
+    return sdk::Status::failure("limit must be between 1 and 1000");
+  }
+  std::int64_t cursor_time = 0;
+  std::int64_t cursor_id = 0;
+  if (!query.cursor.empty() && !parseCursor(query.cursor, cursor_time, cursor_id)) {
+    return sdk::Status::failure("invalid cursor");
+  }
+  std::string sql = std::string("SELECT ") + kWindowColumns + " FROM window_ledger WHERE 1";
+  if (query.source) sql += " AND source = ?1";
+  if (query.outcome) sql += " AND outcome = ?2";
+  if (query.from_ms) sql += " AND window_ms >= ?3";
+  if (query.to_ms) sql += " AND window_ms < ?4";
+  if (!query.cursor.empty()) sql += " AND (window_ms, id) < (?5, ?6)";
+  sql += " ORDER BY window_ms DESC, id DESC LIMIT ?7";
+  return read("windows", [&](Connection& connection) -> std::optional<std::string> {
+    Statement& statement = connection.cached(sql);
+    if (query.source) statement.bind(1, *query.source);
+    if (query.outcome) statement.bind(2, sdk::outcomeName(*query.outcome));
+    if (query.from_ms) statement.bind(3, *query.from_ms);
+    if (query.to_ms) statement.bind(4, *query.to_ms);
+    if (!query.cursor.empty()) statement.bind(5, cursor_time).bind(6, cursor_id);
+    statement.bind(7, std::int64_t{query.limit} + 1);
+    while (statement.step()) {
+      if (static_cast<int>(page.items.size()) == query.limit) {
+        const auto& last = page.items.back();
+        page.next_cursor = makeCursor(last.window.window_ms, last.id);
+        break;
+      }
+      page.items.push_back(readWindow(statement));
+    }
+    statement.start();
+    return std::nullopt;
+  });
+}
+
+sdk::Status SqliteStore::changesSince(std::int64_t after, int limit, sdk::ChangeList& changes) {
+  changes = {};
+  if (limit < 1 || limit > 10'000) return sdk::Status::failure("limit must be between 1 and 10000");
+  return read("changes", [&](Connection& connection) -> std::optional<std::string> {
+    Statement& pruned =
+        connection.cached("SELECT value FROM meta WHERE name = 'changes_pruned_through'");
+    const std::int64_t pruned_through = pruned.step() ? pruned.getInt(0) : 0;
+    pruned.start();
+    if (after < pruned_through) {
+      changes.too_old = true;
+      return std::nullopt;
+    }
+    struct Entry {
+      std::int64_t sequence;
+      int kind;
+      std::string source;
+      std::int64_t ref;
+    };
+    std::vector<Entry> entries;
+    Statement& list = connection.cached(
+        "SELECT seq, kind, source, ref_id FROM changes WHERE seq > ?1 ORDER BY seq LIMIT ?2");
+    list.bind(1, after).bind(2, limit);
+    while (list.step()) {
+      entries.push_back({list.getInt(0), static_cast<int>(list.getInt(1)), list.getText(2),
+                         list.getInt(3)});
+    }
+    list.start();
+
+    for (Entry& entry : entries) {
+      sdk::Change change;
+      change.sequence = entry.sequence;
+      change.source = std::move(entry.source);
+      bool found = false;
+      switch (static_cast<ChangeKind>(entry.kind)) {
+        case ChangeKind::kInvocationNew:
+        case ChangeKind::kInvocationUpdated: {
+          change.kind = entry.kind == static_cast<int>(ChangeKind::kInvocationNew)
+                            ? sdk::Change::Kind::kInvocationNew
+                            : sdk::Change::Kind::kInvocationUpdated;
+          Statement& row = connection.cached(std::string("SELECT ") + kInvocationColumns +
+                                             " FROM codex_invocations WHERE id = ?1");
+          row.bind(1, entry.ref);
+          if ((found = row.step())) change.invocation = readInvocation(connection, row);
+          row.start();
+          break;
+        }
+        case ChangeKind::kQuota: {
+          change.kind = sdk::Change::Kind::kQuota;
+          Statement& row = connection.cached(
+              "SELECT quota_key, time_ms, fields, coalesce(raw_response, '') FROM quota_snapshots "
+              "WHERE id = ?1");
+          row.bind(1, entry.ref);
+          if ((found = row.step())) {
+            change.record = readRecord(connection, row, sdk::streams::kQuota);
+          }
+          row.start();
+          break;
+        }
+        case ChangeKind::kWindow: {
+          change.kind = sdk::Change::Kind::kWindow;
+          Statement& row = connection.cached(std::string("SELECT ") + kWindowColumns +
+                                             " FROM window_ledger WHERE id = ?1");
+          row.bind(1, entry.ref);
+          if ((found = row.step())) change.window = readWindow(row).window;
+          row.start();
+          break;
+        }
+        case ChangeKind::kOther: {
+          change.kind = sdk::Change::Kind::kOther;
+          Statement& row = connection.cached(
+              "SELECT record_key, time_ms, fields, coalesce(raw_response, ''), stream "
+              "FROM records WHERE id = ?1");
+          row.bind(1, entry.ref);
+          if ((found = row.step())) change.record = readRecord(connection, row, row.getText(4));
+          row.start();
+          break;
+        }
+      }
+      // A row removed by retention since its change was recorded has nothing left to replay.
+      if (found) changes.changes.push_back(std::move(change));
+    }
+    return std::nullopt;
+  });
+}
+
+std::int64_t SqliteStore::latestSequence() { return latest_sequence_.load(); }
+
+std::int64_t SqliteStore::waitForChange(std::int64_t after, std::chrono::milliseconds max_wait) {
+  std::unique_lock lock(sequence_mutex_);
+  sequence_changed_.wait_for(lock, max_wait,
+                             [&] { return closed_.load() || latest_sequence_.load() > after; });
+  return latest_sequence_.load();
+}
+
+}  // namespace gatherd::plugins::sqlite
