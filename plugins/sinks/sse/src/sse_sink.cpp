@@ -1,0 +1,140 @@
+#include "sse_sink.hpp"
+
+#include <charconv>
+#include <unistd.h>
+
+namespace gatherd::plugins::sse {
+
+sdk::ConfigSchema sseSchema() {
+  return {
+      {"heartbeat", sdk::ConfigType::kDuration, "15s", false, false,
+       "interval of the keep-alive comment on every stream (at most 15s)", {}},
+      {"retry", sdk::ConfigType::kDuration, "3s", false, false,
+       "reconnect delay suggested to clients (the retry: field)", {}},
+      {"client_buffer", sdk::ConfigType::kInt, "262144", false, false,
+       "bytes a client may fall behind before it is dropped", {}},
+      {"max_clients", sdk::ConfigType::kInt, "20000", false, false,
+       "streams served at once; more get 503", {}},
+      {"replay_limit", sdk::ConfigType::kInt, "10000", false, false,
+       "missed events replayed on reconnect; more get a reset event", {}},
+  };
+}
+
+BroadcasterOptions optionsFromConfig(const sdk::Config& config) {
+  BroadcasterOptions options;
+  options.heartbeat_ms = config.getDurationMs("heartbeat", options.heartbeat_ms);
+  options.retry_ms = config.getDurationMs("retry", options.retry_ms);
+  options.client_buffer_bytes =
+      static_cast<std::size_t>(config.getInt("client_buffer", static_cast<std::int64_t>(options.client_buffer_bytes)));
+  options.max_clients =
+      static_cast<std::size_t>(config.getInt("max_clients", static_cast<std::int64_t>(options.max_clients)));
+  options.replay_limit = static_cast<int>(config.getInt("replay_limit", options.replay_limit));
+  return options;
+}
+
+std::optional<std::int64_t> parseLastEventId(const std::string& value) {
+  std::int64_t id = 0;
+  auto [end, error] = std::from_chars(value.data(), value.data() + value.size(), id);
+  if (value.empty() || error != std::errc() || end != value.data() + value.size() || id < 0) {
+    return std::nullopt;
+  }
+  return id;
+}
+
+SseSink::~SseSink() { stop(); }
+
+sdk::Status SseSink::init(const sdk::Config& config, sdk::Host& host) {
+  host_ = &host;
+  options_ = optionsFromConfig(config);
+  if (options_.heartbeat_ms < 10 || options_.heartbeat_ms > 15'000) {
+    return sdk::Status::failure("[sink." + config.instance() +
+                                "] heartbeat must be between 10ms and 15s");
+  }
+  if (options_.client_buffer_bytes < 4096) {
+    return sdk::Status::failure("[sink." + config.instance() + "] client_buffer must be at least 4096");
+  }
+  if (options_.max_clients < 1 || options_.replay_limit < 0) {
+    return sdk::Status::failure("[sink." + config.instance() +
+                                "] max_clients must be positive and replay_limit not negative");
+  }
+  return host.registerRoute("/events", [this](sdk::HttpExchange& exchange) { handle(exchange); });
+}
+
+sdk::Status SseSink::start() {
+  sdk::Store* store = host_ == nullptr ? nullptr : host_->store();
+  if (store == nullptr) {
+    return sdk::Status::failure(
+        "the sse sink needs a store sink (e.g. [sink.db] plugin = sqlite): events and "
+        "Last-Event-ID replay are read from the store");
+  }
+  try {
+    auto broadcaster = std::make_shared<Broadcaster>(options_, *store, host_->logger(),
+                                                     host_->metrics(), host_->clock());
+    broadcaster->start();
+    std::lock_guard lock(mutex_);
+    broadcaster_ = std::move(broadcaster);
+  } catch (const std::exception& error) {
+    return sdk::Status::failure(std::string("the sse sink could not start: ") + error.what());
+  }
+  return sdk::Status::success();
+}
+
+sdk::WriteResult SseSink::write(const sdk::Batch&) {
+  std::lock_guard lock(mutex_);
+  if (broadcaster_) broadcaster_->notify();
+  return sdk::WriteResult::kOk;
+}
+
+void SseSink::stop() {
+  std::shared_ptr<Broadcaster> broadcaster;
+  {
+    std::lock_guard lock(mutex_);
+    broadcaster.swap(broadcaster_);
+  }
+  if (broadcaster) broadcaster->stop();
+}
+
+std::size_t SseSink::clientCount() const {
+  auto* self = const_cast<SseSink*>(this);
+  std::lock_guard lock(self->mutex_);
+  return broadcaster_ ? broadcaster_->clientCount() : 0;
+}
+
+std::int64_t SseSink::droppedCount() const {
+  auto* self = const_cast<SseSink*>(this);
+  std::lock_guard lock(self->mutex_);
+  return broadcaster_ ? broadcaster_->droppedCount() : 0;
+}
+
+void SseSink::handle(sdk::HttpExchange& exchange) {
+  const sdk::HttpRequest& request = exchange.request();
+  auto error = [&](int status, const std::string& message) {
+    sdk::HttpResponse response;
+    response.status = status;
+    response.body = "{\"error\":\"" + message + "\"}";
+    exchange.respond(response);
+  };
+  if (request.method != "GET") return error(405, "use GET");
+  if (request.path != "/events") return error(404, "no such route");
+  std::shared_ptr<Broadcaster> broadcaster;
+  {
+    std::lock_guard lock(mutex_);
+    broadcaster = broadcaster_;
+  }
+  if (!broadcaster || !broadcaster->running()) return error(503, "the event stream is not running");
+  if (broadcaster->clientCount() >= options_.max_clients) {
+    return error(503, "too many event streams");
+  }
+  std::optional<std::int64_t> last_event_id;
+  if (auto it = request.headers.find("last-event-id"); it != request.headers.end()) {
+    last_event_id = parseLastEventId(it->second);
+  }
+  sdk::HttpResponse head;
+  head.content_type = "text/event-stream; charset=utf-8";
+  head.headers = {{"Cache-Control", "no-cache"}, {"X-Accel-Buffering", "no"}};
+  const int fd = exchange.detach(head);
+  if (fd < 0) return;
+  broadcaster->addClient(fd, last_event_id);
+}
+
+}  // namespace gatherd::plugins::sse
