@@ -19,6 +19,8 @@ sdk::ConfigSchema demoSchema() {
       {"models", ConfigType::kString, "gpt-5.3-codex,gpt-5.2-codex,gpt-5-codex-mini", false, false,
        "comma-separated model names to pick from", {}},
       {"service", ConfigType::kString, "codex", false, false, "service name in quota records", {}},
+      {"poll_latency", ConfigType::kDuration, "0", false, false,
+       "simulated upstream response time of each poll (to try deadlines and shutdown)", {}},
   };
 }
 
@@ -46,6 +48,7 @@ sdk::Status parseDemoSettings(const sdk::Config& config, DemoSettings& settings)
   }
   if (settings.models.empty()) return sdk::Status::failure("models must name at least one model");
   settings.service = config.getString("service", "codex");
+  settings.poll_latency_ms = config.getDurationMs("poll_latency", 0);
   return sdk::Status::success();
 }
 

@@ -18,6 +18,7 @@ struct DemoSettings {
   std::uint64_t seed = 0;            ///< 0 = seeded from the clock
   std::vector<std::string> models;
   std::string service = "codex";
+  std::int64_t poll_latency_ms = 0;  ///< simulated upstream response time of each poll
 };
 
 sdk::ConfigSchema demoSchema();

@@ -1,7 +1,9 @@
 #include "demo_source.hpp"
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
+#include <condition_variable>
 #include <cstdio>
 
 #include "gatherd/sdk/streams.hpp"
@@ -212,7 +214,29 @@ std::vector<sdk::Record> DemoSource::simulate(std::int64_t from_ms, std::int64_t
   return records;
 }
 
-void DemoSource::poll(const sdk::PollContext&, sdk::Batch& batch) {
+void DemoSource::poll(const sdk::PollContext& context, sdk::Batch& batch) {
+  if (settings_.poll_latency_ms > 0) {
+    // Like a slow upstream: answers after the latency, unless the core cancels the poll first.
+    std::mutex wait_mutex;
+    std::condition_variable woken;
+    bool cancelled = false;
+    context.cancel->onCancel([&] {
+      std::lock_guard wait_lock(wait_mutex);
+      cancelled = true;
+      woken.notify_all();
+    });
+    {
+      std::unique_lock wait_lock(wait_mutex);
+      woken.wait_for(wait_lock, std::chrono::milliseconds(settings_.poll_latency_ms),
+                     [&] { return cancelled; });
+    }
+    context.cancel->onCancel({});
+    if (cancelled) {
+      batch.window.outcome = sdk::Outcome::kTimeout;
+      batch.window.message = "cancelled while waiting for the simulated upstream";
+      return;
+    }
+  }
   std::lock_guard lock(mutex_);
   const std::int64_t now = host_->clock().utcNowMs();
   if (last_poll_ms_ == 0) last_poll_ms_ = now - kFirstPollLookbackMs;

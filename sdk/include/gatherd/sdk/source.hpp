@@ -1,6 +1,7 @@
 #pragma once
 // The Source interface: something the scheduler polls once per window.
 
+#include <condition_variable>
 #include <cstdint>
 #include <functional>
 #include <mutex>
@@ -24,9 +25,11 @@ class CancelToken {
   /// Registers the action that interrupts the poll's blocking I/O (e.g. shutting down its
   /// socket). Replaces any earlier callback; if already cancelled, runs it at once. The
   /// callback runs on the core's watchdog thread and must be quick and not throw. Pass {} to
-  /// clear it before the resource it touches goes away.
+  /// clear it before the resource it touches goes away: that call waits for a callback that is
+  /// running right now, so after it returns the old callback never runs again.
   void onCancel(std::function<void()> callback) {
     std::unique_lock lock(mutex_);
+    idle_.wait(lock, [&] { return !running_; });
     callback_ = std::move(callback);
     if (cancelled_ && callback_) {
       auto run = callback_;
@@ -42,13 +45,20 @@ class CancelToken {
       if (cancelled_) return;
       cancelled_ = true;
       run = callback_;
+      running_ = static_cast<bool>(run);
     }
-    if (run) run();
+    if (!run) return;
+    run();
+    std::lock_guard lock(mutex_);
+    running_ = false;
+    idle_.notify_all();
   }
 
  private:
   mutable std::mutex mutex_;
+  std::condition_variable idle_;
   bool cancelled_ = false;
+  bool running_ = false;
   std::function<void()> callback_;
 };
 
