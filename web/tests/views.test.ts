@@ -1,0 +1,127 @@
+import { describe, expect, it } from 'vitest';
+import type { Invocation, LedgerWindow } from '../src/api/types';
+import { csvCell, csvHeader, csvRow } from '../src/format/csv';
+import { apiParams, filterFromQuery, filterToQuery, liveMatch } from '../src/views/filters';
+import { buildTimeline } from '../src/views/timeline';
+import { pickLocale } from '../src/i18n';
+
+function inv(over: Partial<Invocation> = {}): Invocation {
+  return {
+    id: 1,
+    source: 'main',
+    requestId: 'req-1',
+    occurredAt: '2026-02-25T02:09:41Z',
+    requestTime: '2026-02-25 10:09:41',
+    model: 'gpt-5.3-codex',
+    status: 'success',
+    errorMessage: null,
+    inputTokens: 100,
+    outputTokens: 20,
+    cacheInputTokens: 0,
+    reasoningTokens: 5,
+    totalTokens: 120,
+    costUsd: 0.0153,
+    responseTimeMs: 1200,
+    firstByteTimeMs: null,
+    serviceTier: null,
+    createdAt: '2026-02-25T02:09:50Z',
+    updatedAt: '2026-02-25T02:09:50Z',
+    ...over,
+  };
+}
+
+describe('invocation filter', () => {
+  it('round-trips through the URL and drops unknown status values', () => {
+    const f = filterFromQuery({ source: 'main', status: 'bogus', q: 'timeout', extra: 'x' });
+    expect(f).toEqual({ source: 'main', model: '', status: '', from: '', to: '', q: 'timeout' });
+    expect(filterToQuery(f)).toEqual({ source: 'main', q: 'timeout' });
+  });
+  it('sends from/to as UTC ms read in the user zone', () => {
+    const f = filterFromQuery({ from: '2026-02-25T10:00', status: 'failure', q: '  x ' });
+    expect(apiParams(f, 'Asia/Shanghai')).toEqual({ from: Date.parse('2026-02-25T02:00:00Z'), status: 'failure', q: 'x' });
+  });
+  it('judges live invocations against the filter', () => {
+    const tz = 'UTC';
+    expect(liveMatch(inv(), filterFromQuery({}), tz)).toBe(true);
+    expect(liveMatch(inv(), filterFromQuery({ source: 'other' }), tz)).toBe(false);
+    expect(liveMatch(inv(), filterFromQuery({ model: 'gpt-5' }), tz)).toBe(false);
+    expect(liveMatch(inv({ status: 'failed' }), filterFromQuery({ status: 'success' }), tz)).toBe(false);
+    expect(liveMatch(inv({ status: 'running' }), filterFromQuery({ status: 'failure' }), tz)).toBe(true);
+    expect(liveMatch(inv({ status: 'SUCCESS' }), filterFromQuery({ status: 'failure' }), tz)).toBe(false);
+    expect(liveMatch(inv(), filterFromQuery({ to: '2026-02-25T02:00' }), tz)).toBe(false);
+    expect(liveMatch(inv(), filterFromQuery({ q: 'x' }), tz)).toBeNull();
+  });
+});
+
+describe('csv', () => {
+  it('quotes what needs quoting and defuses formulas', () => {
+    expect(csvCell('plain')).toBe('plain');
+    expect(csvCell('a,b')).toBe('"a,b"');
+    expect(csvCell('say "hi"\nbye')).toBe('"say ""hi""\nbye"');
+    expect(csvCell('=HYPERLINK("x")')).toBe(`"'=HYPERLINK(""x"")"`);
+    expect(csvCell('-1+2')).toBe("'-1+2");
+    expect(csvCell(-0.5)).toBe('-0.5');
+    expect(csvCell(null)).toBe('');
+  });
+  it('writes one line per invocation with the local time', () => {
+    const header = csvHeader();
+    const line = csvRow(inv({ errorMessage: '{"error":"rate, limited"}', status: 'failed' }), 'Asia/Shanghai');
+    expect(header.split(',')).toHaveLength(17);
+    expect(line.endsWith('\r\n')).toBe(true);
+    expect(line).toContain('2026-02-25T02:09:41Z,2026-02-25 10:09:41,main,req-1,');
+    expect(line).toContain(',0.0153,1200,,,');
+    expect(line).toContain('"{""error"":""rate, limited""}"');
+  });
+});
+
+function win(atMs: number, over: Partial<LedgerWindow> = {}): LedgerWindow {
+  return {
+    id: atMs,
+    source: 'main',
+    window: new Date(atMs).toISOString(),
+    windowMs: atMs,
+    startedAt: null,
+    finishedAt: null,
+    outcome: 'ok',
+    message: null,
+    httpStatus: 200,
+    recordsSeen: 20,
+    recordsEmitted: 1,
+    recordsRejected: 0,
+    gapSuspected: false,
+    gapFrom: null,
+    gapTo: null,
+    authState: 'ok',
+    clockJump: false,
+    ...over,
+  };
+}
+
+describe('window timeline', () => {
+  it('shows the worst outcome per cell and holes as none', () => {
+    const from = 0;
+    const to = 60_000;
+    const windows = [
+      win(0),
+      win(10_000, { outcome: 'skipped' }),
+      win(20_000),
+      win(30_000, { outcome: 'auth_error' }),
+      win(31_000, { gapSuspected: true }),
+      win(45_000, { gapSuspected: true }),
+      win(70_000, { outcome: 'timeout' }),
+    ];
+    const cells = buildTimeline(windows, from, to, 4);
+    expect(cells.map((c) => c.kind)).toEqual(['skipped', 'ok', 'failed', 'gap']);
+    expect(cells[2]).toMatchObject({ failed: 1, ok: 1, gaps: 1 });
+    expect(buildTimeline([], from, to, 3).map((c) => c.kind)).toEqual(['none', 'none', 'none']);
+  });
+});
+
+describe('language choice', () => {
+  it('follows the browser unless the user chose', () => {
+    expect(pickLocale(['zh-TW', 'en'], null)).toBe('zh-CN');
+    expect(pickLocale(['fr-FR', 'en-GB'], null)).toBe('en');
+    expect(pickLocale(['de'], null)).toBe('en');
+    expect(pickLocale(['zh-CN'], 'en')).toBe('en');
+  });
+});
