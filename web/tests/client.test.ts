@@ -17,7 +17,7 @@ describe('api client', () => {
 
   it('reports the API error text and parameter', async () => {
     vi.stubGlobal('fetch', vi.fn(async () => json(400, { error: 'limit must be 1..500', parameter: 'limit' })));
-    const err = await getJson('api/invocations', { limit: 9999 }).catch((e) => e);
+    const err = (await getJson('api/invocations', { limit: 9999 }).catch((e: unknown) => e)) as ApiError;
     expect(err).toBeInstanceOf(ApiError);
     expect(err.message).toBe('limit must be 1..500');
     expect(err.parameter).toBe('limit');
