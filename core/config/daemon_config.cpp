@@ -308,6 +308,9 @@ class Loader {
     instance.name = name;
     instance.section = section.name;
     instance.line = section.line;
+    for (const auto& entry : section.entries) {
+      if (entry.value.find('$') != std::string::npos) instance.unexpanded[entry.key] = entry.value;
+    }
     bool has_plugin = false;
     for (auto& entry : expandEntries(section)) {
       if (entry.key == "plugin") {
@@ -347,7 +350,16 @@ void describeInstance(std::ostringstream& out, const DaemonConfig& config,
   describeLine(out, "plugin", instance.plugin);
   if (schema == nullptr) {
     out << "; plugin '" << instance.plugin << "' is not loaded: keys not checked\n";
-    for (const auto& entry : instance.entries) describeLine(out, entry.key, entry.value);
+    for (const auto& entry : instance.entries) {
+      // Which keys are secret is unknown here, so anything that came from the environment is
+      // shown as written.
+      const auto raw = instance.unexpanded.find(entry.key);
+      if (raw != instance.unexpanded.end()) {
+        describeLine(out, entry.key, raw->second, "not expanded: plugin unknown");
+      } else {
+        describeLine(out, entry.key, entry.value);
+      }
+    }
     return;
   }
   for (const auto& key : *schema) {

@@ -25,6 +25,10 @@ struct InstanceSection {
   std::string section;  ///< "source.xychatai"
   int line = 0;         ///< line of the section header
   std::vector<IniEntry> entries;  ///< ${}-expanded, in file order, without the `plugin` key
+  /// key -> the value as written, for keys whose value referenced a variable. describeConfig
+  /// shows these instead of the expanded value when the plugin (and so its secret flags) is
+  /// unknown.
+  std::map<std::string, std::string> unexpanded;
 };
 
 struct DaemonConfig {

@@ -227,3 +227,24 @@ TEST_CASE("describeConfig: problems are shown, not thrown", "[describe]") {
   CHECK_THAT(text, Catch::Contains("page_size = many  ; INVALID: expected an integer"));
   CHECK_THAT(text, Catch::Contains("token = ; not set"));
 }
+
+TEST_CASE("describeConfig: values from the environment stay hidden when the plugin is unknown",
+          "[describe]") {
+  TempDir dir;
+  const EnvLookup env = [](const std::string& name) -> std::optional<std::string> {
+    if (name == "SINK_PASSWORD") return "pa55-from-env";
+    return std::nullopt;
+  };
+  const auto config = loadDaemonConfig(dir.write("conf/gatherd.ini",
+                                                 "[sink.remote]\n"
+                                                 "plugin = webhook\n"
+                                                 "url = https://hook.test\n"
+                                                 "password = ${SINK_PASSWORD}\n"),
+                                       env);
+  REQUIRE(config.sinks.at(0).entries.at(1).value == "pa55-from-env");
+  const auto text = describeConfig(config, {});
+  INFO(text);
+  CHECK_THAT(text, Catch::Contains("url = https://hook.test\n"));
+  CHECK_THAT(text, Catch::Contains("password = ${SINK_PASSWORD}  ; not expanded: plugin unknown"));
+  CHECK_THAT(text, !Catch::Contains("pa55-from-env"));
+}
