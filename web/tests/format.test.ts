@@ -47,9 +47,11 @@ describe('tokens and counts', () => {
   });
   it('compacts large counts per language', () => {
     expect(formatTokens(52_340)).toBe('52.3K');
-    expect(formatTokens(1_250_000)).toBe('1.3M');
-    expect(formatTokens(52_340, 'zh-CN')).toBe('5.2万');
-    expect(formatTokens(254_000_000, 'zh-CN')).toBe('2.5亿');
+    expect(formatTokens(1_250_000)).toBe('1.25M');
+    expect(formatTokens(28_965_000)).toBe('29M');
+    expect(formatTokens(52_340, 'zh-CN')).toBe('5.23万');
+    expect(formatTokens(28_965_000, 'zh-CN')).toBe('2900万');
+    expect(formatTokens(254_000_000, 'zh-CN')).toBe('2.54亿');
   });
   it('formats integers and percentages', () => {
     expect(formatInteger(4900)).toBe('4,900');

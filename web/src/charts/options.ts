@@ -51,8 +51,8 @@ export function callsCostTokensOption(
     ],
     series: [
       { name: names.calls, type: 'bar', yAxisIndex: 0, data: points.map((x) => x.count) },
-      { name: names.cost, type: 'line', yAxisIndex: 1, smooth: true, showSymbol: false, data: points.map((x) => +x.costUsd.toFixed(4)) },
-      { name: names.tokens, type: 'line', yAxisIndex: 2, smooth: true, showSymbol: false, lineStyle: { type: 'dashed' }, data: points.map((x) => x.totalTokens) },
+      { name: names.cost, type: 'line', yAxisIndex: 1, showSymbol: false, data: points.map((x) => +x.costUsd.toFixed(4)) },
+      { name: names.tokens, type: 'line', yAxisIndex: 2, showSymbol: false, lineStyle: { type: 'dashed' }, data: points.map((x) => x.totalTokens) },
     ],
   };
 }
@@ -99,15 +99,16 @@ export function lineOption(
   tz: string,
   p: Palette,
   series: Array<{ name: string; values: (pt: TimeseriesPoint) => number; area?: boolean }>,
+  axisLabel?: (value: number) => string,
 ): Option {
+  const style = axisStyle(p);
   return {
     ...base(p),
-    xAxis: { type: 'category', data: categories(points, bucketMs, tz), ...axisStyle(p), splitLine: { show: false } },
-    yAxis: { type: 'value', ...axisStyle(p) },
+    xAxis: { type: 'category', data: categories(points, bucketMs, tz), ...style, splitLine: { show: false } },
+    yAxis: { type: 'value', ...style, axisLabel: axisLabel ? { ...style.axisLabel, formatter: axisLabel } : style.axisLabel },
     series: series.map((s) => ({
       name: s.name,
       type: 'line',
-      smooth: true,
       showSymbol: false,
       areaStyle: s.area ? { opacity: 0.15 } : undefined,
       data: points.map(s.values),
@@ -128,7 +129,7 @@ export function errorsOption(items: ErrorGroup[], p: Palette, callsName: string)
       data: top.map((e) => e.message),
       axisLabel: { color: p.muted, width: 220, overflow: 'truncate' },
     },
-    series: [{ name: callsName, type: 'bar', color: p.failure, data: top.map((e) => e.count) }],
+    series: [{ name: callsName, type: 'bar', color: p.failure, barMaxWidth: 22, data: top.map((e) => e.count) }],
   };
 }
 

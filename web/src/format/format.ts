@@ -33,13 +33,13 @@ export function formatInteger(value: Num, locale = 'en'): string {
   return new Intl.NumberFormat(locale, { maximumFractionDigits: 0 }).format(value);
 }
 
-/** Token counts, compact: 950, 52K, 1.3M in English; 950, 5.2万, 1.3亿 in Chinese. */
+/** Token counts, compact to 3 digits: 950, 52.3K, 1.25M in English; 950, 5.23万, 1.25亿 in Chinese. */
 export function formatTokens(value: Num, locale = 'en'): string {
   if (!isNum(value)) return kDash;
   if (Math.abs(value) < 10_000) return formatInteger(value, locale);
   return new Intl.NumberFormat(locale, {
     notation: 'compact',
-    maximumFractionDigits: 1,
+    maximumSignificantDigits: 3,
   }).format(value);
 }
 
