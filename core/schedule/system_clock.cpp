@@ -3,6 +3,25 @@
 #include <chrono>
 
 namespace gatherd::core {
+namespace {
+
+constexpr std::int64_t kNanosPerMs = 1'000'000;
+
+std::int64_t steadyNanos() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+}  // namespace
+
+SystemClock::SystemClock() {
+  const std::int64_t wall = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                std::chrono::system_clock::now().time_since_epoch())
+                                .count();
+  const std::int64_t steady = steadyNanos();
+  phase_ns_ = ((wall - steady) % kNanosPerMs + kNanosPerMs) % kNanosPerMs;
+}
 
 std::int64_t SystemClock::utcNowMs() const {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -11,13 +30,12 @@ std::int64_t SystemClock::utcNowMs() const {
 }
 
 std::int64_t SystemClock::steadyNowMs() const {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
+  return (steadyNanos() + phase_ns_) / kNanosPerMs;
 }
 
 bool SystemClock::sleepUntil(std::int64_t steady_ms) {
-  const std::chrono::steady_clock::time_point until{std::chrono::milliseconds(steady_ms)};
+  const std::chrono::steady_clock::time_point until{
+      std::chrono::nanoseconds(steady_ms * kNanosPerMs - phase_ns_)};
   std::unique_lock lock(mutex_);
   const std::uint64_t generation = wake_generation_;
   woken_.wait_until(lock, until, [&] { return wake_generation_ != generation; });
