@@ -92,9 +92,11 @@ bool Broadcaster::addClient(int fd, std::optional<std::int64_t> last_event_id) {
     ::close(fd);
     return false;
   }
+  // A stream without Last-Event-ID starts at what is committed now, not when the loop gets to it.
+  const std::int64_t resume_after = last_event_id.value_or(store_.latestSequence());
   {
     std::lock_guard lock(new_mutex_);
-    new_clients_.push_back({fd, last_event_id});
+    new_clients_.push_back({fd, resume_after, last_event_id.has_value()});
     ++client_count_;
   }
   notify();
@@ -174,7 +176,8 @@ void Broadcaster::acceptNewClients() {
     incoming.swap(new_clients_);
   }
   if (incoming.empty()) return;
-  // New streams must see every change up to the cursor they join at.
+  // Catch up with every commit first, so each new stream's replay ends where live events begin.
+  changes_pending_ = true;
   pumpChanges();
   const std::string preamble = "retry: " + std::to_string(options_.retry_ms) + "\n: connected\n\n";
   for (const auto& incoming_client : incoming) {
@@ -194,16 +197,16 @@ void Broadcaster::acceptNewClients() {
     Client& client = clients_[fd];
     client.fd = fd;
     std::string text = preamble;
-    if (incoming_client.last_event_id) text += replayText(*incoming_client.last_event_id);
+    text += replayText(incoming_client.resume_after, incoming_client.explicit_id);
     const WriteOutcome outcome = enqueue(client, text, true);
     if (outcome != WriteOutcome::kOk) closeClient(fd, outcome);
   }
   metrics_.setGauge("sse_clients", static_cast<double>(clients_.size()));
 }
 
-std::string Broadcaster::replayText(std::int64_t last_event_id) {
+std::string Broadcaster::replayText(std::int64_t last_event_id, bool explicit_id) {
   if (last_event_id == cursor_) return {};
-  if (last_event_id > cursor_) {
+  if (last_event_id > cursor_ && explicit_id) {
     metrics_.increment("sse_resets");
     return resetEvent(cursor_, "Last-Event-ID is newer than the store (was it recreated?)");
   }
@@ -232,7 +235,7 @@ std::string Broadcaster::replayText(std::int64_t last_event_id) {
     }
     if (static_cast<int>(list.changes.size()) < kPageSize) break;
   }
-  metrics_.increment("sse_replayed_events", replayed);
+  if (explicit_id) metrics_.increment("sse_replayed_events", replayed);
   if (invocations) text += statsEvent(cursor_);
   return text;
 }

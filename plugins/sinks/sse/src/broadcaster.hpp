@@ -59,13 +59,14 @@ class Broadcaster {
   enum class WriteOutcome { kOk, kTooSlow, kClosed };
   struct NewClient {
     int fd;
-    std::optional<std::int64_t> last_event_id;
+    std::int64_t resume_after;  ///< Last-Event-ID, or the latest sequence when it connected
+    bool explicit_id;
   };
 
   void run();
   void watch();
   void acceptNewClients();
-  std::string replayText(std::int64_t last_event_id);
+  std::string replayText(std::int64_t last_event_id, bool explicit_id);
   void pumpChanges();
   void broadcast(const std::string& text);
   /// Queues `text` for one client and writes what the socket takes now. Beyond the buffer bound

@@ -1,0 +1,310 @@
+#include "sse_sink.hpp"
+
+#include <set>
+#include <thread>
+
+#include <Poco/JSON/Object.h>
+#include <Poco/JSON/Parser.h>
+#include <catch2/catch.hpp>
+
+#include "sse_events.hpp"
+#include "sse_test_support.hpp"
+
+using namespace gatherd::plugins::sse;
+using namespace gatherd::plugins::sse::testing;
+namespace sdk = gatherd::sdk;
+
+namespace {
+
+Poco::JSON::Object::Ptr parse(const std::string& text) {
+  Poco::JSON::Parser parser;
+  return parser.parse(text).extract<Poco::JSON::Object::Ptr>();
+}
+
+using Settings = std::map<std::string, std::string, std::less<>>;
+
+struct SseFixture {
+  explicit SseFixture(Settings config = {}, Settings store_config = {})
+      : store(std::move(store_config)), host("live") {
+    host.setStore(&store.store());
+    // Stats windows are computed against the host's clock; the test data uses the real time.
+    host.manualClock().jumpWall(nowMs() - host.clock().utcNowMs());
+    if (!config.count("heartbeat")) config["heartbeat"] = "15s";
+    REQUIRE(sink.init(sdk::Config("live", config), host).ok());
+    REQUIRE(sink.start().ok());
+  }
+  ~SseFixture() { sink.stop(); }
+
+  /// Connects a client through the registered route, as the HTTP server would.
+  std::unique_ptr<SocketExchange> connect(std::optional<std::string> last_event_id = std::nullopt) {
+    auto exchange = std::make_unique<SocketExchange>(last_event_id);
+    host.route("/events")(*exchange);
+    return exchange;
+  }
+  void write(const sdk::Batch& batch) {
+    store.write(batch);
+    REQUIRE(sink.write(batch) == sdk::WriteResult::kOk);
+  }
+
+  StoreFixture store;
+  sdk::testing::FakeHost host;
+  SseSink sink;
+};
+
+std::vector<std::int64_t> ids(const std::vector<Event>& events) {
+  std::vector<std::int64_t> out;
+  for (const auto& event : events) {
+    if (event.id && event.name != "stats") out.push_back(*event.id);
+  }
+  return out;
+}
+
+std::vector<std::string> keyed(const std::vector<Event>& events, std::int64_t after) {
+  std::vector<std::string> out;
+  for (const auto& event : events) {
+    if (event.id && *event.id > after && event.name != "stats") {
+      out.push_back(std::to_string(*event.id) + " " + event.name + " " + event.data);
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("formatEvent splits multi-line data and ends with a blank line", "[sse]") {
+  REQUIRE(formatEvent(7, "window", "{\"a\":1}") == "id: 7\nevent: window\ndata: {\"a\":1}\n\n");
+  REQUIRE(formatEvent(8, "x", "one\ntwo\r\nthree") ==
+          "id: 8\nevent: x\ndata: one\ndata: two\ndata: three\n\n");
+  REQUIRE(parseLastEventId("42") == 42);
+  REQUIRE_FALSE(parseLastEventId("-1"));
+  REQUIRE_FALSE(parseLastEventId("4x"));
+  REQUIRE_FALSE(parseLastEventId(""));
+}
+
+TEST_CASE("the sse sink needs a store and sane settings", "[sse]") {
+  sdk::testing::FakeHost host("live");
+  SseSink sink;
+  REQUIRE(sink.init(sdk::Config("live", {{"heartbeat", "15s"}}), host).ok());
+  REQUIRE(host.route("/events"));
+  const sdk::Status started = sink.start();
+  REQUIRE_FALSE(started.ok());
+  REQUIRE_THAT(started.message(), Catch::Contains("needs a store sink"));
+
+  // Before start() the route answers 503 instead of hanging the client.
+  SocketExchange exchange;
+  host.route("/events")(exchange);
+  REQUIRE(exchange.response());
+  REQUIRE(exchange.response()->status == 503);
+
+  sdk::testing::FakeHost other("slow");
+  SseSink bad;
+  REQUIRE_FALSE(bad.init(sdk::Config("slow", {{"heartbeat", "60s"}}), other).ok());
+  SseSink tiny;
+  REQUIRE_FALSE(tiny.init(sdk::Config("slow", {{"client_buffer", "10"}}), other).ok());
+}
+
+TEST_CASE("live clients get named events with store ids, once per change", "[sse]") {
+  SseFixture fixture;
+  auto client = fixture.connect();
+  REQUIRE(client->head());
+  REQUIRE(client->head()->content_type.rfind("text/event-stream", 0) == 0);
+  EventReader reader(client->clientFd());
+  REQUIRE(reader.readUntil([](const auto& events) { return !events.empty(); }));
+  REQUIRE(reader.events().front().name == "(retry 3000)");
+  // The client is registered once the broadcaster has taken it in.
+  REQUIRE(reader.events().front().comment == "connected");
+
+  const std::int64_t now = nowMs();
+  const std::int64_t window = now - now % 10'000;
+  fixture.write(batch("acct", window,
+                      {invocation("req-1", now - 2'000), invocation("req-2", now - 1'000, "failed"),
+                       quota(12.5, now)}));
+  const std::int64_t latest = fixture.store.store().latestSequence();
+  REQUIRE(reader.readUntilEvent("stats"));
+  REQUIRE(reader.readUntilId(latest));
+
+  auto invocations = reader.named("invocation");
+  REQUIRE(invocations.size() == 2);
+  auto first = parse(invocations[0].data);
+  REQUIRE(first->getValue<std::string>("requestId") == "req-1");
+  REQUIRE(first->getValue<std::string>("source") == "acct");
+  REQUIRE(first->getValue<std::string>("model") == "gpt-5-codex");
+  REQUIRE(parse(invocations[1].data)->getValue<std::string>("status") == "failed");
+  auto quotas = reader.named("quota");
+  REQUIRE(quotas.size() == 1);
+  REQUIRE(parse(quotas[0].data)->getValue<double>("amountUsedUsd") == Approx(12.5));
+  REQUIRE(parse(quotas[0].data)->getValue<std::string>("source") == "acct");
+  auto windows = reader.named("window");
+  REQUIRE(windows.size() == 1);
+  REQUIRE(parse(windows[0].data)->getValue<std::string>("outcome") == "ok");
+  auto stats = reader.named("stats");
+  REQUIRE(stats.size() == 1);
+  auto day = parse(stats[0].data)->getObject("windows")->getObject("1d");
+  REQUIRE(day->getValue<std::int64_t>("count") == 2);
+  REQUIRE(day->getValue<std::int64_t>("failure") == 1);
+
+  const auto seen = ids(reader.events());
+  REQUIRE(std::is_sorted(seen.begin(), seen.end()));
+  REQUIRE(seen.back() == latest);
+
+  // A changed invocation is an update; an unchanged quota is no event at all.
+  const std::size_t before = reader.events().size();
+  fixture.write(batch("acct", window + 10'000,
+                      {invocation("req-2", now - 1'000, "success"), quota(12.5, now + 10'000)}));
+  REQUIRE(reader.readUntilId(fixture.store.store().latestSequence()));
+  REQUIRE(reader.readUntilEvent("invocation-updated"));
+  REQUIRE(reader.readUntil([](const auto& events) {
+    return std::count_if(events.begin(), events.end(),
+                         [](const Event& event) { return event.name == "stats"; }) == 2;
+  }));
+  REQUIRE(reader.named("quota").size() == 1);
+  REQUIRE(reader.named("invocation").size() == 2);
+  REQUIRE(reader.events().size() > before);
+  REQUIRE(parse(reader.named("invocation-updated")[0].data)->getValue<std::string>("status") ==
+          "success");
+}
+
+TEST_CASE("auth state changes become source events", "[sse]") {
+  SseFixture fixture;
+  auto client = fixture.connect();
+  EventReader reader(client->clientFd());
+  const std::int64_t window = nowMs() / 10'000 * 10'000;
+  fixture.write(batch("acct", window, {}, sdk::AuthState::kOk));
+  fixture.write(batch("acct", window + 10'000, {}, sdk::AuthState::kExpired, sdk::Outcome::kAuthError));
+  fixture.write(batch("acct", window + 20'000, {}, sdk::AuthState::kExpired, sdk::Outcome::kAuthError));
+  fixture.write(batch("acct", window + 30'000, {}, sdk::AuthState::kOk));
+  const bool got = reader.readUntilId(fixture.store.store().latestSequence());
+  INFO(reader.rawText());
+  INFO(fixture.store.store().latestSequence());
+  REQUIRE(got);
+  REQUIRE(reader.named("window").size() == 4);
+  auto sources = reader.named("source");
+  REQUIRE(sources.size() == 2);
+  auto expired = parse(sources[0].data);
+  REQUIRE(expired->getValue<std::string>("name") == "acct");
+  REQUIRE(expired->getValue<std::string>("authState") == "expired");
+  REQUIRE_THAT(expired->getValue<std::string>("authHint"), Catch::Contains("log in"));
+  REQUIRE(parse(sources[1].data)->getValue<std::string>("authState") == "ok");
+  // No invocation changed: no stats event was computed.
+  REQUIRE(reader.named("stats").empty());
+}
+
+TEST_CASE("a reconnect with Last-Event-ID gets exactly what it missed", "[sse]") {
+  SseFixture fixture;
+  auto witness = fixture.connect();  // connected the whole time
+  EventReader all(witness->clientFd());
+  auto client = fixture.connect();
+  EventReader first(client->clientFd());
+  const std::int64_t now = nowMs();
+  const std::int64_t window = now - now % 10'000;
+  fixture.write(batch("acct", window, {invocation("a", now - 5'000), invocation("b", now - 4'000)}));
+  const std::int64_t last_seen = fixture.store.store().latestSequence();
+  REQUIRE(first.readUntilId(last_seen));
+  client->closeClient();
+
+  fixture.write(batch("acct", window + 10'000, {invocation("c", now - 3'000), quota(3.0, now)}));
+  fixture.write(batch("acct", window + 20'000,
+                      {invocation("a", now - 5'000, "failed"), invocation("d", now - 1'000)},
+                      sdk::AuthState::kExpired, sdk::Outcome::kAuthError));
+  const std::int64_t latest = fixture.store.store().latestSequence();
+  REQUIRE(all.readUntilId(latest));
+
+  auto again = fixture.connect(std::to_string(last_seen));
+  EventReader resumed(again->clientFd());
+  REQUIRE(resumed.readUntilId(latest));
+  const auto missed = keyed(resumed.events(), last_seen);
+  REQUIRE(missed == keyed(all.events(), last_seen));
+  REQUIRE_FALSE(missed.empty());
+  const auto resumed_ids = ids(resumed.events());
+  REQUIRE(std::set<std::int64_t>(resumed_ids.begin(), resumed_ids.end()).count(last_seen) == 0);
+  REQUIRE(resumed_ids.front() > last_seen);
+
+  // Then it continues live, without repeating anything.
+  fixture.write(batch("acct", window + 30'000, {invocation("e", now)}));
+  const std::int64_t newest = fixture.store.store().latestSequence();
+  REQUIRE(resumed.readUntilId(newest));
+  REQUIRE(all.readUntilId(newest));
+  REQUIRE(keyed(resumed.events(), last_seen) == keyed(all.events(), last_seen));
+
+  // An id from another database (newer than the store) gets a reset.
+  auto future = fixture.connect("999999");
+  EventReader reset(future->clientFd());
+  REQUIRE(reset.readUntilEvent("reset"));
+  REQUIRE(*reset.named("reset")[0].id == newest);
+}
+
+TEST_CASE("a Last-Event-ID older than the kept changes gets a reset event", "[sse]") {
+  SseFixture fixture(Settings{}, Settings{{"changes_keep", "2"}});
+  const std::int64_t now = nowMs();
+  const std::int64_t window = now - now % 10'000;
+  for (int i = 0; i < 5; ++i) {
+    fixture.write(batch("acct", window + i * 10'000, {invocation("r" + std::to_string(i), now - 10'000 + i)}));
+  }
+  REQUIRE(fixture.store.sink.runMaintenance().ok());
+  auto client = fixture.connect("1");
+  EventReader reader(client->clientFd());
+  REQUIRE(reader.readUntilEvent("reset"));
+  REQUIRE(reader.named("invocation").empty());
+  REQUIRE(parse(reader.named("reset")[0].data)->has("reason"));
+}
+
+TEST_CASE("a client that stops reading is dropped without holding up the others", "[sse]") {
+  SseFixture fixture(Settings{{"client_buffer", "8192"}});
+  auto slow = fixture.connect();
+  auto fast = fixture.connect();
+  EventReader reader(fast->clientFd());
+  const std::int64_t now = nowMs();
+  const std::int64_t window = now - now % 10'000;
+  const std::string raw = "{\"padding\":\"" + std::string(4'000, 'p') + "\"}";
+  int round = 0;
+  // Each round adds ~100 KB to the slow client's backlog; its socket buffer fills within a few.
+  for (; round < 200 && fixture.sink.droppedCount() == 0; ++round) {
+    std::vector<sdk::Record> records;
+    for (int i = 0; i < 25; ++i) {
+      records.push_back(invocation("bulk-" + std::to_string(round) + "-" + std::to_string(i),
+                                   now - 100'000 + round * 25 + i, "success", 10, raw));
+    }
+    fixture.write(batch("acct", window + round * 10'000, records));
+    REQUIRE(reader.readUntilId(fixture.store.store().latestSequence()));
+  }
+  REQUIRE(fixture.sink.droppedCount() == 1);
+  REQUIRE(fixture.host.counter("sse_clients_dropped") == 1);
+  REQUIRE_THAT(fixture.host.allLogText(), Catch::Contains("dropped a client"));
+  EventReader slow_reader(slow->clientFd());
+  REQUIRE(slow_reader.readUntilClosed());
+  // The fast client saw every invocation.
+  REQUIRE(reader.named("invocation").size() == static_cast<std::size_t>(round * 25));
+  REQUIRE(fixture.sink.clientCount() == 1);
+}
+
+TEST_CASE("heartbeats keep idle streams alive; stop closes every stream", "[sse]") {
+  SseFixture fixture(Settings{{"heartbeat", "200ms"}});
+  std::vector<std::unique_ptr<SocketExchange>> clients;
+  for (int i = 0; i < 3; ++i) clients.push_back(fixture.connect());
+  EventReader reader(clients[0]->clientFd());
+  REQUIRE(reader.readUntil([](const auto& events) {
+    return std::count_if(events.begin(), events.end(),
+                         [](const Event& event) { return event.comment == "heartbeat"; }) >= 2;
+  }));
+  REQUIRE(fixture.sink.clientCount() == 3);
+  fixture.sink.stop();
+  for (auto& client : clients) {
+    EventReader closing(client->clientFd());
+    REQUIRE(closing.readUntilClosed(2'000));
+  }
+  // After stop the route refuses new streams.
+  auto late = fixture.connect();
+  REQUIRE(late->response());
+  REQUIRE(late->response()->status == 503);
+}
+
+TEST_CASE("max_clients bounds the number of streams", "[sse]") {
+  SseFixture fixture(Settings{{"max_clients", "2"}});
+  auto a = fixture.connect();
+  auto b = fixture.connect();
+  auto c = fixture.connect();
+  REQUIRE_FALSE(a->response());
+  REQUIRE_FALSE(b->response());
+  REQUIRE(c->response());
+  REQUIRE(c->response()->status == 503);
+}

@@ -1,0 +1,273 @@
+#pragma once
+// Test support for the SSE sink: a real SQLite store, batches, an HttpExchange over a socketpair
+// and an event-stream reader.
+
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "gatherd/sdk/host.hpp"
+#include "gatherd/sdk/record.hpp"
+#include "gatherd/sdk/streams.hpp"
+#include "gatherd/sdk/testing/fake_host.hpp"
+#include "json/time_format.hpp"
+#include "sqlite_sink.hpp"
+
+namespace gatherd::plugins::sse::testing {
+
+struct TempDir {
+  TempDir() {
+    char pattern[] = "/tmp/gatherd-sse-XXXXXX";
+    path = ::mkdtemp(pattern);
+  }
+  ~TempDir() {
+    std::error_code error;
+    std::filesystem::remove_all(path, error);
+  }
+  std::string path;
+};
+
+/// The sqlite sink, opened on a temp file, as the store every SSE test reads.
+struct StoreFixture {
+  explicit StoreFixture(std::map<std::string, std::string, std::less<>> extra = {})
+      : host("db", dir.path) {
+    extra["path"] = dir.path + "/gatherd.db";
+    if (!sink.init(sdk::Config("db", extra), host).ok() || !sink.start().ok()) {
+      throw std::runtime_error("sqlite sink did not start: " + host.allLogText());
+    }
+  }
+  ~StoreFixture() { sink.stop(); }
+  sdk::Store& store() { return *sink.store(); }
+  void write(const sdk::Batch& batch) {
+    if (sink.write(batch) != sdk::WriteResult::kOk) throw std::runtime_error("sqlite write failed");
+  }
+  TempDir dir;
+  sdk::testing::FakeHost host;
+  plugins::sqlite::SqliteSink sink;
+};
+
+inline std::int64_t nowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+inline sdk::Record invocation(const std::string& request_id, std::int64_t time_ms,
+                              const std::string& status = "success", std::int64_t tokens = 100,
+                              const std::string& raw = {}) {
+  namespace f = sdk::streams::invocation;
+  sdk::Record record;
+  record.stream = sdk::streams::kInvocation;
+  const std::string iso = json::formatIsoUtc(time_ms);
+  record.key = request_id + "|" + iso;
+  record.time_ms = time_ms;
+  record.fields = {{f::kRequestId, request_id},
+                   {f::kRequestTime, iso},
+                   {f::kOccurredAt, iso},
+                   {f::kModel, std::string("gpt-5-codex")},
+                   {f::kStatus, status},
+                   {f::kErrorMessage, std::string(status == "success" ? "" : "upstream 502 after 30s")},
+                   {f::kInputTokens, tokens},
+                   {f::kOutputTokens, tokens / 2},
+                   {f::kTotalTokens, tokens + tokens / 2},
+                   {f::kCostUsd, 0.01 * static_cast<double>(tokens) / 100.0}};
+  record.raw_json = raw;
+  return record;
+}
+
+inline sdk::Record quota(double used_usd, std::int64_t time_ms) {
+  namespace q = sdk::streams::quota;
+  sdk::Record record;
+  record.stream = sdk::streams::kQuota;
+  record.key = "codex";
+  record.time_ms = time_ms;
+  record.fields = {{q::kService, std::string("codex")},
+                   {q::kPlanName, std::string("Pro")},
+                   {q::kBillingType, std::string("amount")},
+                   {q::kAmountLimitUsd, 100.0},
+                   {q::kAmountUsedUsd, used_usd},
+                   {q::kAmountRemainingUsd, 100.0 - used_usd}};
+  return record;
+}
+
+inline sdk::Batch batch(const std::string& source, std::int64_t window_ms,
+                        std::vector<sdk::Record> records,
+                        sdk::AuthState auth = sdk::AuthState::kOk,
+                        sdk::Outcome outcome = sdk::Outcome::kOk) {
+  sdk::Batch result;
+  result.window.source = source;
+  result.window.window_ms = window_ms;
+  result.window.started_ms = window_ms + 3;
+  result.window.finished_ms = window_ms + 250;
+  result.window.outcome = outcome;
+  result.window.auth_state = auth;
+  if (outcome == sdk::Outcome::kAuthError) {
+    result.window.message = "the session cookie expired: log in and update XY_SESSION_COOKIE_VALUE";
+    result.window.http_status = 401;
+  }
+  result.window.records_seen = static_cast<std::int64_t>(records.size());
+  result.window.records_emitted = result.window.records_seen;
+  result.records = std::move(records);
+  return result;
+}
+
+/// An HttpExchange whose detach() hands over one end of a socketpair; the test reads the other.
+class SocketExchange final : public sdk::HttpExchange {
+ public:
+  explicit SocketExchange(std::optional<std::string> last_event_id = std::nullopt) {
+    request_.method = "GET";
+    request_.path = "/events";
+    if (last_event_id) request_.headers["last-event-id"] = *last_event_id;
+    int fds[2];
+    if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) != 0) throw std::runtime_error("socketpair");
+    client_fd_ = fds[0];
+    server_fd_ = fds[1];
+  }
+  ~SocketExchange() override {
+    if (client_fd_ >= 0) ::close(client_fd_);
+    if (server_fd_ >= 0) ::close(server_fd_);
+  }
+  const sdk::HttpRequest& request() const override { return request_; }
+  void respond(const sdk::HttpResponse& response) override { response_ = response; }
+  int detach(const sdk::HttpResponse& head) override {
+    head_ = head;
+    const std::string text = "HTTP/1.1 200 OK\r\nContent-Type: " + head.content_type + "\r\n\r\n";
+    if (::send(server_fd_, text.data(), text.size(), MSG_NOSIGNAL) < 0) return -1;
+    const int fd = server_fd_;
+    server_fd_ = -1;
+    return fd;
+  }
+  int clientFd() const { return client_fd_; }
+  void closeClient() {
+    ::close(client_fd_);
+    client_fd_ = -1;
+  }
+  const std::optional<sdk::HttpResponse>& response() const { return response_; }
+  const std::optional<sdk::HttpResponse>& head() const { return head_; }
+
+ private:
+  sdk::HttpRequest request_;
+  int client_fd_ = -1;
+  int server_fd_ = -1;
+  std::optional<sdk::HttpResponse> response_;
+  std::optional<sdk::HttpResponse> head_;
+};
+
+struct Event {
+  std::optional<std::int64_t> id;
+  std::string name;
+  std::string data;
+  std::string comment;
+};
+
+/// Parses an event stream read from a socket, with bounded waits.
+class EventReader {
+ public:
+  explicit EventReader(int fd) : fd_(fd) {}
+
+  /// Reads until `predicate(events())` holds, the peer closes, or the timeout passes.
+  template <class Predicate>
+  bool readUntil(Predicate predicate, int timeout_ms = 10'000) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+    while (!predicate(events_)) {
+      if (!readSome(deadline)) return predicate(events_);
+    }
+    return true;
+  }
+  bool readUntilEvent(const std::string& name, int timeout_ms = 10'000) {
+    return readUntil([&](const std::vector<Event>& events) {
+      for (const auto& event : events) {
+        if (event.name == name) return true;
+      }
+      return false;
+    }, timeout_ms);
+  }
+  bool readUntilId(std::int64_t id, int timeout_ms = 10'000) {
+    return readUntil([&](const std::vector<Event>& events) {
+      for (const auto& event : events) {
+        if (event.id && *event.id >= id) return true;
+      }
+      return false;
+    }, timeout_ms);
+  }
+  /// True when the peer closed within the timeout.
+  bool readUntilClosed(int timeout_ms = 10'000) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+    while (!closed_) {
+      if (!readSome(deadline) && !closed_) return false;
+    }
+    return true;
+  }
+  const std::vector<Event>& events() const { return events_; }
+  std::vector<Event> named(const std::string& name) const {
+    std::vector<Event> out;
+    for (const auto& event : events_) {
+      if (event.name == name) out.push_back(event);
+    }
+    return out;
+  }
+  const std::string& rawText() const { return raw_; }
+  bool closed() const { return closed_; }
+
+ private:
+  bool readSome(std::chrono::steady_clock::time_point deadline) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+                          deadline - std::chrono::steady_clock::now())
+                          .count();
+    if (left <= 0 || closed_) return false;
+    pollfd entry{fd_, POLLIN, 0};
+    if (::poll(&entry, 1, static_cast<int>(left)) <= 0) return false;
+    char buffer[65536];
+    const ssize_t n = ::recv(fd_, buffer, sizeof(buffer), 0);
+    if (n <= 0) {
+      closed_ = true;
+      return false;
+    }
+    raw_.append(buffer, static_cast<std::size_t>(n));
+    pending_.append(buffer, static_cast<std::size_t>(n));
+    if (!head_done_) {
+      const auto end = pending_.find("\r\n\r\n");
+      if (end == std::string::npos) return true;
+      pending_.erase(0, end + 4);
+      head_done_ = true;
+    }
+    std::size_t end;
+    while ((end = pending_.find("\n\n")) != std::string::npos) {
+      parseBlock(pending_.substr(0, end));
+      pending_.erase(0, end + 2);
+    }
+    return true;
+  }
+  void parseBlock(const std::string& block) {
+    Event event;
+    std::size_t pos = 0;
+    while (pos <= block.size()) {
+      std::size_t end = block.find('\n', pos);
+      if (end == std::string::npos) end = block.size();
+      const std::string line = block.substr(pos, end - pos);
+      pos = end + 1;
+      if (line.rfind(": ", 0) == 0) event.comment = line.substr(2);
+      else if (line.rfind("id: ", 0) == 0) event.id = std::stoll(line.substr(4));
+      else if (line.rfind("event: ", 0) == 0) event.name = line.substr(7);
+      else if (line.rfind("data: ", 0) == 0) event.data += (event.data.empty() ? "" : "\n") + line.substr(6);
+      else if (line.rfind("retry: ", 0) == 0) event.name = "(retry " + line.substr(7) + ")";
+    }
+    events_.push_back(std::move(event));
+  }
+
+  int fd_;
+  bool head_done_ = false;
+  bool closed_ = false;
+  std::string raw_;
+  std::string pending_;
+  std::vector<Event> events_;
+};
+
+}  // namespace gatherd::plugins::sse::testing
