@@ -1,5 +1,6 @@
 #include "fake_upstream.hpp"
 
+#include <algorithm>
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
@@ -191,8 +192,14 @@ void FakeUpstream::handle(Poco::Net::HTTPServerRequest& request,
   try {
     if (script.hold_until_concurrent > 0) {
       std::unique_lock lock(mutex_);
-      changed_.wait_for(lock, std::chrono::seconds(10),
-                        [&] { return stopping_ || inside_ >= script.hold_until_concurrent; });
+      // Released when enough requests are inside at once, or when another held request saw
+      // that moment after this one arrived (it may have finished and left since).
+      changed_.wait_for(lock, std::chrono::seconds(10), [&] {
+        return stopping_ || inside_ >= script.hold_until_concurrent || released_upto_ > index;
+      });
+      released_upto_ = std::max(released_upto_, requests_);
+      lock.unlock();
+      changed_.notify_all();
     }
     if (script.delay_ms > 0) waitStoppable(std::chrono::milliseconds(script.delay_ms));
     if (script.mode == ScriptedResponse::Mode::kHang) {

@@ -114,6 +114,7 @@ class FakeUpstream {
   std::set<std::string> clients_;
   std::int64_t requests_ = 0;
   int inside_ = 0;
+  std::int64_t released_upto_ = 0;  // held requests with an index below this may go
   bool stopping_ = false;
 };
 
