@@ -47,6 +47,11 @@ class BatchWriter {
   WriteCounts write(const sdk::Batch& batch, std::int64_t now_ms);
   /// Invocations before this time were pruned; rows that old are not inserted again.
   void setPrunedBefore(std::int64_t pruned_before_ms) { pruned_before_ms_ = pruned_before_ms; }
+  /// Forgets the remembered invocations (after retention deleted rows).
+  void forgetRecent() {
+    cache_.clear();
+    cache_order_.clear();
+  }
 
  private:
   struct Known {

@@ -113,9 +113,11 @@ sdk::Status SqliteSink::open() {
   }
 
   try {
-    Statement wal(writer_->handle(), "PRAGMA journal_mode = WAL");
-    if (!wal.step() || wal.getText(0) != "wal") {
-      return sdk::Status::failure("cannot switch the database to WAL mode");
+    {
+      Statement wal(writer_->handle(), "PRAGMA journal_mode = WAL");
+      if (!wal.step() || wal.getText(0) != "wal") {
+        return sdk::Status::failure("cannot switch the database to WAL mode");
+      }
     }
     writer_->exec(settings_.synchronous == Synchronous::kFull ? "PRAGMA synchronous = FULL"
                                                              : "PRAGMA synchronous = NORMAL");
@@ -185,6 +187,7 @@ sdk::Status SqliteSink::runMaintenance() {
   try {
     const RetentionCounts counts = runRetention(*writer_, settings_, host_->clock().utcNowMs());
     batch_writer_->setPrunedBefore(counts.invocations_pruned_before_ms);
+    if (counts.invocations_deleted > 0) batch_writer_->forgetRecent();
     if (counts.invocations_deleted + counts.raw_dropped + counts.quota_snapshots_deleted > 0) {
       host_->logger().info("sqlite retention: deleted " +
                            std::to_string(counts.invocations_deleted) + " invocations, dropped " +

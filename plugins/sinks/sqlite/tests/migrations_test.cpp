@@ -1,0 +1,126 @@
+#include "migrations.hpp"
+
+#include <catch2/catch.hpp>
+
+#include "connection.hpp"
+#include "test_support.hpp"
+
+using namespace gatherd;
+using namespace gatherd::plugins::sqlite;
+using namespace gatherd::plugins::sqlite::testing;
+
+namespace {
+
+constexpr std::int64_t kNow = 1'772'000'000'000;
+
+std::vector<std::string> tables(RawDb& raw) {
+  std::vector<std::string> names;
+  sqlite3_stmt* statement = nullptr;
+  sqlite3_prepare_v2(raw.handle(),
+                     "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' "
+                     "ORDER BY name",
+                     -1, &statement, nullptr);
+  while (sqlite3_step(statement) == SQLITE_ROW) {
+    names.emplace_back(reinterpret_cast<const char*>(sqlite3_column_text(statement, 0)));
+  }
+  sqlite3_finalize(statement);
+  return names;
+}
+
+// Rows as the seed's tool stored them: camelCase payload, SQLite's datetime('now') created_at.
+void insertSeedRows(RawDb& raw) {
+  REQUIRE(raw.exec(R"(INSERT INTO codex_invocations (invoke_id, occurred_at, payload, raw_response, created_at) VALUES
+    ('req-1', '2026-02-25T02:09:41Z', '{"model":"gpt-5-codex","status":"success","inputTokens":1200,"outputTokens":300,"cacheInputTokens":1000,"reasoningTokens":50,"totalTokens":1500,"cost":0.0125}', '{"requestId":"req-1"}', '2026-02-25 02:09:50'),
+    ('req-2', '2026-02-25T03:00:00Z', '{"model":"gpt-5","status":"failed","errorMessage":"timeout after 30s","totalTokens":0,"cost":0}', NULL, '2026-02-25 03:00:05'),
+    ('req-3', '2026-02-25T03:10:00Z', 'not json at all', NULL, '2026-02-25 03:10:05'))") == SQLITE_OK);
+}
+
+}  // namespace
+
+TEST_CASE("an empty file migrates to the newest schema") {
+  TempDir dir;
+  const std::string path = dir.file("empty.db");
+  {
+    Connection connection(path, 200);
+    registerFunctions(connection);
+    REQUIRE(schemaVersion(connection) == 0);
+    migrate(connection, "xychatai", kNow);
+    REQUIRE(schemaVersion(connection) == kSchemaVersion);
+    // Running again is a no-op.
+    migrate(connection, "xychatai", kNow);
+    REQUIRE(schemaVersion(connection) == kSchemaVersion);
+  }
+  RawDb raw(path);
+  const auto names = tables(raw);
+  for (const char* expected :
+       {"changes", "codex_invocations", "invocation_rollup_daily", "invocation_rollup_hourly",
+        "invocation_updates", "meta", "quota_snapshots", "records", "window_ledger"}) {
+    CHECK(std::find(names.begin(), names.end(), expected) != names.end());
+  }
+  // The seed's columns keep their names and types.
+  CHECK(raw.text("SELECT type FROM pragma_table_info('codex_invocations') WHERE name = 'payload'") == "JSON");
+  CHECK(raw.text("SELECT dflt_value FROM pragma_table_info('codex_invocations') WHERE name = 'created_at'") ==
+        "datetime('now')");
+  CHECK(raw.exec("INSERT INTO codex_invocations (invoke_id, occurred_at, source, occurred_ms, created_ms, updated_ms) "
+                 "VALUES ('a', 't', 's', 0, 0, 0)") == SQLITE_OK);
+  CHECK(raw.exec("INSERT INTO codex_invocations (invoke_id, occurred_at, source, occurred_ms, created_ms, updated_ms) "
+                 "VALUES ('a', 't', 's', 0, 0, 0)") == SQLITE_CONSTRAINT);
+  CHECK(raw.exec("INSERT INTO codex_invocations (invoke_id, occurred_at, source, occurred_ms, created_ms, updated_ms) "
+                 "VALUES ('a', 't', 'other', 0, 0, 0)") == SQLITE_OK);
+}
+
+TEST_CASE("a version 1 database (the seed's table) migrates with its rows, typed and rolled up") {
+  TempDir dir;
+  const std::string path = dir.file("seed.db");
+  SECTION("made by this migration chain") {
+    Connection connection(path, 200);
+    registerFunctions(connection);
+    migrate(connection, "xychatai", kNow, 1);
+    REQUIRE(schemaVersion(connection) == 1);
+  }
+  SECTION("made by the seed's own tool, without a schema version") {
+    RawDb raw(path);
+    REQUIRE(raw.exec(R"(CREATE TABLE IF NOT EXISTS codex_invocations (
+        id INTEGER PRIMARY KEY AUTOINCREMENT, invoke_id TEXT NOT NULL, occurred_at TEXT NOT NULL,
+        payload JSON, raw_response JSON, created_at TEXT NOT NULL DEFAULT (datetime('now')),
+        UNIQUE(invoke_id, occurred_at)))") == SQLITE_OK);
+  }
+  {
+    RawDb raw(path);
+    insertSeedRows(raw);
+  }
+  SinkFixture fixture(path, {{"legacy_source", "xychatai"}});
+  INFO(fixture.problem());
+  REQUIRE(fixture.started());
+  RawDb raw(path);
+  CHECK(raw.integer("PRAGMA user_version") == kSchemaVersion);
+  CHECK(raw.integer("SELECT count(*) FROM codex_invocations WHERE source = 'xychatai'") == 3);
+  CHECK(raw.integer("SELECT occurred_ms FROM codex_invocations WHERE invoke_id = 'req-1'") ==
+        1'771'985'381'000);
+  CHECK(raw.integer("SELECT cache_input_tokens FROM codex_invocations WHERE invoke_id = 'req-1'") == 1000);
+  CHECK(raw.text("SELECT error_key FROM codex_invocations WHERE invoke_id = 'req-2'") ==
+        "timeout after <dur>");
+  CHECK(raw.text("SELECT payload FROM codex_invocations WHERE invoke_id = 'req-3'") == "not json at all");
+
+  sdk::Totals totals;
+  REQUIRE(fixture.store().totals({}, totals));
+  CHECK(totals.count == 3);
+  CHECK(totals.success == 1);
+  CHECK(totals.total_tokens == 1500);
+  CHECK(totals.cost_usd == 0.0125);
+
+  // The same invocation arriving from the configured source is recognised, not duplicated.
+  Invocation again;
+  again.request_id = "req-1";
+  again.time_ms = 1'771'985'381'000;
+  again.model = "gpt-5-codex";
+  again.input_tokens = 1200;
+  again.output_tokens = 300;
+  again.cache_input_tokens = 1000;
+  again.reasoning_tokens = 50;
+  again.total_tokens = 1500;
+  again.cost_usd = 0.0125;
+  REQUIRE(fixture.sink.write(makeBatch("xychatai", kNow, {again})) == sdk::WriteResult::kOk);
+  CHECK(raw.integer("SELECT count(*) FROM codex_invocations") == 3);
+  CHECK(fixture.host.counter("sqlite_invocations_unchanged") == 1);
+}
