@@ -142,7 +142,7 @@ plugin = sse
 
 async function startGatherd(dir, options) {
   const ini = writeIni(dir, options);
-  const proc = startProcess('gatherd', paths.gatherd, ['--config', ini], { XY_SESSION_COOKIE_VALUE: 'e2e-not-a-real-cookie' });
+  const proc = startProcess('gatherd', paths.gatherd, [`--config=${ini}`], { XY_SESSION_COOKIE_VALUE: 'e2e-not-a-real-cookie' });
   const m = await waitForOutput(proc, /http: listening on [^\s:]+:(\d+)/, options.startTimeoutMs ?? 30_000);
   return { proc, base: `http://127.0.0.1:${m[1]}/` };
 }

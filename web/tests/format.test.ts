@@ -64,7 +64,9 @@ describe('durations', () => {
   it('covers latencies and long spans', () => {
     expect(formatDuration(850)).toBe('850 ms');
     expect(formatDuration(1240)).toBe('1.24 s');
-    expect(formatDuration(42_000)).toBe('42.0 s');
+    expect(formatDuration(42_000)).toBe('42 s');
+    expect(formatDuration(42_500)).toBe('42.5 s');
+    expect(formatDuration(1000)).toBe('1 s');
     expect(formatDuration(200_000)).toBe('3m 20s');
     expect(formatDuration(7_500_000)).toBe('2h 5m');
     expect(formatDuration(3 * 86_400_000 + 4 * 3_600_000 + 59_000)).toBe('3d 4h');
@@ -90,7 +92,7 @@ describe('countdown', () => {
   });
   it('rounds up to the minute so the last minute does not read 0', () => {
     expect(countdown(now + 30 * 60_000 + 1000, now)?.text).toBe('31m');
-    expect(countdown(now + 30_000, now)?.text).toBe('30.0 s');
+    expect(countdown(now + 30_500, now)?.text).toBe('30.5 s');
   });
   it('accepts ISO strings and ignores missing or bad targets', () => {
     expect(countdown('2026-02-26T00:00:00Z', now)?.text).toBe('1d');

@@ -50,7 +50,7 @@ export function callsCostTokensOption(
       { type: 'value', name: names.tokens, show: false },
     ],
     series: [
-      { name: names.calls, type: 'bar', yAxisIndex: 0, data: points.map((x) => x.count) },
+      { name: names.calls, type: 'bar', yAxisIndex: 0, barMaxWidth: 40, data: points.map((x) => x.count) },
       { name: names.cost, type: 'line', yAxisIndex: 1, showSymbol: false, data: points.map((x) => +x.costUsd.toFixed(4)) },
       { name: names.tokens, type: 'line', yAxisIndex: 2, showSymbol: false, lineStyle: { type: 'dashed' }, data: points.map((x) => x.totalTokens) },
     ],
@@ -87,8 +87,8 @@ export function successFailureOption(
     xAxis: { type: 'category', data: categories(points, bucketMs, tz), ...axisStyle(p), splitLine: { show: false } },
     yAxis: { type: 'value', minInterval: 1, ...axisStyle(p) },
     series: [
-      { name: names.success, type: 'bar', stack: 'calls', color: p.success, data: points.map((x) => x.success) },
-      { name: names.failure, type: 'bar', stack: 'calls', color: p.failure, data: points.map((x) => x.failure) },
+      { name: names.success, type: 'bar', stack: 'calls', color: p.success, barMaxWidth: 40, data: points.map((x) => x.success) },
+      { name: names.failure, type: 'bar', stack: 'calls', color: p.failure, barMaxWidth: 40, data: points.map((x) => x.failure) },
     ],
   };
 }
@@ -133,16 +133,21 @@ export function errorsOption(items: ErrorGroup[], p: Palette, callsName: string)
   };
 }
 
-export function latencyOption(answer: LatencyAnswer, p: Palette, names: { response: string; firstByte: string }): Option {
+export function latencyOption(
+  answer: LatencyAnswer,
+  p: Palette,
+  names: { response: string; firstByte: string },
+  duration: (ms: number) => string,
+): Option {
   const pick = (x: number | null) => (x === null ? null : Math.round(x));
   return {
     ...base(p),
-    tooltip: { trigger: 'axis', confine: true, axisPointer: { type: 'shadow' }, valueFormatter: (v: number | null) => (v === null ? '—' : `${v} ms`) },
+    tooltip: { trigger: 'axis', confine: true, axisPointer: { type: 'shadow' }, valueFormatter: (v: number | null) => (v === null ? '—' : duration(v)) },
     xAxis: { type: 'category', data: ['p50', 'p90', 'p99'], ...axisStyle(p), splitLine: { show: false } },
-    yAxis: { type: 'value', ...axisStyle(p), axisLabel: { color: p.muted, formatter: '{value} ms' } },
+    yAxis: { type: 'value', ...axisStyle(p), axisLabel: { color: p.muted, formatter: duration } },
     series: [
-      { name: names.response, type: 'bar', data: [answer.responseMs.p50, answer.responseMs.p90, answer.responseMs.p99].map(pick) },
-      { name: names.firstByte, type: 'bar', data: [answer.firstByteMs.p50, answer.firstByteMs.p90, answer.firstByteMs.p99].map(pick) },
+      { name: names.response, type: 'bar', barMaxWidth: 48, data: [answer.responseMs.p50, answer.responseMs.p90, answer.responseMs.p99].map(pick) },
+      { name: names.firstByte, type: 'bar', barMaxWidth: 48, data: [answer.firstByteMs.p50, answer.firstByteMs.p90, answer.firstByteMs.p99].map(pick) },
     ],
   };
 }

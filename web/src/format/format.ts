@@ -70,6 +70,7 @@ export function formatDuration(ms: Num, locale = 'en'): string {
   const sep = locale.toLowerCase().startsWith('zh') ? '' : ' ';
   if (ms < 1000) return `${Math.round(ms)} ms`;
   if (ms < 60_000) {
+    if (ms % 1000 === 0) return `${ms / 1000} s`;
     const secs = ms / 1000;
     return `${secs < 10 ? secs.toFixed(2) : secs.toFixed(1)} s`;
   }

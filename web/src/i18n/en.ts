@@ -18,7 +18,7 @@ export const en = {
     missing: 'Source “{source}” has no session cookie: nothing is collected from it.',
     howto:
       'To renew it: sign in to the site in your browser, export the share-session cookie again (DevTools → Application → Cookies), put its value in XY_SESSION_COOKIE_VALUE (the .env file beside the config), then restart gatherd or run “gatherd reload”.',
-    hint: 'gatherd says: {hint}',
+    hint: '{source}: {hint}',
   },
   login: {
     title: 'Sign in',
@@ -50,6 +50,7 @@ export const en = {
     expired: 'Expired',
     reportedAt: 'Reported by {source} at {time}',
     last24h: 'Last 24 hours',
+    upstream24h: 'Upstream, last 24 h',
     callsCard: 'Calls',
     successRate: 'Success rate',
     cost: 'Cost',

@@ -20,7 +20,7 @@ export const zhCN: Messages = {
     missing: '数据源“{source}”没有会话 Cookie：无法采集。',
     howto:
       '续期方法：在浏览器中登录站点，重新导出 share-session Cookie（开发者工具 → 应用 → Cookie），将其值写入 XY_SESSION_COOKIE_VALUE（配置文件旁的 .env），然后重启 gatherd 或执行“gatherd reload”。',
-    hint: 'gatherd 提示：{hint}',
+    hint: '{source}：{hint}',
   },
   login: {
     title: '登录',
@@ -52,6 +52,7 @@ export const zhCN: Messages = {
     expired: '已到期',
     reportedAt: '来自 {source}，{time}',
     last24h: '最近 24 小时',
+    upstream24h: '上游统计（24 小时）',
     callsCard: '调用次数',
     successRate: '成功率',
     cost: '费用',
