@@ -59,6 +59,7 @@ void Application::handleOption(const std::string& name, const std::string& value
 void Application::printHelp() {
   Poco::Util::HelpFormatter help(options());
   help.setCommand("gatherd");
+  help.setWidth(110);
   help.setUsage("[--config FILE] [once | check-config | plugins]");
   help.setHeader(
       "gatherd collects records from source plugins every interval and hands them to sink "

@@ -1,0 +1,105 @@
+#include "gatherd_process.hpp"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <random>
+#include <sstream>
+#include <stdexcept>
+#include <thread>
+
+namespace gatherd::testing {
+
+TempDir::TempDir() {
+  std::random_device random;
+  path_ = std::filesystem::temp_directory_path() /
+          ("gatherd-runtime-" + std::to_string(::getpid()) + "-" + std::to_string(random()));
+  std::filesystem::create_directories(path_);
+}
+
+TempDir::~TempDir() {
+  std::error_code error;
+  std::filesystem::remove_all(path_, error);
+}
+
+std::filesystem::path TempDir::write(const std::string& name, const std::string& text) const {
+  const auto file = path_ / name;
+  std::ofstream(file) << text;
+  return file;
+}
+
+std::string readFile(const std::filesystem::path& path) {
+  std::ifstream in(path);
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+GatherdProcess::GatherdProcess(const std::filesystem::path& config, std::vector<std::string> args,
+                               std::vector<std::string> environment) {
+  const auto dir = config.parent_path();
+  out_path_ = dir / ("out-" + std::to_string(reinterpret_cast<std::uintptr_t>(this)) + ".txt");
+  err_path_ = dir / ("err-" + std::to_string(reinterpret_cast<std::uintptr_t>(this)) + ".txt");
+  std::vector<std::string> argv_text = {GATHERD_BIN, "--config", config.string()};
+  argv_text.insert(argv_text.end(), args.begin(), args.end());
+  pid_ = ::fork();
+  if (pid_ < 0) throw std::runtime_error("fork failed");
+  if (pid_ == 0) {
+    const int out = ::open(out_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    const int err = ::open(err_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    ::dup2(out, 1);
+    ::dup2(err, 2);
+    for (const auto& variable : environment) ::putenv(const_cast<char*>(variable.c_str()));
+    std::vector<char*> argv;
+    for (auto& arg : argv_text) argv.push_back(arg.data());
+    argv.push_back(nullptr);
+    ::execv(argv[0], argv.data());
+    ::_exit(127);
+  }
+}
+
+GatherdProcess::~GatherdProcess() {
+  if (running()) {
+    ::kill(pid_, SIGKILL);
+    wait(std::chrono::seconds(5));
+  }
+}
+
+void GatherdProcess::signal(int number) const { ::kill(pid_, number); }
+
+bool GatherdProcess::running() {
+  if (pid_ < 0 || exit_code_ >= 0) return false;
+  return wait(std::chrono::milliseconds(0)) < 0;
+}
+
+int GatherdProcess::wait(std::chrono::milliseconds timeout) {
+  if (exit_code_ >= 0) return exit_code_;
+  const auto until = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    int status = 0;
+    const pid_t done = ::waitpid(pid_, &status, WNOHANG);
+    if (done == pid_) {
+      exit_code_ = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+      return exit_code_;
+    }
+    if (std::chrono::steady_clock::now() >= until) return -1;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+}
+
+bool GatherdProcess::waitForLog(const std::string& text, std::chrono::milliseconds timeout) const {
+  return waitFor(err_path_, [&](const std::string& log) { return log.find(text) != std::string::npos; },
+                 timeout);
+}
+
+std::string baseConfig(const std::filesystem::path& dir, const std::string& interval) {
+  return "[gatherd]\ninterval = " + interval + "\ntimeout = 5s\nmax_parallel = 6\nplugin_dir = " +
+         std::string(GATHERD_PLUGIN_DIR) + "\ndata_dir = " + (dir / "data").string() +
+         "\nlog_level = info\n\n[http]\nbind = 127.0.0.1:0\nweb_root = " + (dir / "web").string() +
+         "\n\n";
+}
+
+}  // namespace gatherd::testing

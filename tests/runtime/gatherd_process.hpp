@@ -1,0 +1,69 @@
+#pragma once
+// Runs the real gatherd binary for runtime tests: a temp folder with a config, stdout and stderr
+// captured to files, signals, and bounded waits.
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <filesystem>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace gatherd::testing {
+
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  const std::filesystem::path& path() const { return path_; }
+  std::filesystem::path write(const std::string& name, const std::string& text) const;
+
+ private:
+  std::filesystem::path path_;
+};
+
+std::string readFile(const std::filesystem::path& path);
+
+/// One run of `gatherd --config <config> [args...]`.
+class GatherdProcess {
+ public:
+  GatherdProcess(const std::filesystem::path& config, std::vector<std::string> args = {},
+                 std::vector<std::string> environment = {});
+  ~GatherdProcess();  // kills the process if it still runs
+
+  void signal(int number) const;
+  /// The exit code, or -1 if it did not exit within `timeout` (then it is still running).
+  int wait(std::chrono::milliseconds timeout);
+  bool running();
+  std::string out() const { return readFile(out_path_); }
+  std::string err() const { return readFile(err_path_); }
+  /// Waits until stderr (the log) contains `text`; false after `timeout`.
+  bool waitForLog(const std::string& text, std::chrono::milliseconds timeout) const;
+  /// Waits until `predicate(file contents)` holds; false after `timeout`.
+  template <class Predicate>
+  static bool waitFor(const std::filesystem::path& file, Predicate predicate,
+                      std::chrono::milliseconds timeout);
+
+ private:
+  pid_t pid_ = -1;
+  int exit_code_ = -1;
+  std::filesystem::path out_path_;
+  std::filesystem::path err_path_;
+};
+
+template <class Predicate>
+bool GatherdProcess::waitFor(const std::filesystem::path& file, Predicate predicate,
+                             std::chrono::milliseconds timeout) {
+  const auto until = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    if (predicate(readFile(file))) return true;
+    if (std::chrono::steady_clock::now() > until) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+}
+
+/// The config header every runtime test starts from: plugin dir of this build, data in `dir`.
+std::string baseConfig(const std::filesystem::path& dir, const std::string& interval);
+
+}  // namespace gatherd::testing
