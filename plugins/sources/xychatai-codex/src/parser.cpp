@@ -179,7 +179,31 @@ std::optional<std::string> readText(const Var& value) {
   }
 }
 
+/// Member lookup without copies: Poco's Object::get() copies the value (and the key string).
+class ObjectView {
+ public:
+  explicit ObjectView(const Object& object) {
+    members_.reserve(24);
+    for (const auto& member : object) members_.emplace_back(member.first, &member.second);
+  }
+  const Var& get(std::string_view name) const {
+    for (const auto& [key, value] : members_) {
+      if (key == name) return *value;
+    }
+    return null();
+  }
+  bool has(std::string_view name) const { return !get(name).isEmpty(); }
+
+ private:
+  static const Var& null() {
+    static const Var empty;
+    return empty;
+  }
+  std::vector<std::pair<std::string_view, const Var*>> members_;
+};
+
 void writeValue(json::Writer& writer, const Var& value, const Redactor& redactor);
+void writeString(json::Writer& writer, std::string_view text);
 
 void writeObject(json::Writer& writer, const Object& object, const Redactor& redactor) {
   writer.beginObject();
@@ -218,7 +242,7 @@ void writeValue(json::Writer& writer, const Var& value, const Redactor& redactor
     if (redactor.containsSecret(text)) {
       writer.string(redactor.apply(text));
     } else {
-      writer.string(text);
+      writeString(writer, text);
     }
   } else if (value.isBoolean()) {
     writer.boolean(value.extract<bool>());
@@ -235,6 +259,23 @@ void writeValue(json::Writer& writer, const Var& value, const Redactor& redactor
   }
 }
 
+/// Poco's parser only yields valid UTF-8, so a string without quotes, backslashes or control
+/// characters can be copied as it is; the rest goes through the full escaper.
+void writeString(json::Writer& writer, std::string_view text) {
+  for (const char c : text) {
+    if (c == '"' || c == '\\' || static_cast<unsigned char>(c) < 0x20) {
+      writer.string(text);
+      return;
+    }
+  }
+  thread_local std::string quoted;
+  quoted.clear();
+  quoted.push_back('"');
+  quoted.append(text);
+  quoted.push_back('"');
+  writer.raw(quoted);
+}
+
 std::string rawJson(const Object& object, const Redactor& redactor) {
   std::string out;
   out.reserve(512);
@@ -245,8 +286,9 @@ std::string rawJson(const Object& object, const Redactor& redactor) {
 
 class RecordBuilder {
  public:
-  RecordBuilder(const Object& object, sdk::Fields& fields, std::vector<std::string>& problems,
-                std::string context)
+  /// `context` names the object in problem messages; it is built only when there is one.
+  RecordBuilder(const ObjectView& object, sdk::Fields& fields, std::vector<std::string>& problems,
+                std::function<std::string()> context)
       : object_(object), fields_(fields), problems_(problems), context_(std::move(context)) {}
 
   void integer(const char* upstream_name, const char* field) {
@@ -285,21 +327,19 @@ class RecordBuilder {
       invalid(upstream_name, *value, "a time");
     }
   }
-  bool has(const char* upstream_name) const {
-    return object_.has(upstream_name) && !object_.get(upstream_name).isEmpty();
-  }
+  bool has(const char* upstream_name) const { return object_.has(upstream_name); }
 
  private:
   void invalid(const char* upstream_name, const std::string& shown, const char* expected) {
     if (problems_.size() >= kMaxProblems) return;
-    problems_.push_back(context_ + ": " + upstream_name + " '" + shown + "' is not " + expected +
+    problems_.push_back(context_() + ": " + upstream_name + " '" + shown + "' is not " + expected +
                         " (field left out)");
   }
 
-  const Object& object_;
+  const ObjectView& object_;
   sdk::Fields& fields_;
   std::vector<std::string>& problems_;
-  std::string context_;
+  std::function<std::string()> context_;
 };
 
 void addProblem(std::vector<std::string>& problems, std::string problem) {
@@ -309,27 +349,28 @@ void addProblem(std::vector<std::string>& problems, std::string problem) {
 std::optional<sdk::Record> parseInvocation(std::size_t index, const Var& item,
                                            const ParseOptions& options, const Redactor& redactor,
                                            std::vector<std::string>& problems) {
-  const std::string position = "record " + std::to_string(index + 1);
+  auto position = [index] { return "record " + std::to_string(index + 1); };
   if (!isObject(item) || item.extract<Object::Ptr>().isNull()) {
-    addProblem(problems, position + ": not a JSON object (rejected)");
+    addProblem(problems, position() + ": not a JSON object (rejected)");
     return std::nullopt;
   }
-  const Object& object = *item.extract<Object::Ptr>();
+  const Object& raw_object = *item.extract<Object::Ptr>();
+  const ObjectView object(raw_object);
   const auto request_id = readText(object.get("requestId"));
   if (!request_id || trim(*request_id).empty()) {
-    addProblem(problems, position + ": no requestId (rejected)");
+    addProblem(problems, position() + ": no requestId (rejected)");
     return std::nullopt;
   }
-  const std::string context = position + " (" + redactor.apply(*request_id) + ")";
+  auto context = [&] { return position() + " (" + redactor.apply(*request_id) + ")"; };
   const auto request_time = readText(object.get("requestTime"));
   if (!request_time || trim(*request_time).empty()) {
-    addProblem(problems, context + ": no requestTime (rejected)");
+    addProblem(problems, context() + ": no requestTime (rejected)");
     return std::nullopt;
   }
   const auto time_ms = json::parseTimestamp(*request_time, options.utc_offset_minutes);
   if (!time_ms) {
     std::string shown = request_time->substr(0, kMaxQuotedChars);
-    addProblem(problems, context + ": requestTime '" + redactor.apply(shown) +
+    addProblem(problems, context() + ": requestTime '" + redactor.apply(shown) +
                              "' is not a time (rejected)");
     return std::nullopt;
   }
@@ -370,7 +411,7 @@ std::optional<sdk::Record> parseInvocation(std::size_t index, const Var& item,
   if (auto model = fields.find(inv::kModel); model != fields.end()) {
     if (auto* text = std::get_if<std::string>(&model->second)) *text = redactor.apply(*text);
   }
-  record.raw_json = rawJson(object, redactor);
+  record.raw_json = rawJson(raw_object, redactor);
   return record;
 }
 
@@ -409,7 +450,8 @@ std::optional<sdk::Record> parseQuota(const Object& service_object, const ParseO
   if (is_auth.state == Lenient<bool>::State::kValue) fields[quo::kIsAuth] = is_auth.value;
 
   if (const Object::Ptr plan = pickSubscription(subscriptions); !plan.isNull()) {
-    RecordBuilder builder(*plan, fields, problems, "subscriptions");
+    const ObjectView plan_view(*plan);
+    RecordBuilder builder(plan_view, fields, problems, [] { return std::string("subscriptions"); });
     builder.text("subTypeName", quo::kPlanName);
     builder.text("id", quo::kPlanId);
     builder.text("period", quo::kPeriod);
@@ -417,7 +459,7 @@ std::optional<sdk::Record> parseQuota(const Object& service_object, const ParseO
     builder.time("expireTime", quo::kExpiresAt, options.utc_offset_minutes);
     builder.boolean("isActive", quo::kIsActive);
     builder.boolean("isLongTerm", quo::kIsLongTerm);
-    const auto billing = readText(plan->get("billingType"));
+    const auto billing = readText(plan_view.get("billingType"));
     std::string billing_type = billing ? lowerCase(trim(*billing)) : std::string();
     // Amount plans count USD, count plans count calls; `limit` means calls, so an amount plan
     // never falls back to it (an earlier tool mixed the two units that way).
@@ -440,7 +482,8 @@ std::optional<sdk::Record> parseQuota(const Object& service_object, const ParseO
     }
   }
   if (isObject(usage) && !usage.extract<Object::Ptr>().isNull()) {
-    RecordBuilder builder(*usage.extract<Object::Ptr>(), fields, problems, "currentUsage");
+    const ObjectView usage_view(*usage.extract<Object::Ptr>());
+    RecordBuilder builder(usage_view, fields, problems, [] { return std::string("currentUsage"); });
     builder.integer("totalRequests", quo::kUsage24hRequests);
     builder.integer("totalTokens", quo::kUsage24hTokens);
     builder.number("totalCost", quo::kUsage24hCostUsd);
@@ -546,9 +589,9 @@ ParsedResponse parseQuotaResponse(std::string_view body, const ParseOptions& opt
     const Array& array = *records.extract<Array::Ptr>();
     result.records_seen = static_cast<std::int64_t>(array.size());
     result.invocations.reserve(array.size());
-    for (std::size_t i = 0; i < array.size(); ++i) {
-      if (auto record = parseInvocation(i, array.get(static_cast<unsigned>(i)), options, redactor,
-                                        result.problems)) {
+    std::size_t index = 0;
+    for (const Var& item : array) {
+      if (auto record = parseInvocation(index++, item, options, redactor, result.problems)) {
         result.invocations.push_back(std::move(*record));
       } else {
         ++result.records_rejected;
