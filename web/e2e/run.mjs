@@ -286,6 +286,27 @@ async function main() {
       return `top row ${firstId} -> ${newId}`;
     });
 
+    await check('live events do not cause a refetch per event', async () => {
+      const apiRequests = [];
+      const onRequest = (req) => {
+        if (new URL(req.url()).pathname.startsWith('/api/')) apiRequests.push(req.url());
+      };
+      const seen = new Set(await page.locator('[data-testid=invocation-row]').evaluateAll((rows) => rows.map((r) => r.dataset.id)));
+      const arrived = new Set();
+      page.on('request', onRequest);
+      const until = Date.now() + 10_000;
+      while (Date.now() < until) {
+        for (const id of await page.locator('[data-testid=invocation-row]').evaluateAll((rows) => rows.map((r) => r.dataset.id))) {
+          if (!seen.has(id)) arrived.add(id);
+        }
+        await page.waitForTimeout(250);
+      }
+      page.off('request', onRequest);
+      assert(arrived.size >= 4, `only ${arrived.size} live invocations arrived in 10 s`);
+      assert(apiRequests.length <= 6, `${apiRequests.length} API requests for ${arrived.size} events:\n${apiRequests.join('\n')}`);
+      return `${arrived.size} live invocations, ${apiRequests.length} API requests in 10 s`;
+    });
+
     await check('expired session shows the banner', async () => {
       const banner = page.locator('[data-testid=session-banner]');
       await banner.waitFor({ timeout: 20_000 });
