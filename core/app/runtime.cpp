@@ -103,7 +103,12 @@ void Runtime::build(DaemonConfig config, const PluginCatalog& catalog, Mode mode
   logging_.setLevel(config_.log_level);
   logging_.secrets().replace(config_.secret_values);
   std::error_code error;
-  std::filesystem::create_directories(config_.data_dir, error);
+  // The database holds usage data: a folder gatherd makes is private to its user.
+  if (!std::filesystem::exists(config_.data_dir, error) &&
+      std::filesystem::create_directories(config_.data_dir, error)) {
+    std::filesystem::permissions(config_.data_dir, std::filesystem::perms::owner_all,
+                                 std::filesystem::perm_options::replace, error);
+  }
   if (error) {
     throw StartupError("cannot create data_dir " + config_.data_dir + ": " + error.message(),
                        kExitRuntimeError);
@@ -144,8 +149,9 @@ void Runtime::onWindowResult(sdk::Batch&& batch) {
       if (window.outcome == sdk::Outcome::kOk) {
         logger->info("windows are ok again");
       } else {
-        logger->warn("window {} ended {}: {}", json::windowResultToJson(window),
-                     sdk::outcomeName(window.outcome), window.message);
+        logger->warn("window {} ended {}: {} (logged again only when the outcome changes)",
+                     json::formatIsoUtc(window.window_ms), sdk::outcomeName(window.outcome),
+                     window.message);
       }
       it->second = window.outcome;
     }
