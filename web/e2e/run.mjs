@@ -108,7 +108,7 @@ async function stopProcess(proc) {
   }
 }
 
-function writeIni(dir, { fakePort, dbPath, callsPerMinute, legacySource }) {
+function writeIni(dir, { fakePort, dbPath, callsPerMinute, legacySource, token }) {
   const ini = `[gatherd]
 interval = 1s
 plugin_dir = ${paths.plugins}
@@ -117,7 +117,7 @@ data_dir = ${dir}
 [http]
 bind = 127.0.0.1:0
 web_root = ${paths.dist}
-
+${token ? 'token = ${E2E_API_TOKEN}\n' : ''}
 [source.demo]
 plugin = demo
 calls_per_minute = ${callsPerMinute}
@@ -142,7 +142,10 @@ plugin = sse
 
 async function startGatherd(dir, options) {
   const ini = writeIni(dir, options);
-  const proc = startProcess('gatherd', paths.gatherd, [`--config=${ini}`], { XY_SESSION_COOKIE_VALUE: 'e2e-not-a-real-cookie' });
+  const proc = startProcess('gatherd', paths.gatherd, [`--config=${ini}`], {
+    XY_SESSION_COOKIE_VALUE: 'e2e-not-a-real-cookie',
+    E2E_API_TOKEN: options.token ?? '',
+  });
   const m = await waitForOutput(proc, /http: listening on [^\s:]+:(\d+)/, options.startTimeoutMs ?? 30_000);
   return { proc, base: `http://127.0.0.1:${m[1]}/` };
 }
@@ -401,6 +404,8 @@ async function main() {
     await stopProcess(fake);
     assert(!gatherd.output.includes('e2e-not-a-real-cookie'), 'the cookie value appeared in the gatherd log');
 
+    await tokenRun(work);
+
     const perfRows = Number(env.E2E_PERF_INVOCATIONS ?? 0);
     if (perfRows > 0) await perfRun(work, perfRows);
   } finally {
@@ -408,6 +413,48 @@ async function main() {
     for (const c of children) await stopProcess(c);
     if (!env.E2E_KEEP) rmSync(work, { recursive: true, force: true });
   }
+}
+
+/** With `[http] token` set: the dashboard asks for the token, logs in, and then shows live data. */
+async function tokenRun(work) {
+  const dir = join(work, 'token');
+  mkdirSync(dir, { recursive: true });
+  const token = 'e2e-token-not-a-secret';
+  const { proc, base } = await startGatherd(dir, { dbPath: join(dir, 'gatherd.db'), callsPerMinute: 60, token });
+  let context;
+  try {
+    const errors = [];
+    context = await launch(join(dir, 'profile'));
+    page = await context.newPage();
+    page.on('weberror', (e) => errors.push(e.error().message));
+    await check('a token-protected gatherd asks for the token, then shows live data', async () => {
+      const res = await fetch(new URL('api/sources', base));
+      assert(res.status === 401, `api/sources without a token answered ${res.status}`);
+      await page.goto(base);
+      await page.waitForSelector('[data-testid=login]', { timeout: 10_000 });
+      await shot('login');
+      await page.fill('[data-testid=login] input[type=password]', 'wrong-token');
+      await page.click('[data-testid=login] button[type=submit]');
+      await page.waitForSelector('[data-testid=login] .error', { timeout: 5000 });
+      await page.fill('[data-testid=login] input[type=password]', token);
+      await page.click('[data-testid=login] button[type=submit]');
+      await page.waitForSelector('[data-testid=login]', { state: 'detached', timeout: 10_000 });
+      await page.waitForSelector('[data-testid=invocation-row]', { timeout: 15_000 });
+      await page.waitForSelector('[data-testid=connection][data-state=open]', { timeout: 15_000 });
+      const firstId = await page.locator('[data-testid=invocation-row]').first().getAttribute('data-id');
+      await waitFor(
+        'a live row after login',
+        async () => (await page.locator('[data-testid=invocation-row]').first().getAttribute('data-id')) !== firstId,
+        20_000,
+        200,
+      );
+      assert(errors.length === 0, errors.join('\n'));
+    });
+  } finally {
+    if (context) await context.close().catch(() => {});
+    await stopProcess(proc);
+  }
+  assert(!proc.output.includes(token), 'the API token appeared in the gatherd log');
 }
 
 /** A database of `rows` invocations in the seed tool's format (gatherd migrates it on start). */
