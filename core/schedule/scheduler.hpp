@@ -36,7 +36,8 @@ struct ScheduledSource {
 
 /// Receives every window's result exactly once. Called from scheduler threads (workers, the
 /// watchdog, the ticker, or the thread in stop()), never concurrently with itself. It should
-/// be quick (hand the batch to the pipeline) and must not call back into the Scheduler.
+/// be quick (hand the batch to the pipeline; a worker keeps its poll slot until the callback
+/// returned) and must not call back into the Scheduler's start/stop/setSources/setOptions.
 using ResultCallback = std::function<void(sdk::Batch&&)>;
 
 /// Starts every source's windows at wall-clock multiples of its interval, timed on the

@@ -286,6 +286,8 @@ TEST_CASE("a stalled source cannot take the slots a healthy source needs", "[sch
     if (window > 0) step(clock, 10'000);
     // The healthy poll returns at once; wait for its result so the next boundary finds it idle.
     REQUIRE(collector.waitForSource("b-healthy", static_cast<std::size_t>(window + 1)));
+    // The worker frees its slot just after reporting; only the stalled polls stay in flight.
+    REQUIRE(eventually([&] { return scheduler.stats().in_flight == std::min(window + 1, 2); }));
   }
   REQUIRE(collector.waitFor(2 * kWindows - 2));  // every stalled window but the two in flight
 
