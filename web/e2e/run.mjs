@@ -9,7 +9,7 @@
 // Prints one line per check and "N passed, M failed"; exits 1 when a check failed.
 
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -190,6 +190,7 @@ async function launch(profileDir, viewport = { width: 1440, height: 960 }) {
     headless: true,
     args: kChromiumFlags,
     viewport,
+    acceptDownloads: true,
     locale: 'en-US',
     timezoneId: 'Asia/Shanghai',
   });
@@ -373,6 +374,22 @@ async function main() {
       return `${before} rows -> ${statuses.length} failed rows`;
     });
     await shot('invocations-failures');
+
+    await check('CSV export follows the filter', async () => {
+      const shown = await page.locator('[data-testid=invocation-row]').count();
+      const [download] = await Promise.all([page.waitForEvent('download', { timeout: 15_000 }), page.click('[data-testid=export]')]);
+      const file = await download.path();
+      const text = readFileSync(file, 'utf8').replace(/^\ufeff/, '');
+      const lines = text.split('\r\n').filter((l) => l);
+      const header = lines[0].split(',');
+      const statusAt = header.indexOf('status');
+      assert(statusAt > 0 && header.includes('costUsd'), `unexpected header ${lines[0]}`);
+      const rows = lines.slice(1);
+      // The list may have grown by live rows since; the export re-reads the filter from the server.
+      assert(rows.length >= shown, `${rows.length} CSV rows, ${shown} on screen`);
+      assert(rows.every((r) => !/,success,/.test(r)), 'a success row in the failure export');
+      return `${rows.length} rows`;
+    });
 
     await check('the text search asks the server', async () => {
       await page.selectOption('[data-testid=filter-status]', '');
