@@ -23,13 +23,21 @@ const env = process.env;
 const kBudgetJsGzipBytes = 250 * 1024;
 const kBudgetFirstDataMs = 1500;
 
+// The executable lands where CMake puts it (the build root or the plugin's build folder); a
+// FAKE_UPSTREAM_BIN that does not exist falls back to those places, with a note.
 function findFakeUpstream() {
-  if (env.FAKE_UPSTREAM_BIN) return resolve(env.FAKE_UPSTREAM_BIN);
+  const root = env.GATHERD_BIN ? dirname(resolve(env.GATHERD_BIN)) : buildDir;
   const candidates = [
-    join(buildDir, 'xychatai-fake-upstream'),
-    join(buildDir, 'plugins/sources/xychatai-codex/xychatai-fake-upstream'),
+    join(root, 'xychatai-fake-upstream'),
+    join(root, 'plugins/sources/xychatai-codex/xychatai-fake-upstream'),
   ];
-  return candidates.find((c) => existsSync(c)) ?? candidates[0];
+  const found = candidates.find((c) => existsSync(c));
+  if (env.FAKE_UPSTREAM_BIN) {
+    const given = resolve(env.FAKE_UPSTREAM_BIN);
+    if (existsSync(given) || !found) return given;
+    console.log(`note: FAKE_UPSTREAM_BIN=${given} does not exist; using ${found}`);
+  }
+  return found ?? candidates[0];
 }
 
 const paths = {
