@@ -105,6 +105,8 @@ RetentionCounts runRetention(Connection& connection, const Settings& settings,
   const std::int64_t latest =
       connection.queryInt("SELECT seq FROM sqlite_sequence WHERE name = 'changes'", 0);
   std::int64_t through = latest - settings.changes_keep;
+  // No index on created_ms (it would cost a page write per batch): this hourly scan of at most
+  // changes_keep rows is cheaper.
   Statement& old = connection.cached("SELECT max(seq) FROM changes WHERE created_ms < ?1");
   old.bind(1, now_ms - settings.changes_keep_days * kDayMs);
   if (old.step() && !old.isNull(0)) through = std::max(through, old.getInt(0));
