@@ -1,9 +1,10 @@
 #include "core/config/env_file.hpp"
 
-#include <cstdlib>
 #include <filesystem>
 #include <string_view>
 #include <utility>
+
+#include <unistd.h>
 
 #include "core/config/text_util.hpp"
 
@@ -138,9 +139,17 @@ EnvLookup makeEnvLookup(const std::string& config_dir) {
   const std::filesystem::path dir(config_dir);
   mergeEnvFile(dir / ".env", files);
   mergeEnvFile(dir / ".env.local", files);
-  return [files = std::move(files)](const std::string& name) -> std::optional<std::string> {
-    if (const char* value = std::getenv(name.c_str())) return std::string(value);
-    if (const auto it = files.find(name); it != files.end()) return it->second;
+  // A snapshot of the process environment, taken now: later lookups (from any thread) then never
+  // touch the environment, which getenv does not make safe.
+  std::map<std::string, std::string> values = std::move(files);
+  for (char** entry = environ; entry != nullptr && *entry != nullptr; ++entry) {
+    const std::string_view text(*entry);
+    const auto equals = text.find('=');
+    if (equals == std::string_view::npos || equals == 0) continue;
+    values.insert_or_assign(std::string(text.substr(0, equals)), std::string(text.substr(equals + 1)));
+  }
+  return [values = std::move(values)](const std::string& name) -> std::optional<std::string> {
+    if (const auto it = values.find(name); it != values.end()) return it->second;
     return std::nullopt;
   };
 }
@@ -180,9 +189,13 @@ std::string expandVariables(const std::string& value, const EnvLookup& env,
     } else if (found) {
       out += *found;
     } else {
-      throw ConfigError(where, "environment variable " + name +
-                                   " is not set (set it in the environment, .env or .env.local "
-                                   "beside the config, or write ${" + name + ":-default})");
+      std::string message = "environment variable ";
+      message += name;
+      message += " is not set (set it in the environment, .env or .env.local beside the config, ";
+      message += "or write ${";
+      message += name;
+      message += ":-default})";
+      throw ConfigError(where, message);
     }
     i = close;
   }

@@ -20,7 +20,9 @@ using EnvLookup = std::function<std::optional<std::string>(const std::string& na
 std::map<std::string, std::string> parseEnvFile(const std::string& path);
 
 /// The lookup gatherd uses: the process environment wins over `<config_dir>/.env.local`, which
-/// wins over `<config_dir>/.env`. Missing files are fine; both are read once, now.
+/// wins over `<config_dir>/.env`. Missing files are fine. The files and the process
+/// environment are read once, now: the returned lookup is a snapshot, safe to call from any
+/// thread.
 EnvLookup makeEnvLookup(const std::string& config_dir);
 
 /// Expands `${VAR}` and `${VAR:-default}` (default when VAR is unset or empty) and turns `$$`

@@ -1,10 +1,10 @@
 #include "core/config/text_util.hpp"
 
 #include <cerrno>
-#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <system_error>
 
 #include "core/config/config_error.hpp"
 
@@ -53,7 +53,8 @@ std::string readWholeFile(const std::string& path) {
   }
   std::ifstream in(path, std::ios::binary);
   if (!in) {
-    throw ConfigError(path, 0, "", "", std::string("cannot read: ") + std::strerror(errno));
+    throw ConfigError(path, 0, "", "",
+                      "cannot read: " + std::error_code(errno, std::generic_category()).message());
   }
   std::ostringstream content;
   content << in.rdbuf();

@@ -58,11 +58,12 @@ inline std::string uniqueEnvName(const std::string& stem) {
 class ScopedEnv {
  public:
   ScopedEnv(std::string name, const std::string& value) : name_(std::move(name)) {
-    ::setenv(name_.c_str(), value.c_str(), 1);
+    // The config tests start no threads, so changing the environment is safe here.
+    ::setenv(name_.c_str(), value.c_str(), 1);  // NOLINT(concurrency-mt-unsafe)
   }
   ScopedEnv(const ScopedEnv&) = delete;
   ScopedEnv& operator=(const ScopedEnv&) = delete;
-  ~ScopedEnv() { ::unsetenv(name_.c_str()); }
+  ~ScopedEnv() { ::unsetenv(name_.c_str()); }  // NOLINT(concurrency-mt-unsafe)
 
  private:
   std::string name_;

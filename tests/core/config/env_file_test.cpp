@@ -202,3 +202,12 @@ TEST_CASE("env: an unset variable in the config names file, line, section and ke
              Catch::StartsWith(path + ":6: [source.xy] cookie: environment variable " + name +
                                " is not set"));
 }
+
+TEST_CASE("env: the lookup is a snapshot taken when it is made", "[env]") {
+  TempDir dir;
+  const auto name = uniqueEnvName("LATER");
+  const auto lookup = makeEnvLookup(dir.path().string());
+  const ScopedEnv later(name, "set-after");
+  CHECK_FALSE(lookup(name).has_value());
+  CHECK(makeEnvLookup(dir.path().string())(name) == "set-after");
+}

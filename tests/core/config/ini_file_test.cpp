@@ -4,7 +4,6 @@
 
 #include "config_test_support.hpp"
 
-using gatherd::core::ConfigError;
 using gatherd::core::parseIniFile;
 using gatherd::core::parseIniText;
 using gatherd::core::testing::requireConfigError;

@@ -7,7 +7,6 @@
 using gatherd::core::DaemonConfig;
 using gatherd::core::describeConfig;
 using gatherd::core::EnvLookup;
-using gatherd::core::InstanceSection;
 using gatherd::core::loadDaemonConfig;
 using gatherd::core::maskSecrets;
 using gatherd::core::validateInstance;
