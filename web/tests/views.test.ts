@@ -115,6 +115,10 @@ describe('window timeline', () => {
     expect(cells[2]).toMatchObject({ failed: 1, ok: 1, gaps: 1 });
     expect(buildTimeline([], from, to, 3).map((c) => c.kind)).toEqual(['none', 'none', 'none']);
   });
+  it('does not call the part it did not read a hole', () => {
+    const cells = buildTimeline([win(50_000)], 0, 60_000, 6, 40_000);
+    expect(cells.map((c) => c.kind)).toEqual(['unloaded', 'unloaded', 'unloaded', 'unloaded', 'none', 'ok']);
+  });
 });
 
 describe('language choice', () => {

@@ -150,6 +150,7 @@ export const en = {
       skipped: 'skipped',
       gap: 'suspected gap',
       none: 'no window',
+      unloaded: 'not loaded (too many windows)',
     },
     windows: '{count} windows',
   },

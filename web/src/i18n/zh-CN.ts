@@ -152,6 +152,7 @@ export const zhCN: Messages = {
       skipped: '跳过',
       gap: '疑似缺口',
       none: '无窗口',
+      unloaded: '未加载（窗口过多）',
     },
     windows: '{count} 个窗口',
   },

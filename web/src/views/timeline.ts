@@ -4,7 +4,7 @@
 
 import type { LedgerWindow } from '../api/types';
 
-export type CellKind = 'ok' | 'skipped' | 'gap' | 'failed' | 'none';
+export type CellKind = 'ok' | 'skipped' | 'gap' | 'failed' | 'none' | 'unloaded';
 
 export interface TimelineCell {
   startMs: number;
@@ -16,7 +16,7 @@ export interface TimelineCell {
   gaps: number;
 }
 
-const kRank: Record<CellKind, number> = { none: 0, ok: 1, skipped: 2, gap: 3, failed: 4 };
+const kRank: Record<CellKind, number> = { unloaded: 0, none: 0, ok: 1, skipped: 2, gap: 3, failed: 4 };
 
 export function windowKind(w: LedgerWindow): CellKind {
   if (w.outcome === 'ok') return w.gapSuspected ? 'gap' : 'ok';
@@ -24,7 +24,17 @@ export function windowKind(w: LedgerWindow): CellKind {
   return 'failed';
 }
 
-export function buildTimeline(windows: LedgerWindow[], fromMs: number, toMs: number, cellCount: number): TimelineCell[] {
+/**
+ * `loadedFromMs`: when only the newest part of the span was read (too many windows), cells that
+ * end before it are `unloaded`, not holes.
+ */
+export function buildTimeline(
+  windows: LedgerWindow[],
+  fromMs: number,
+  toMs: number,
+  cellCount: number,
+  loadedFromMs: number = fromMs,
+): TimelineCell[] {
   const width = (toMs - fromMs) / cellCount;
   const cells: TimelineCell[] = Array.from({ length: cellCount }, (_, i) => ({
     startMs: fromMs + i * width,
@@ -47,6 +57,9 @@ export function buildTimeline(windows: LedgerWindow[], fromMs: number, toMs: num
     } else if (kind === 'skipped') cell.skipped++;
     else cell.failed++;
     if (kRank[kind] > kRank[cell.kind]) cell.kind = kind;
+  }
+  for (const cell of cells) {
+    if (cell.kind === 'none' && cell.endMs <= loadedFromMs) cell.kind = 'unloaded';
   }
   return cells;
 }
