@@ -22,8 +22,8 @@ std::string formatLocation(const ConfigLocation& location);
 class ConfigError : public std::runtime_error {
  public:
   ConfigError(ConfigLocation location, const std::string& message);
-  ConfigError(const std::string& file, int line, const std::string& section,
-              const std::string& key, const std::string& message);
+  ConfigError(const std::string& file, int line, const std::string& section, const std::string& key,
+              const std::string& message);
   /// An error whose message already carries its location (or has none).
   explicit ConfigError(const std::string& message);
 

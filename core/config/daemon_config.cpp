@@ -83,13 +83,13 @@ std::optional<std::string> checkValue(const ConfigKey& key, std::string& value,
   const std::string got = key.secret ? std::string() : ", got \"" + value + "\"";
   if (value.empty() && key.required) return "must not be empty";
   switch (key.type) {
-    case ConfigType::kString:
-      break;
+    case ConfigType::kString: break;
     case ConfigType::kInt: {
       std::string_view digits(value);
       if (!digits.empty() && digits.front() == '+') digits.remove_prefix(1);
       std::int64_t number = 0;
-      const auto [end, error] = std::from_chars(digits.data(), digits.data() + digits.size(), number);
+      const auto [end, error] =
+          std::from_chars(digits.data(), digits.data() + digits.size(), number);
       if (digits.empty() || error != std::errc() || end != digits.data() + digits.size()) {
         return "expected an integer" + got;
       }
@@ -139,8 +139,9 @@ ValueMap validateEntries(const SectionContext& context, const std::vector<IniEnt
                          const ConfigSchema& schema, std::set<std::string>& secrets) {
   ValueMap values;
   for (const auto& entry : entries) {
-    const auto key = std::find_if(schema.begin(), schema.end(),
-                                  [&](const ConfigKey& candidate) { return candidate.name == entry.key; });
+    const auto key = std::find_if(schema.begin(), schema.end(), [&](const ConfigKey& candidate) {
+      return candidate.name == entry.key;
+    });
     if (key == schema.end()) {
       throw ConfigError(context.file, entry.line, context.section, entry.key,
                         unknownKeyMessage(entry.key, schema, context.owner));
@@ -277,8 +278,8 @@ class Loader {
 
   void applyHttp(const IniSection& section, const std::vector<IniEntry>& entries) {
     const SectionContext context{config_.file, config_.dir, section.name, section.line, "[http]"};
-    const sdk::Config values("http", validateEntries(context, entries, httpSectionSchema(),
-                                                     config_.secret_values));
+    const sdk::Config values(
+        "http", validateEntries(context, entries, httpSectionSchema(), config_.secret_values));
     config_.http_bind = values.getString("bind");
     if (auto reason = checkBind(config_.http_bind)) fail(section, entries, "bind", *reason);
     config_.http_web_root = values.getString("web_root");
@@ -289,9 +290,9 @@ class Loader {
   void addInstance(const IniSection& section, InstanceSection::Kind kind, std::string_view prefix) {
     const std::string name = section.name.substr(prefix.size());
     if (!isValidInstanceName(name)) {
-      throw ConfigError(config_.file, section.line, section.name, "",
-                        "invalid instance name '" + name +
-                            "' (use lower-case letters, digits, '_' and '-')");
+      throw ConfigError(
+          config_.file, section.line, section.name, "",
+          "invalid instance name '" + name + "' (use lower-case letters, digits, '_' and '-')");
     }
     // Instance names label logs, metrics and API results whatever their kind: one name, one
     // instance.
@@ -396,8 +397,8 @@ const sdk::ConfigSchema& gatherdSectionSchema() {
       makeKey("plugin_dir", ConfigType::kPath, "/usr/lib/gatherd/plugins",
               "folder the plugin libraries are loaded from"),
       makeKey("data_dir", ConfigType::kPath, "../data", "folder for data files (databases)"),
-      makeKey("log_level", ConfigType::kString, "info", "least severe level that is logged",
-              false, {"trace", "debug", "info", "warn", "error"}),
+      makeKey("log_level", ConfigType::kString, "info", "least severe level that is logged", false,
+              {"trace", "debug", "info", "warn", "error"}),
       makeKey("shutdown_grace", ConfigType::kDuration, "5s",
               "how long stopping waits for work in flight"),
   };

@@ -20,10 +20,10 @@ namespace gatherd::core {
 struct InstanceSection {
   enum class Kind { kSource, kSink };
   Kind kind = Kind::kSource;
-  std::string name;     ///< "xychatai" for [source.xychatai]; matches [a-z0-9_-]+
-  std::string plugin;   ///< the value of its `plugin` key
-  std::string section;  ///< "source.xychatai"
-  int line = 0;         ///< line of the section header
+  std::string name;               ///< "xychatai" for [source.xychatai]; matches [a-z0-9_-]+
+  std::string plugin;             ///< the value of its `plugin` key
+  std::string section;            ///< "source.xychatai"
+  int line = 0;                   ///< line of the section header
   std::vector<IniEntry> entries;  ///< ${}-expanded, in file order, without the `plugin` key
   /// key -> the value as written, for keys whose value referenced a variable. describeConfig
   /// shows these instead of the expanded value when the plugin (and so its secret flags) is

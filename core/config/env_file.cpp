@@ -4,9 +4,8 @@
 #include <string_view>
 #include <utility>
 
-#include <unistd.h>
-
 #include "core/config/text_util.hpp"
+#include <unistd.h>
 
 namespace gatherd::core {
 
@@ -18,7 +17,9 @@ bool isNameStart(char c) noexcept {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_';
 }
 
-bool isNameChar(char c) noexcept { return isNameStart(c) || (c >= '0' && c <= '9'); }
+bool isNameChar(char c) noexcept {
+  return isNameStart(c) || (c >= '0' && c <= '9');
+}
 
 bool isValidName(std::string_view name) noexcept {
   if (name.empty() || !isNameStart(name.front())) return false;
@@ -87,9 +88,7 @@ class EnvLineParser {
           case '"':
           case '\\':
           case '$': value += next; break;
-          default:
-            value += '\\';
-            value += next;
+          default: value.append({'\\', next}); break;
         }
         continue;
       }
@@ -146,7 +145,8 @@ EnvLookup makeEnvLookup(const std::string& config_dir) {
     const std::string_view text(*entry);
     const auto equals = text.find('=');
     if (equals == std::string_view::npos || equals == 0) continue;
-    values.insert_or_assign(std::string(text.substr(0, equals)), std::string(text.substr(equals + 1)));
+    values.insert_or_assign(std::string(text.substr(0, equals)),
+                            std::string(text.substr(equals + 1)));
   }
   return [values = std::move(values)](const std::string& name) -> std::optional<std::string> {
     if (const auto it = values.find(name); it != values.end()) return it->second;

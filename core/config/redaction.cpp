@@ -11,7 +11,8 @@ std::string maskSecrets(std::string_view text, const std::set<std::string>& secr
   bool any = false;
   for (const auto& secret : secrets) {
     if (secret.empty()) continue;
-    for (auto at = text.find(secret); at != std::string_view::npos; at = text.find(secret, at + 1)) {
+    for (auto at = text.find(secret); at != std::string_view::npos;
+         at = text.find(secret, at + 1)) {
       for (std::size_t i = at; i < at + secret.size(); ++i) covered[i] = true;
       any = true;
     }

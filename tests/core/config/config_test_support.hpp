@@ -1,8 +1,6 @@
 #pragma once
 // Helpers for the config tests: a temp folder that cleans up, file writing, error capture.
 
-#include <catch2/catch.hpp>
-
 #include <atomic>
 #include <cstdlib>
 #include <filesystem>
@@ -10,16 +8,19 @@
 #include <functional>
 #include <optional>
 #include <string>
-#include <unistd.h>
+
+#include <catch2/catch.hpp>
 
 #include "core/config/config_error.hpp"
+#include <unistd.h>
 
 namespace gatherd::core::testing {
 
 class TempDir {
  public:
   TempDir() {
-    std::string pattern = (std::filesystem::temp_directory_path() / "gatherd-config-XXXXXX").string();
+    std::string pattern =
+        (std::filesystem::temp_directory_path() / "gatherd-config-XXXXXX").string();
     if (::mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
     path_ = pattern;
   }

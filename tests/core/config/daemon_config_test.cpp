@@ -76,7 +76,8 @@ TEST_CASE("daemon config: every [gatherd] and [http] key is read", "[daemon]") {
   CHECK(config.http_bind == "0.0.0.0:0");
   CHECK(config.http_web_root == (dir.path() / "site/dist").string());
   CHECK(config.http_token == "s3cret-token");
-  CHECK(config.http_cors_origins == std::vector<std::string>{"http://a.test", "http://b.test:5173"});
+  CHECK(config.http_cors_origins ==
+        std::vector<std::string>{"http://a.test", "http://b.test:5173"});
   CHECK(config.secret_values == std::set<std::string>{"s3cret-token"});
 }
 
@@ -156,8 +157,8 @@ TEST_CASE("daemon config: [http] bind must be host:port", "[daemon]") {
   TempDir dir;
   CHECK(loadText(dir, "[http]\nbind = [::1]:9000\n").http_bind == "[::1]:9000");
   CHECK(loadText(dir, "[http]\nbind = localhost:65535\n").http_bind == "localhost:65535");
-  for (const std::string bad : {"127.0.0.1", "127.0.0.1:", ":8080", "127.0.0.1:70000",
-                                "127.0.0.1:http", "::1:8080"}) {
+  for (const std::string bad :
+       {"127.0.0.1", "127.0.0.1:", ":8080", "127.0.0.1:70000", "127.0.0.1:http", "::1:8080"}) {
     INFO("bind: " << bad);
     const auto error = loadError(dir, "[http]\n\n\nbind = " + bad + "\n");
     CHECK(error.location().line == 4);

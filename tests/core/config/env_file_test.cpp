@@ -37,6 +37,7 @@ TEST_CASE("env: .env syntax", "[env]") {
                               "export EXPORTED=yes\n"
                               "DOUBLE=\"a \\\"quoted\\\" \\$x\\nline\" # trailing comment\n"
                               "SINGLE='no \\n escapes # here'\n"
+                              "OTHER_ESCAPE=\"a\\qb\"\n"
                               "BARE=text # comment\n"
                               "HASH=a#b\n"
                               "EMPTY=\n"
@@ -54,7 +55,8 @@ TEST_CASE("env: .env syntax", "[env]") {
   CHECK(values.at("EMPTY").empty());
   CHECK(values.at("COOKIE") == "share-session=abc==");
   CHECK(values.at("REPEATED") == "second");
-  CHECK(values.size() == 10);
+  CHECK(values.at("OTHER_ESCAPE") == "a\\qb");
+  CHECK(values.size() == 11);
 }
 
 TEST_CASE("env: malformed .env lines are errors with file and line", "[env]") {
@@ -91,7 +93,8 @@ TEST_CASE("env: process environment wins over .env.local, which wins over .env",
   const auto in_both = uniqueEnvName("IN_BOTH");
   const auto everywhere = uniqueEnvName("EVERYWHERE");
   const auto nowhere = uniqueEnvName("NOWHERE");
-  dir.write(".env", only_env + "=from-env\n" + in_both + "=from-env\n" + everywhere + "=from-env\n");
+  dir.write(".env",
+            only_env + "=from-env\n" + in_both + "=from-env\n" + everywhere + "=from-env\n");
   dir.write(".env.local", in_both + "=from-local\n" + everywhere + "=from-local\n");
   const ScopedEnv process(everywhere, "from-process");
 
@@ -173,8 +176,11 @@ TEST_CASE("env: loadDaemonConfig expands from .env beside the config", "[env]") 
   const auto path = dir.write("conf/gatherd.ini",
                               "[source.xy]\n"
                               "plugin = xychatai\n"
-                              "cookie = ${" + cookie + "}\n"
-                              "base_url = ${" + base + "}/api\n");
+                              "cookie = ${" +
+                                  cookie +
+                                  "}\n"
+                                  "base_url = ${" +
+                                  base + "}/api\n");
   const auto config = loadDaemonConfig(path);
   REQUIRE(config.sources.size() == 1);
   const auto& entries = config.sources[0].entries;
@@ -192,7 +198,8 @@ TEST_CASE("env: an unset variable in the config names file, line, section and ke
                               "\n"
                               "[source.xy]\n"
                               "plugin = xychatai\n"
-                              "cookie = ${" + name + "}\n");
+                              "cookie = ${" +
+                                  name + "}\n");
   const auto error = requireConfigError([&] { loadDaemonConfig(path); });
   CHECK(error.location().file == path);
   CHECK(error.location().line == 6);

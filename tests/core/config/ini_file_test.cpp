@@ -54,7 +54,8 @@ TEST_CASE("ini: sections and entries keep their line numbers", "[ini]") {
 }
 
 TEST_CASE("ini: CRLF line ends, a UTF-8 BOM and a missing final newline are fine", "[ini]") {
-  const auto document = parseIniText("\xEF\xBB\xBF[http]\r\nbind = 127.0.0.1:0\r\ntoken=x", "t.ini");
+  const auto document =
+      parseIniText("\xEF\xBB\xBF[http]\r\nbind = 127.0.0.1:0\r\ntoken=x", "t.ini");
   REQUIRE(document.sections.size() == 1);
   CHECK(document.sections[0].name == "http");
   REQUIRE(document.sections[0].entries.size() == 2);
@@ -73,7 +74,8 @@ TEST_CASE("ini: only one pair of matching quotes is removed", "[ini]") {
 
 TEST_CASE("ini: syntax errors name file and line", "[ini]") {
   SECTION("a line without '='") {
-    const auto error = requireConfigError([] { parseIniText("[s]\na = 1\nnonsense\n", "bad.ini"); });
+    const auto error =
+        requireConfigError([] { parseIniText("[s]\na = 1\nnonsense\n", "bad.ini"); });
     CHECK(error.location().file == "bad.ini");
     CHECK(error.location().line == 3);
     CHECK(error.location().section == "s");
@@ -108,8 +110,7 @@ TEST_CASE("ini: duplicate keys and sections are errors with both lines", "[ini]"
   SECTION("keys compare case-insensitively") {
     const auto error =
         requireConfigError([] { parseIniText("[s]\nToken = a\n\ntoken = b\n", "dup.ini"); });
-    CHECK(std::string(error.what()) ==
-          "dup.ini:4: [s] token: duplicate key (first set at line 2)");
+    CHECK(std::string(error.what()) == "dup.ini:4: [s] token: duplicate key (first set at line 2)");
   }
   SECTION("the same key in two sections is fine") {
     const auto document = parseIniText("[a]\nk = 1\n[b]\nk = 2\n", "ok.ini");
@@ -134,8 +135,8 @@ TEST_CASE("ini: files are read from disk, unreadable ones are errors naming the 
   const auto missing = dir.file("missing.ini");
   const auto error = requireConfigError([&] { parseIniFile(missing); });
   CHECK(error.location().file == missing);
-  CHECK_THAT(error.what(), Catch::StartsWith(missing + ": cannot read:") &&
-                               Catch::Contains("No such file"));
+  CHECK_THAT(error.what(),
+             Catch::StartsWith(missing + ": cannot read:") && Catch::Contains("No such file"));
 
   const auto folder_error = requireConfigError([&] { parseIniFile(dir.path().string()); });
   CHECK_THAT(folder_error.what(), Catch::Contains("is a directory"));

@@ -49,13 +49,14 @@ const EnvLookup kNoEnv = [](const std::string&) -> std::optional<std::string> {
 };
 
 DaemonConfig loadSource(const TempDir& dir, const std::string& body) {
-  return loadDaemonConfig(dir.write("conf/gatherd.ini", "[source.acct]\nplugin = upstream\n" + body),
-                          kNoEnv);
+  return loadDaemonConfig(
+      dir.write("conf/gatherd.ini", "[source.acct]\nplugin = upstream\n" + body), kNoEnv);
 }
 
 gatherd::core::ConfigError validationError(const TempDir& dir, const std::string& body) {
   auto config = loadSource(dir, body);
-  return requireConfigError([&] { validateInstance(config, config.sources.at(0), upstreamSchema()); });
+  return requireConfigError(
+      [&] { validateInstance(config, config.sources.at(0), upstreamSchema()); });
 }
 
 }  // namespace
