@@ -1,5 +1,8 @@
 #include "settings.hpp"
 
+#include <algorithm>
+#include <cstdlib>
+
 #include <Poco/Exception.h>
 #include <Poco/URI.h>
 
@@ -21,6 +24,12 @@ sdk::ConfigKey key(std::string name, sdk::ConfigType type, std::string default_v
   return result;
 }
 
+std::string lowerCase(std::string_view text) {
+  std::string lower;
+  for (char c : text) lower.push_back(static_cast<char>(c >= 'A' && c <= 'Z' ? c + 32 : c));
+  return lower;
+}
+
 bool startsWithHttp(const std::string& text) { return text.rfind("http", 0) == 0; }
 
 sdk::Status checkHttpsUrl(const std::string& key_name, const std::string& text) {
@@ -36,7 +45,49 @@ sdk::Status checkHttpsUrl(const std::string& key_name, const std::string& text) 
   return sdk::Status::success();
 }
 
+bool isLoopback(const std::string& host) {
+  return host == "localhost" || host == "127.0.0.1" || host == "::1" || host == "[::1]";
+}
+
 }  // namespace
+
+std::string effectiveProxy(const Settings& settings) {
+  if (!settings.proxy.empty()) return settings.proxy;
+  const char* from_env = std::getenv("HTTPS_PROXY");
+  if (from_env == nullptr || *from_env == '\0') from_env = std::getenv("https_proxy");
+  if (from_env == nullptr || *from_env == '\0') return {};
+  std::string host;
+  try {
+    host = lowerCase(Poco::URI(settings.url()).getHost());
+  } catch (...) {
+    return {};
+  }
+  if (isLoopback(host)) return {};
+  const char* no_proxy = std::getenv("NO_PROXY");
+  if (no_proxy == nullptr) no_proxy = std::getenv("no_proxy");
+  if (no_proxy != nullptr) {
+    std::string list = lowerCase(no_proxy);
+    std::size_t start = 0;
+    while (start <= list.size()) {
+      const std::size_t end = std::min(list.find(',', start), list.size());
+      std::string entry = list.substr(start, end - start);
+      entry.erase(0, entry.find_first_not_of(" \t"));
+      entry.erase(entry.find_last_not_of(" \t") + 1);
+      if (entry == "*") return {};
+      if (!entry.empty() && entry.front() == '.') entry.erase(0, 1);
+      if (!entry.empty() && (host == entry || (host.size() > entry.size() &&
+                                               host.compare(host.size() - entry.size(),
+                                                            entry.size(), entry) == 0 &&
+                                               host[host.size() - entry.size() - 1] == '.'))) {
+        return {};
+      }
+      start = end + 1;
+    }
+  }
+  std::string proxy = from_env;
+  if (proxy.find("://") == std::string::npos) proxy = "http://" + proxy;
+  return proxy;
+}
 
 std::string Settings::url() const {
   if (startsWithHttp(endpoint)) return endpoint;

@@ -34,6 +34,10 @@ struct Settings {
 /// The keys this plugin accepts (the config schema the host validates against).
 sdk::ConfigSchema settingsSchema();
 
+/// The proxy to use: `proxy` when set; else HTTPS_PROXY / https_proxy from the environment,
+/// except for loopback hosts and hosts listed in NO_PROXY / no_proxy. Empty: connect directly.
+std::string effectiveProxy(const Settings& settings);
+
 /// Reads and checks `config` into `settings`. The message of a failure names the key.
 sdk::Status parseSettings(const sdk::Config& config, Settings& settings);
 

@@ -16,49 +16,6 @@ std::string lowerCase(std::string_view text) {
   return lower;
 }
 
-bool isLoopback(const std::string& host) {
-  return host == "localhost" || host == "127.0.0.1" || host == "::1" || host == "[::1]";
-}
-
-/// HTTPS_PROXY applies when no proxy is configured, except for loopback and NO_PROXY hosts.
-std::string effectiveProxy(const Settings& settings) {
-  if (!settings.proxy.empty()) return settings.proxy;
-  const char* from_env = std::getenv("HTTPS_PROXY");
-  if (from_env == nullptr || *from_env == '\0') from_env = std::getenv("https_proxy");
-  if (from_env == nullptr || *from_env == '\0') return {};
-  std::string host;
-  try {
-    host = lowerCase(Poco::URI(settings.url()).getHost());
-  } catch (...) {
-    return {};
-  }
-  if (isLoopback(host)) return {};
-  const char* no_proxy = std::getenv("NO_PROXY");
-  if (no_proxy == nullptr) no_proxy = std::getenv("no_proxy");
-  if (no_proxy != nullptr) {
-    std::string list = lowerCase(no_proxy);
-    std::size_t start = 0;
-    while (start <= list.size()) {
-      const std::size_t end = std::min(list.find(',', start), list.size());
-      std::string entry = list.substr(start, end - start);
-      entry.erase(0, entry.find_first_not_of(" \t"));
-      entry.erase(entry.find_last_not_of(" \t") + 1);
-      if (entry == "*") return {};
-      if (!entry.empty() && entry.front() == '.') entry.erase(0, 1);
-      if (!entry.empty() && (host == entry || (host.size() > entry.size() &&
-                                               host.compare(host.size() - entry.size(),
-                                                            entry.size(), entry) == 0 &&
-                                               host[host.size() - entry.size() - 1] == '.'))) {
-        return {};
-      }
-      start = end + 1;
-    }
-  }
-  std::string proxy = from_env;
-  if (proxy.find("://") == std::string::npos) proxy = "http://" + proxy;
-  return proxy;
-}
-
 bool looksLikeLogin(const std::string& location) {
   const std::string lower = lowerCase(location);
   return lower.find("login") != std::string::npos || lower.find("signin") != std::string::npos ||

@@ -1,12 +1,15 @@
 #include "xychatai_source.hpp"
 
 #include <atomic>
+#include <cstdlib>
+#include <optional>
 #include <map>
 #include <set>
 #include <thread>
 
 #include <catch2/catch.hpp>
 
+#include "fake_upstream/connect_proxy.hpp"
 #include "fake_upstream/fake_upstream.hpp"
 #include "fake_upstream/test_certificates.hpp"
 #include "gatherd/sdk/streams.hpp"
@@ -14,7 +17,10 @@
 
 namespace {
 
+using gatherd::plugins::xychatai::effectiveProxy;
+using gatherd::plugins::xychatai::Settings;
 using gatherd::plugins::xychatai::settingsSchema;
+using gatherd::plugins::xychatai::testing::ConnectProxy;
 using gatherd::plugins::xychatai::XychataiSource;
 using gatherd::plugins::xychatai::testing::expiredSessionBody;
 using gatherd::plugins::xychatai::testing::FakeUpstream;
@@ -556,4 +562,84 @@ TEST_CASE("bad configuration fails init with a message naming the key", "[source
   check({{"cookie", "a=b; c=d"}}, "cookie");
   check({{"shared_connections", "-1"}}, "shared_connections");
   check({{"ca_file", "/nonexistent/ca.pem"}}, "ca_file");
+}
+
+TEST_CASE("shared_connections = 0 never reuses a connection", "[source][pool]") {
+  auto upstream = httpsUpstream();
+  upstream->setDefault(ScriptedResponse::json(fixture("quota-happy.json")));
+  Harness harness;
+  REQUIRE(harness.init(*upstream, {{"shared_connections", "0"}}));
+  for (int i = 0; i < 3; ++i) CHECK(harness.poll().window.outcome == Outcome::kOk);
+  CHECK(upstream->connections() == 3);
+  CHECK(harness.source.httpClient()->idleConnections() == 0);
+}
+
+TEST_CASE("the proxy setting tunnels HTTPS through an HTTP CONNECT proxy", "[source][proxy]") {
+  auto upstream = httpsUpstream();
+  upstream->setDefault(ScriptedResponse::json(fixture("quota-happy.json")));
+  ConnectProxy proxy;
+  proxy.start();
+  Harness harness;
+  REQUIRE(harness.init(*upstream, {{"proxy", proxy.url()}}));
+  const Batch first = harness.poll();
+  INFO(first.window.message);
+  CHECK(first.window.outcome == Outcome::kOk);
+  CHECK(invocations(first).size() == 20);
+  CHECK(harness.poll().window.outcome == Outcome::kOk);
+  CHECK(proxy.tunnels() == 1);  // the tunnel is kept alive like a direct connection
+  CHECK(proxy.lastTarget() == "localhost:" + std::to_string(upstream->port()));
+  CHECK(upstream->requests() == 2);
+}
+
+namespace {
+
+/// Sets environment variables for one test and restores them afterwards.
+class EnvironmentGuard {
+ public:
+  void set(const std::string& name, const char* value) {
+    if (saved_.count(name) == 0) {
+      const char* old = std::getenv(name.c_str());
+      saved_[name] = old != nullptr ? std::optional<std::string>(old) : std::nullopt;
+    }
+    if (value != nullptr) {
+      ::setenv(name.c_str(), value, 1);
+    } else {
+      ::unsetenv(name.c_str());
+    }
+  }
+  ~EnvironmentGuard() {
+    for (const auto& [name, value] : saved_) {
+      if (value) {
+        ::setenv(name.c_str(), value->c_str(), 1);
+      } else {
+        ::unsetenv(name.c_str());
+      }
+    }
+  }
+
+ private:
+  std::map<std::string, std::optional<std::string>> saved_;
+};
+
+}  // namespace
+
+TEST_CASE("HTTPS_PROXY applies when proxy is unset, except for loopback and NO_PROXY hosts",
+          "[settings][proxy]") {
+  EnvironmentGuard environment;
+  for (const char* name : {"HTTPS_PROXY", "https_proxy", "NO_PROXY", "no_proxy"}) {
+    environment.set(name, nullptr);
+  }
+  Settings settings;
+  CHECK(effectiveProxy(settings).empty());
+  environment.set("HTTPS_PROXY", "proxy.internal:3128");
+  CHECK(effectiveProxy(settings) == "http://proxy.internal:3128");
+  settings.proxy = "http://configured:8080";
+  CHECK(effectiveProxy(settings) == "http://configured:8080");
+  settings.proxy.clear();
+  environment.set("NO_PROXY", "example.org, .xychatai.com");
+  CHECK(effectiveProxy(settings).empty());
+  settings.base_url = "https://new.sharedchat.cc";
+  CHECK(effectiveProxy(settings) == "http://proxy.internal:3128");
+  settings.base_url = "https://localhost:8443";
+  CHECK(effectiveProxy(settings).empty());
 }
