@@ -3,17 +3,12 @@
 
 import { onBeforeUnmount, ref } from 'vue';
 import { userTimeZone, utcOffsetParam } from './format/format';
-import { locale } from './i18n';
 
 export const timeZone = userTimeZone();
 
 /** The API's `tz` parameter for now (an offset; a DST change takes effect on the next fetch). */
 export function tzParam(): string {
   return utcOffsetParam(timeZone);
-}
-
-export function intlLocale(): string {
-  return locale.value;
 }
 
 /** A ref with Date.now(), updated every `everyMs` while the component lives. */

@@ -1,6 +1,6 @@
 // Two languages, chosen from the browser and switchable; the choice is remembered.
 
-import { computed, ref } from 'vue';
+import { ref } from 'vue';
 import { en, type Messages } from './en';
 import { zhCN } from './zh-CN';
 
@@ -40,8 +40,6 @@ export function setLocale(l: Locale): void {
   }
   document.documentElement.lang = l;
 }
-
-export const messages = computed(() => catalogs[locale.value]);
 
 type Params = Record<string, string | number>;
 

@@ -47,10 +47,6 @@ export function apiParams(f: InvocationFilter, timeZone: string): Record<string,
   return out;
 }
 
-export function isEmptyFilter(f: InvocationFilter): boolean {
-  return !f.source && !f.model && !f.status && !f.from && !f.to && !f.q;
-}
-
 /**
  * Whether a live invocation can be put on top of the first page as is. `null` means the client
  * cannot tell (free text is matched by the server) and should refetch instead.
