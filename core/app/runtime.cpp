@@ -64,9 +64,11 @@ const LoadedPlugin& Runtime::findPlugin(const InstanceSection& section,
   return it->second;
 }
 
-std::shared_ptr<SourceInstance> Runtime::makeSource(const InstanceSection& section,
-                                                    const PluginCatalog& catalog) {
-  const LoadedPlugin& plugin = findPlugin(section, catalog, sdk::PluginKind::kSource);
+template <class Instance>
+std::shared_ptr<Instance> Runtime::makeInstance(const InstanceSection& section,
+                                                const PluginCatalog& catalog,
+                                                sdk::PluginKind kind) {
+  const LoadedPlugin& plugin = findPlugin(section, catalog, kind);
   sdk::Config config;
   try {
     config = validateInstance(config_, section, plugin.descriptor->schema());
@@ -74,28 +76,21 @@ std::shared_ptr<SourceInstance> Runtime::makeSource(const InstanceSection& secti
     throw StartupError(error.what(), kExitConfigError);
   }
   logging_.secrets().replace(config_.secret_values);
-  auto instance = std::make_shared<SourceInstance>(plugin, section.name, *services_);
+  auto instance = std::make_shared<Instance>(plugin, section.name, *services_);
   if (auto status = instance->init(config); !status) {
     throw StartupError(where(config_, section) + " " + status.message(), kExitConfigError);
   }
   return instance;
 }
 
+std::shared_ptr<SourceInstance> Runtime::makeSource(const InstanceSection& section,
+                                                    const PluginCatalog& catalog) {
+  return makeInstance<SourceInstance>(section, catalog, sdk::PluginKind::kSource);
+}
+
 std::shared_ptr<SinkInstance> Runtime::makeSink(const InstanceSection& section,
                                                 const PluginCatalog& catalog) {
-  const LoadedPlugin& plugin = findPlugin(section, catalog, sdk::PluginKind::kSink);
-  sdk::Config config;
-  try {
-    config = validateInstance(config_, section, plugin.descriptor->schema());
-  } catch (const ConfigError& error) {
-    throw StartupError(error.what(), kExitConfigError);
-  }
-  logging_.secrets().replace(config_.secret_values);
-  auto instance = std::make_shared<SinkInstance>(plugin, section.name, *services_);
-  if (auto status = instance->init(config); !status) {
-    throw StartupError(where(config_, section) + " " + status.message(), kExitConfigError);
-  }
-  return instance;
+  return makeInstance<SinkInstance>(section, catalog, sdk::PluginKind::kSink);
 }
 
 void Runtime::build(DaemonConfig config, const PluginCatalog& catalog, Mode mode) {

@@ -79,6 +79,10 @@ class Runtime {
     std::vector<IniEntry> entries;  // to tell whether a reload changed it
     std::string plugin;
   };
+  /// Validates the section against its plugin's schema, creates the instance and runs init().
+  template <class Instance>
+  std::shared_ptr<Instance> makeInstance(const InstanceSection& section,
+                                         const PluginCatalog& catalog, sdk::PluginKind kind);
   std::shared_ptr<SourceInstance> makeSource(const InstanceSection& section,
                                              const PluginCatalog& catalog);
   std::shared_ptr<SinkInstance> makeSink(const InstanceSection& section,
