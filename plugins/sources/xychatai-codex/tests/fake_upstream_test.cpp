@@ -37,6 +37,9 @@ class RunningProcess {
   }
   int stop() {
     Poco::Process::requestTermination(handle_.id());
+    return wait();
+  }
+  int wait() {
     stopped_ = true;
     return handle_.wait();
   }
@@ -102,5 +105,5 @@ TEST_CASE("xychatai-fake-upstream serves a scenario over HTTPS and stops on SIGI
 
 TEST_CASE("xychatai-fake-upstream refuses unknown arguments", "[fake_upstream]") {
   RunningProcess process({"--no-such-flag"});
-  CHECK(process.stop() == 2);
+  CHECK(process.wait() == 2);
 }
