@@ -268,7 +268,9 @@ class Scheduler::Impl {
     state_changed_.notify_all();
   }
 
-  // Caller holds mutex_.
+  // Caller holds mutex_. Compared with the offset at the last anchoring, not at the last
+  // tick: a slow drift (NTP slewing) that adds up past the threshold also re-anchors the
+  // schedule to the wall clock, and is counted as a jump.
   void detectClockJump(std::int64_t utc, std::int64_t steady) {
     const std::int64_t offset = utc - steady;
     if (!offset_known_) {

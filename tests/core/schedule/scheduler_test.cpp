@@ -495,6 +495,32 @@ TEST_CASE("wall-clock jumps are recorded and the schedule re-anchors without dup
   for (const auto& result : collector.all()) CHECK(result.window_ms % 10'000 == 0);
 }
 
+TEST_CASE("a poll in flight across a clock jump reports once, and the jump marks the next window",
+          "[scheduler][clock_jump]") {
+  ManualClock clock(kBase);
+  Collector collector;
+  Gate gate;
+  Scheduler scheduler(clock, {}, collector.callback());
+  scheduler.setSources({{"a", 10'000, gate.poll(Gate::Cancel::kHonour)}});
+  scheduler.start();
+  REQUIRE(gate.waitEntered(1));
+  clock.waitForBlockedSleepers(kIdleSleepers);
+  clock.jumpWall(30'000);
+  step(clock, 10'000);  // wall kBase + 40 s
+  REQUIRE(gate.waitEntered(2));
+  gate.release();
+  REQUIRE(collector.waitFor(2));
+  requireOneResultPerWindow(collector);
+  const auto before = collector.find("a", kBase);
+  REQUIRE(before);
+  CHECK(before->outcome == Outcome::kOk);
+  CHECK_FALSE(before->clock_jump);
+  const auto after = collector.find("a", kBase + 40'000);
+  REQUIRE(after);
+  CHECK(after->clock_jump);
+  CHECK(scheduler.stats().clock_jumps == 1);
+}
+
 TEST_CASE("a wall-clock drift below the threshold is no jump, and no window starts early",
           "[scheduler][clock_jump]") {
   ManualClock clock(kBase);
