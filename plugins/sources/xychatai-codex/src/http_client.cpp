@@ -6,6 +6,7 @@
 #include <chrono>
 #include <istream>
 #include <mutex>
+#include <sstream>
 
 #include <Poco/Exception.h>
 #include <Poco/InflatingStream.h>
@@ -40,6 +41,22 @@ void initializeTlsOnce(const Poco::Net::Context::Ptr& context) {
         new Poco::Net::RejectCertificateHandler(false));
     Poco::Net::SSLManager::instance().initializeClient(nullptr, reject, context);
   });
+}
+
+/// The numeric status. HTTPResponse::getStatus() returns an enum that ends at 511, so a
+/// Cloudflare 522 read through it is undefined behaviour: take the number from the status line
+/// Poco itself writes.
+int statusCode(const Poco::Net::HTTPResponse& response) {
+  std::ostringstream head;
+  response.write(head);
+  const std::string line = head.str();
+  const auto space = line.find(' ');
+  if (space == std::string::npos) return 0;
+  int code = 0;
+  for (std::size_t i = space + 1; i < line.size() && line[i] >= '0' && line[i] <= '9'; ++i) {
+    code = code * 10 + (line[i] - '0');
+  }
+  return code;
 }
 
 }  // namespace
@@ -303,7 +320,7 @@ FetchResult HttpClient::exchange(Poco::Net::HTTPClientSession& session,
     Poco::Net::HTTPResponse response;
     std::istream& raw_stream = session.receiveResponse(response);
     response_started = true;
-    result.http_status = static_cast<int>(response.getStatus());
+    result.http_status = statusCode(response);
     result.reason = response.getReason();
     result.content_type = response.getContentType();
     result.location = response.get("Location", "");

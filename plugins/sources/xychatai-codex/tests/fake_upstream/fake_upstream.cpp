@@ -206,7 +206,12 @@ void FakeUpstream::handle(Poco::Net::HTTPServerRequest& request,
       waitStoppable(std::chrono::minutes(2));
     } else {
       std::string body = script.gzip ? gzipped(script.body) : script.body;
-      response.setStatus(static_cast<Poco::Net::HTTPResponse::HTTPStatus>(script.status));
+      // Poco's HTTPStatus enum ends at 511; the string overload carries codes such as 522.
+      response.setStatus(std::to_string(script.status));
+      response.setReason(script.status <= 511 ? Poco::Net::HTTPResponse::getReasonForStatus(
+                                                    static_cast<Poco::Net::HTTPResponse::HTTPStatus>(
+                                                        script.status))
+                                              : std::string("Unknown Status"));
       response.setContentType(script.content_type);
       for (const auto& [name, value] : script.headers) response.set(name, value);
       if (script.gzip) response.set("Content-Encoding", "gzip");
