@@ -1,6 +1,6 @@
 // Measures how punctually the scheduler starts windows on the real clock while a source
 // stalls at random, and checks that every window got exactly one result. See README.md.
-// Usage: bench_cadence [seed (42)] [percent of polls that stall (30)]
+// Usage: bench_cadence [seed (42)] [percent of polls that stall (30)] [longest stall ms (600)]
 
 #include <algorithm>
 #include <atomic>
@@ -24,8 +24,8 @@ constexpr std::int64_t kIntervalMs = 100;
 constexpr int kWindows = 600;
 constexpr int kCap = 6;
 constexpr std::int64_t kTimeoutMs = kCap * kIntervalMs;  // the daemon's 60 s / 10 s ratio
-constexpr std::int64_t kMaxStallMs = 6 * kIntervalMs;
-constexpr int kDefaultStallPercent = 30;  // polls that stall 0..kMaxStallMs; the others 0..5 ms
+constexpr std::int64_t kDefaultMaxStallMs = 6 * kIntervalMs;
+constexpr int kDefaultStallPercent = 30;  // polls that stall 0..max_stall_ms; the others 0..5 ms
 
 std::int64_t nowMicros() {
   return std::chrono::duration_cast<std::chrono::microseconds>(
@@ -57,12 +57,14 @@ int main(int argc, char** argv) {
   const int stall_percent =
       argc > 2 ? std::clamp(std::atoi(argv[2]), 0, 100) : kDefaultStallPercent;
   const double stall_share = stall_percent / 100.0;
+  const std::int64_t max_stall_ms =
+      argc > 3 ? std::max<std::int64_t>(std::atoll(argv[3]), 0) : kDefaultMaxStallMs;
   // Stall of each window, by its index counted from any window multiple: fixed by the seed.
   std::vector<std::int64_t> stall_ms(kWindows * 2);
   {
     std::mt19937 random(seed);
     std::uniform_real_distribution<double> share(0.0, 1.0);
-    std::uniform_int_distribution<std::int64_t> long_stall(0, kMaxStallMs);
+    std::uniform_int_distribution<std::int64_t> long_stall(0, max_stall_ms);
     std::uniform_int_distribution<std::int64_t> short_stall(0, 5);
     for (auto& stall : stall_ms) {
       stall = share(random) < stall_share ? long_stall(random) : short_stall(random);
@@ -117,7 +119,7 @@ int main(int argc, char** argv) {
   gatherd::core::SchedulerOptions options;
   options.timeout_ms = kTimeoutMs;
   options.max_parallel = kCap;
-  options.shutdown_grace_ms = 2 * kMaxStallMs;
+  options.shutdown_grace_ms = 2 * kTimeoutMs;
   gatherd::core::Scheduler scheduler(clock, options, [&](gatherd::sdk::Batch&& batch) {
     {
       std::lock_guard lock(observed.mutex);
@@ -137,7 +139,7 @@ int main(int argc, char** argv) {
               "%.0f%% of polls stall 0-%lld ms, seed %u\n",
               static_cast<long long>(kIntervalMs), kWindows, kWindows * kIntervalMs / 1000.0, kCap,
               static_cast<long long>(kTimeoutMs), stall_share * 100,
-              static_cast<long long>(kMaxStallMs), seed);
+              static_cast<long long>(max_stall_ms), seed);
   std::fflush(stdout);
   scheduler.start();
   {
