@@ -167,6 +167,30 @@ describe('LiveClient', () => {
     expect(client.lastEventId).toBe('100');
   });
 
+  it('asks for a refetch when it reconnects without an id to resume from', () => {
+    const { client, created, timers } = setup();
+    let resets = 0;
+    client.on('reset', () => resets++);
+    client.start();
+    created[0].open();
+    expect(resets).toBe(0);
+    // The stream broke before any event: the server cannot replay what was missed.
+    created[0].dropAndRetry();
+    created[0].open();
+    expect(resets).toBe(1);
+    // With an id the browser's own reconnect is replayed by the server: no refetch.
+    created[0].emit('invocation', '5', {});
+    created[0].dropAndRetry();
+    created[0].open();
+    expect(resets).toBe(1);
+    // A manual reconnect passes the id but refetches too, in case the server ignores it.
+    created[0].fail();
+    timers.fire();
+    expect(created[1].url).toBe('events?lastEventId=5');
+    created[1].open();
+    expect(resets).toBe(2);
+  });
+
   it('stops for good: no timer, no new stream', () => {
     const { client, created, timers } = setup();
     const states: string[] = [];

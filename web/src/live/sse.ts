@@ -57,6 +57,8 @@ export class LiveClient {
   private listeners = new Map<string, Set<Listener>>();
   private stateListeners = new Set<(s: ConnectionState) => void>();
   private retryHandle: unknown = null;
+  /** The stream was open and then failed: the next open is a resume. */
+  private lostConnection = false;
   private attempt = 0;
   private stopped = true;
   private readonly create: EventSourceFactory;
@@ -115,16 +117,24 @@ export class LiveClient {
 
   private open(): void {
     this.setState(this.opened === 0 ? 'connecting' : 'reconnecting');
+    const manual = this.opened > 0;
     const es = this.create(resumeUrl(this.options.url, this.lastEventId));
     this.opened++;
     this.es = es;
     es.onopen = () => {
       if (this.es !== es) return;
       this.attempt = 0;
+      const resumed = this.lostConnection;
+      this.lostConnection = false;
       this.setState('open');
+      // Without an id the server cannot replay what happened while we were away, and a server
+      // that ignores the lastEventId parameter of a manual reconnect would not either: tell the
+      // listeners to refetch, as for a server `reset` (they dedupe what is also replayed).
+      if (resumed && (!this.lastEventId || manual)) this.dispatch('reset', null, null);
     };
     es.onerror = () => {
       if (this.es !== es) return;
+      if (this.state === 'open') this.lostConnection = true;
       if (es.readyState === kClosed) {
         es.close();
         this.es = null;
@@ -156,9 +166,13 @@ export class LiveClient {
         data = ev.data;
       }
     }
+    this.dispatch(type, data, ev.lastEventId || null);
+  }
+
+  private dispatch(type: string, data: unknown, id: string | null): void {
     const set = this.listeners.get(type);
     if (!set) return;
-    for (const fn of [...set]) fn(data, ev.lastEventId || null);
+    for (const fn of [...set]) fn(data, id);
   }
 
   private scheduleRetry(): void {
