@@ -37,6 +37,6 @@ watch(
 /** Colours the charts take from the theme (ECharts cannot read CSS variables). */
 export function chartPalette(t: Theme) {
   return t === 'dark'
-    ? { text: '#c9d1d9', muted: '#8b949e', grid: '#30363d', bg: 'transparent', success: '#3fb950', failure: '#f85149', series: ['#58a6ff', '#d29922', '#a371f7', '#3fb950', '#f778ba', '#79c0ff'] }
-    : { text: '#1f2328', muted: '#656d76', grid: '#d0d7de', bg: 'transparent', success: '#1a7f37', failure: '#cf222e', series: ['#0969da', '#bf8700', '#8250df', '#1a7f37', '#bf3989', '#54aeff'] };
+    ? { text: '#c9d1d9', muted: '#8b949e', grid: '#30363d', bg: 'transparent', panel: '#161b22', success: '#3fb950', failure: '#f85149', series: ['#58a6ff', '#d29922', '#a371f7', '#3fb950', '#f778ba', '#79c0ff'] }
+    : { text: '#1f2328', muted: '#656d76', grid: '#d0d7de', bg: 'transparent', panel: '#ffffff', success: '#1a7f37', failure: '#cf222e', series: ['#0969da', '#bf8700', '#8250df', '#1a7f37', '#bf3989', '#54aeff'] };
 }

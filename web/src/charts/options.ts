@@ -16,13 +16,17 @@ function axisStyle(p: Palette) {
   };
 }
 
+function tooltip(p: Palette, extra: Option = {}): Option {
+  return { trigger: 'axis', confine: true, backgroundColor: p.panel, borderColor: p.grid, textStyle: { color: p.text }, ...extra };
+}
+
 function base(p: Palette): Option {
   return {
     backgroundColor: p.bg,
     color: p.series,
     textStyle: { color: p.text },
     animation: false,
-    tooltip: { trigger: 'axis', confine: true },
+    tooltip: tooltip(p),
     legend: { top: 0, textStyle: { color: p.text } },
     grid: { left: 8, right: 8, top: 32, bottom: 8, containLabel: true },
   };
@@ -121,7 +125,7 @@ export function errorsOption(items: ErrorGroup[], p: Palette, callsName: string)
   return {
     ...base(p),
     legend: { show: false },
-    tooltip: { trigger: 'axis', confine: true, axisPointer: { type: 'shadow' } },
+    tooltip: tooltip(p, { axisPointer: { type: 'shadow' } }),
     grid: { left: 8, right: 24, top: 8, bottom: 8, containLabel: true },
     xAxis: { type: 'value', minInterval: 1, ...axisStyle(p) },
     yAxis: {
@@ -142,7 +146,7 @@ export function latencyOption(
   const pick = (x: number | null) => (x === null ? null : Math.round(x));
   return {
     ...base(p),
-    tooltip: { trigger: 'axis', confine: true, axisPointer: { type: 'shadow' }, valueFormatter: (v: number | null) => (v === null ? '—' : duration(v)) },
+    tooltip: tooltip(p, { axisPointer: { type: 'shadow' }, valueFormatter: (v: number | null) => (v === null ? '—' : duration(v)) }),
     xAxis: { type: 'category', data: ['p50', 'p90', 'p99'], ...axisStyle(p), splitLine: { show: false } },
     yAxis: { type: 'value', ...axisStyle(p), axisLabel: { color: p.muted, formatter: duration } },
     series: [
