@@ -247,6 +247,7 @@ async function main() {
   }
   if (!paths.chromium) throw new Error('no Chromium: apt-get install -y chromium (or set CHROMIUM_BIN)');
   mkdirSync(paths.screenshots, { recursive: true });
+  for (const f of readdirSync(paths.screenshots)) if (f.startsWith('failed-')) rmSync(join(paths.screenshots, f));
   const work = mkdtempSync(join(tmpdir(), 'gatherd-e2e-'));
   const consoleErrors = [];
   let context;
