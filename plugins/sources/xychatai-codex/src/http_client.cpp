@@ -29,6 +29,7 @@ namespace {
 // connection. Servers commonly keep idle connections for 60 s or more.
 constexpr std::int64_t kKeepAliveSeconds = 50;
 constexpr std::int64_t kWatchdogRecheckMs = 100;
+constexpr std::int64_t kConnectTimeoutMs = 10'000;
 
 enum class AbortReason { kNone, kDeadline, kCancelled };
 
@@ -57,6 +58,16 @@ int statusCode(const Poco::Net::HTTPResponse& response) {
     code = code * 10 + (line[i] - '0');
   }
   return code;
+}
+
+/// Per-read timeouts of the remaining time (the watchdog ends the request as a whole). The
+/// watchdog cannot reach a socket that is still connecting, so a cancel during connect waits
+/// for the connect timeout: keep that one short.
+void applyTimeouts(Poco::Net::HTTPClientSession& session, std::int64_t timeout_ms) {
+  const Poco::Timespan timeout(std::max<std::int64_t>(timeout_ms, 1) * 1000);
+  const Poco::Timespan connect_timeout(std::clamp<std::int64_t>(timeout_ms, 1, kConnectTimeoutMs) *
+                                       1000);
+  session.setTimeout(connect_timeout, timeout, timeout);
 }
 
 }  // namespace
@@ -201,8 +212,7 @@ std::unique_ptr<Poco::Net::HTTPClientSession> HttpClient::newSession(std::int64_
   }
   session->setKeepAlive(true);
   session->setKeepAliveTimeout(Poco::Timespan(kKeepAliveSeconds, 0));
-  const Poco::Timespan timeout(std::max<std::int64_t>(timeout_ms, 1) * 1000);
-  session->setTimeout(timeout, timeout, timeout);
+  applyTimeouts(*session, timeout_ms);
   return session;
 }
 
@@ -215,8 +225,7 @@ std::unique_ptr<Poco::Net::HTTPClientSession> HttpClient::acquire(std::int64_t t
       auto session = std::move(idle_.back());
       idle_.pop_back();
       reused = true;
-      const Poco::Timespan timeout(std::max<std::int64_t>(timeout_ms, 1) * 1000);
-      session->setTimeout(timeout, timeout, timeout);
+      applyTimeouts(*session, timeout_ms);
       return session;
     }
   }
