@@ -335,7 +335,16 @@ async function main() {
         assert(!text.includes('e2e-not-a-real-cookie'), 'the cookie value is on screen');
       });
 
-      await check('theme switch', async () => {
+      await check('the overview fits a phone screen', async () => {
+      await page.setViewportSize({ width: 390, height: 844 });
+      await page.waitForTimeout(300);
+      const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+      await shot('overview-phone');
+      await page.setViewportSize({ width: 1440, height: 960 });
+      assert(overflow <= 0, `the page is ${overflow} px wider than the screen`);
+    });
+
+    await check('theme switch', async () => {
         await page.click('[data-testid=theme]');
         assert((await page.evaluate(() => document.documentElement.dataset.theme)) === 'dark', 'not dark');
         await shot('overview-dark');
