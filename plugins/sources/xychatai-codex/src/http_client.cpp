@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <functional>
 #include <istream>
 #include <mutex>
 #include <sstream>
@@ -17,6 +18,7 @@
 #include <Poco/Net/RejectCertificateHandler.h>
 #include <Poco/Net/SSLException.h>
 #include <Poco/Net/SSLManager.h>
+#include <Poco/Net/SecureStreamSocket.h>
 #include <Poco/Net/SocketImpl.h>
 #include <Poco/String.h>
 #include <Poco/URI.h>
@@ -69,6 +71,47 @@ void applyTimeouts(Poco::Net::HTTPClientSession& session, std::int64_t timeout_m
                                        1000);
   session.setTimeout(connect_timeout, timeout, timeout);
 }
+
+/// Tells the running request the descriptor of a freshly connected socket, so that the watchdog
+/// can also cut the TLS handshake and not only the exchange after it.
+class ConnectListener {
+ public:
+  virtual ~ConnectListener() = default;
+  void setListener(std::function<void(int)> listener) { listener_ = std::move(listener); }
+
+ protected:
+  void announce(const Poco::Net::StreamSocket& socket) {
+    if (listener_) listener_(static_cast<int>(socket.impl()->sockfd()));
+  }
+
+ private:
+  std::function<void(int)> listener_;
+};
+
+class WatchedHttpSession final : public Poco::Net::HTTPClientSession, public ConnectListener {
+ public:
+  using HTTPClientSession::HTTPClientSession;
+
+ protected:
+  void connect(const Poco::Net::SocketAddress& address) override {
+    HTTPClientSession::connect(address);
+    announce(socket());
+  }
+};
+
+class WatchedHttpsSession final : public Poco::Net::HTTPSClientSession, public ConnectListener {
+ public:
+  using HTTPSClientSession::HTTPSClientSession;
+
+ protected:
+  void connect(const Poco::Net::SocketAddress& address) override {
+    // The handshake (and the certificate checks) then run on the first send, after the
+    // descriptor was handed to the watchdog.
+    Poco::Net::SecureStreamSocket(socket()).setLazyHandshake(true);
+    HTTPSClientSession::connect(address);
+    announce(socket());
+  }
+};
 
 }  // namespace
 
@@ -202,9 +245,9 @@ void HttpClient::watchdogLoop() {
 std::unique_ptr<Poco::Net::HTTPClientSession> HttpClient::newSession(std::int64_t timeout_ms) const {
   std::unique_ptr<Poco::Net::HTTPClientSession> session;
   if (context_.isNull()) {
-    session = std::make_unique<Poco::Net::HTTPClientSession>(host_, port_);
+    session = std::make_unique<WatchedHttpSession>(host_, port_);
   } else {
-    session = std::make_unique<Poco::Net::HTTPSClientSession>(host_, port_, context_);
+    session = std::make_unique<WatchedHttpsSession>(host_, port_, context_);
   }
   if (!proxy_host_.empty()) {
     session->setProxy(proxy_host_, proxy_port_);
@@ -284,7 +327,12 @@ FetchResult HttpClient::get(const std::string& cookie_header, std::int64_t deadl
     }
     bool reusable = false;
     bool retryable = false;
+    auto* listener = dynamic_cast<ConnectListener*>(session.get());
+    if (listener != nullptr) {
+      listener->setListener([raw = abort.get()](int fd) { raw->setSocket(fd); });
+    }
     result = exchange(*session, cookie_header, *abort, reusable, retryable);
+    if (listener != nullptr) listener->setListener({});
     result.reused_connection = reused;
     abort->setSocket(-1);
     release(std::move(session), reusable && abort->why() == AbortReason::kNone);

@@ -1,12 +1,14 @@
 #include "xychatai_source.hpp"
 
 #include <atomic>
+#include <future>
 #include <cstdlib>
 #include <optional>
 #include <map>
 #include <set>
 #include <thread>
 
+#include <Poco/Net/ServerSocket.h>
 #include <catch2/catch.hpp>
 
 #include "fake_upstream/connect_proxy.hpp"
@@ -642,4 +644,28 @@ TEST_CASE("HTTPS_PROXY applies when proxy is unset, except for loopback and NO_P
   CHECK(effectiveProxy(settings) == "http://proxy.internal:3128");
   settings.base_url = "https://localhost:8443";
   CHECK(effectiveProxy(settings).empty());
+}
+
+TEST_CASE("a server that never answers the TLS handshake is cut at the deadline",
+          "[source][deadline]") {
+  // The kernel completes the TCP connection from the backlog; nobody ever speaks TLS.
+  Poco::Net::ServerSocket silent(Poco::Net::SocketAddress("127.0.0.1", 0), 4);
+  Harness harness;
+  REQUIRE(harness.source.init(
+      makeConfig({{"base_url", "https://localhost:" + std::to_string(silent.address().port())},
+                  {"ca_file", certificates().ca_file},
+                  {"cookie", kCookie}}),
+      harness.host));
+  // Poco's own timeouts would end this poll only after minutes of real time.
+  std::promise<Batch> result;
+  auto finished = result.get_future();
+  std::thread poller([&] { result.set_value(harness.poll(/*deadline_in_ms=*/300'000)); });
+  REQUIRE(silent.poll(Poco::Timespan(10, 0), Poco::Net::Socket::SELECT_READ));  // connected
+  harness.host.manualClock().advance(300'000);
+  const bool cut = finished.wait_for(kWait) == std::future_status::ready;
+  CHECK(cut);
+  poller.join();
+  const Batch batch = finished.get();
+  INFO(batch.window.message);
+  CHECK(batch.window.outcome == Outcome::kTimeout);
 }
