@@ -354,6 +354,7 @@ void usage() {
 }  // namespace
 
 int main(int argc, char** argv) {
+  std::setvbuf(stdout, nullptr, _IOLBF, 0);  // progress shows up when stdout is a file
   Options options;
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];

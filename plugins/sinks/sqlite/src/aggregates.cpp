@@ -22,6 +22,9 @@ const char* const kRollupColumns =
     "sum(count), sum(CASE WHEN status = 'success' THEN count ELSE 0 END), sum(cost_nano), "
     "sum(input_tokens), sum(output_tokens), sum(cache_input_tokens), sum(reasoning_tokens), "
     "sum(total_tokens)";
+const char* const kSourceRollupColumns =
+    "sum(count), sum(success), sum(cost_nano), sum(input_tokens), sum(output_tokens), "
+    "sum(cache_input_tokens), sum(reasoning_tokens), sum(total_tokens)";
 const char* const kRowColumns =
     "count(*), sum(status = 'success'), sum(coalesce(CAST(round(cost * 1e9) AS INTEGER), 0)), "
     "sum(coalesce(input_tokens, 0)), sum(coalesce(output_tokens, 0)), "
@@ -83,6 +86,12 @@ std::vector<Segment> planRange(std::int64_t from, std::int64_t to, std::int64_t 
 std::string segmentSql(Level level, bool by_model) {
   std::string sql = "SELECT ";
   sql += by_model ? "model, " : "'', ";
+  if (level == Level::kHourly && !by_model) {
+    // Without a model breakdown, the per-source hourly rollup has 12x fewer rows.
+    return sql + kSourceRollupColumns +
+           " FROM invocation_rollup_hourly_source WHERE bucket_ms >= ?1 AND bucket_ms < ?2"
+           " AND (?3 IS NULL OR source = ?3) GROUP BY 1";
+  }
   if (level == Level::kRows) {
     sql += kRowColumns;
     sql += " FROM codex_invocations WHERE occurred_ms >= ?1 AND occurred_ms < ?2";
@@ -169,22 +178,36 @@ std::vector<Accumulator> series(Connection& connection, const std::optional<std:
     std::int64_t to;
   };
   std::vector<Split> splits;
-  Statement& hours = connection.cached(
-      std::string("SELECT bucket_ms, ") + kRollupColumns +
-      " FROM invocation_rollup_hourly WHERE bucket_ms >= ?1 AND bucket_ms < ?2"
-      " AND (?3 IS NULL OR source = ?3) GROUP BY bucket_ms");
-  hours.bind(1, floorTo(from, kHourMs)).bind(2, to).bind(3, source);
-  while (hours.step()) {
-    const std::int64_t hour = hours.getInt(0);
+  auto takeHour = [&](std::int64_t hour, const Accumulator& sum) {
     const std::int64_t hour_end = hour + kHourMs;
     const bool whole = hour >= from && hour_end <= to && bucketOf(hour) == bucketOf(hour_end - 1);
     if (whole || hour < pruned_before) {
-      points[bucketOf(std::max(hour, from))].add(readAccumulator(hours, 1));
+      points[bucketOf(std::max(hour, from))].add(sum);
     } else {
       splits.push_back({std::max(hour, from), std::min(hour_end, to)});
     }
+  };
+  // One rollup row per hour and source, in primary key order (hour first).
+  Statement& hours = connection.cached(
+      "SELECT bucket_ms, count, success, cost_nano, input_tokens, output_tokens, "
+      "cache_input_tokens, reasoning_tokens, total_tokens FROM invocation_rollup_hourly_source "
+      "WHERE bucket_ms >= ?1 AND bucket_ms < ?2 AND (?3 IS NULL OR source = ?3)");
+  hours.bind(1, floorTo(from, kHourMs)).bind(2, to).bind(3, source);
+  std::int64_t current_hour = 0;
+  Accumulator current;
+  bool have_hour = false;
+  while (hours.step()) {
+    const std::int64_t hour = hours.getInt(0);
+    if (have_hour && hour != current_hour) {
+      takeHour(current_hour, current);
+      current = {};
+    }
+    current_hour = hour;
+    have_hour = true;
+    current.add(readAccumulator(hours, 1));
   }
   hours.start();
+  if (have_hour) takeHour(current_hour, current);
   if (splits.empty()) return points;
 
   Statement& rows = connection.cached(

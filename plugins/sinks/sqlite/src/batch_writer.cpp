@@ -243,16 +243,34 @@ void BatchWriter::addRollup(const std::string& source, const Known& values, int 
       "reasoning_tokens = reasoning_tokens + excluded.reasoning_tokens, "
       "total_tokens = total_tokens + excluded.total_tokens"};
   const std::int64_t units[2] = {kHourMs, kDayMs};
+  const std::int64_t cost_nano = sign * costNano(values.cost);
   for (int level = 0; level < 2; ++level) {
     Statement& upsert = connection_.cached(kSql[level]);
     upsert.bind(1, values.occurred_ms / units[level] * units[level]).bind(2, source);
     upsert.bind(3, values.model).bind(4, values.status).bind(5, std::int64_t{sign});
-    upsert.bind(6, sign * costNano(values.cost));
+    upsert.bind(6, cost_nano);
     for (std::size_t i = 0; i < kTokenFields.size(); ++i) {
       upsert.bind(static_cast<int>(7 + i), sign * values.tokens[i].value_or(0));
     }
     upsert.run();
   }
+  Statement& per_source = connection_.cached(
+      "INSERT INTO invocation_rollup_hourly_source VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) "
+      "ON CONFLICT (bucket_ms, source) DO UPDATE SET count = count + excluded.count, "
+      "success = success + excluded.success, cost_nano = cost_nano + excluded.cost_nano, "
+      "input_tokens = input_tokens + excluded.input_tokens, "
+      "output_tokens = output_tokens + excluded.output_tokens, "
+      "cache_input_tokens = cache_input_tokens + excluded.cache_input_tokens, "
+      "reasoning_tokens = reasoning_tokens + excluded.reasoning_tokens, "
+      "total_tokens = total_tokens + excluded.total_tokens");
+  per_source.bind(1, values.occurred_ms / kHourMs * kHourMs).bind(2, source);
+  per_source.bind(3, std::int64_t{sign});
+  per_source.bind(4, values.status == inv::kStatusSuccess ? std::int64_t{sign} : std::int64_t{0});
+  per_source.bind(5, cost_nano);
+  for (std::size_t i = 0; i < kTokenFields.size(); ++i) {
+    per_source.bind(static_cast<int>(6 + i), sign * values.tokens[i].value_or(0));
+  }
+  per_source.run();
 }
 
 std::int64_t BatchWriter::addChange(ChangeKind kind, const std::string& source,

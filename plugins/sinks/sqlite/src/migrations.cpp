@@ -221,6 +221,28 @@ void migrateToGatherd(Poco::Data::Session& session, const std::string& legacy_so
   });
 }
 
+void migrateToSourceRollup(Poco::Data::Session& session) {
+  run(session, {R"(CREATE TABLE invocation_rollup_hourly_source (
+    bucket_ms INTEGER NOT NULL,
+    source TEXT NOT NULL,
+    count INTEGER NOT NULL,
+    success INTEGER NOT NULL,
+    cost_nano INTEGER NOT NULL,
+    input_tokens INTEGER NOT NULL,
+    output_tokens INTEGER NOT NULL,
+    cache_input_tokens INTEGER NOT NULL,
+    reasoning_tokens INTEGER NOT NULL,
+    total_tokens INTEGER NOT NULL,
+    PRIMARY KEY (bucket_ms, source)
+) WITHOUT ROWID)",
+                // From the finer rollup, not the rows: it still holds what retention pruned.
+                R"(INSERT INTO invocation_rollup_hourly_source
+  SELECT bucket_ms, source, sum(count), sum(CASE WHEN status = 'success' THEN count ELSE 0 END),
+         sum(cost_nano), sum(input_tokens), sum(output_tokens), sum(cache_input_tokens),
+         sum(reasoning_tokens), sum(total_tokens)
+  FROM invocation_rollup_hourly GROUP BY bucket_ms, source)"});
+}
+
 }  // namespace
 
 void registerFunctions(Connection& connection) {
@@ -249,6 +271,7 @@ void migrate(Connection& connection, const std::string& legacy_source, std::int6
     if (schemaVersion(connection) >= version) continue;
     if (version == 1) migrateToSeed(connection.session());
     if (version == 2) migrateToGatherd(connection.session(), legacy_source, now_ms);
+    if (version == 3) migrateToSourceRollup(connection.session());
     connection.exec("PRAGMA user_version = " + std::to_string(version));
     transaction.commit();
   }

@@ -3,6 +3,7 @@
 //   1: the seed's codex_invocations table, as the original design notes created it
 //   2: gatherd 1.0: source + typed columns, rollups, quota snapshots, window ledger,
 //      generic records, change sequence
+//   3: an hourly rollup per source only (time series and totals read 12x fewer rows)
 
 #include <cstdint>
 #include <string>
@@ -11,7 +12,7 @@
 
 namespace gatherd::plugins::sqlite {
 
-inline constexpr int kSchemaVersion = 2;
+inline constexpr int kSchemaVersion = 3;
 
 /// Registers the SQL functions the schema and migrations use (gatherd_error_key).
 void registerFunctions(Connection& connection);

@@ -54,7 +54,7 @@ TEST_CASE("an empty file migrates to the newest schema") {
   const auto names = tables(raw);
   for (const char* expected :
        {"changes", "codex_invocations", "invocation_rollup_daily", "invocation_rollup_hourly",
-        "invocation_updates", "meta", "quota_snapshots", "records", "window_ledger"}) {
+        "invocation_rollup_hourly_source", "invocation_updates", "meta", "quota_snapshots", "records", "window_ledger"}) {
     CHECK(std::find(names.begin(), names.end(), expected) != names.end());
   }
   // The seed's columns keep their names and types.
@@ -123,4 +123,32 @@ TEST_CASE("a version 1 database (the seed's table) migrates with its rows, typed
   REQUIRE(fixture.sink.write(makeBatch("xychatai", kNow, {again})) == sdk::WriteResult::kOk);
   CHECK(raw.integer("SELECT count(*) FROM codex_invocations") == 3);
   CHECK(fixture.host.counter("sqlite_invocations_unchanged") == 1);
+}
+
+TEST_CASE("a version 2 database gains the per-source hourly rollup, built from its rollups") {
+  TempDir dir;
+  const std::string path = dir.file("v2.db");
+  {
+    Connection connection(path, 200);
+    registerFunctions(connection);
+    migrate(connection, "xychatai", kNow, 2);
+    REQUIRE(schemaVersion(connection) == 2);
+    // What a version 2 writer left, including hours whose rows retention already deleted.
+    connection.exec(
+        "INSERT INTO invocation_rollup_hourly VALUES "
+        "(3600000, 'a', 'm1', 'success', 3, 30, 1, 2, 3, 4, 5), "
+        "(3600000, 'a', 'm2', 'failed', 2, 20, 1, 1, 1, 1, 1), "
+        "(3600000, 'b', 'm1', 'success', 1, 7, 0, 0, 0, 0, 2), "
+        "(7200000, 'b', 'm1', 'rate_limited', 1, 5, 0, 0, 0, 0, 9)");
+    migrate(connection, "xychatai", kNow);
+    REQUIRE(schemaVersion(connection) == kSchemaVersion);
+  }
+  RawDb raw(path);
+  CHECK(raw.integer("SELECT count(*) FROM invocation_rollup_hourly_source") == 3);
+  CHECK(raw.text("SELECT count || ' ' || success || ' ' || cost_nano || ' ' || total_tokens "
+                 "FROM invocation_rollup_hourly_source WHERE bucket_ms = 3600000 AND source = 'a'") ==
+        "5 3 50 6");
+  CHECK(raw.text("SELECT count || ' ' || success || ' ' || total_tokens "
+                 "FROM invocation_rollup_hourly_source WHERE bucket_ms = 7200000 AND source = 'b'") ==
+        "1 0 9");
 }
