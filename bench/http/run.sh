@@ -62,10 +62,14 @@ stats_path="/api/stats"
 model="$(curl -sf "http://127.0.0.1:$gatherd_port/api/stats/models?range=30d" | sed -n 's/.*"model":"\([^"]*\)".*/\1/p' | head -1)"
 invocations_path="/api/invocations?status=failure&model=${model// /%20}&limit=50"
 
-# Static files with the same bytes the routes return, for nginx.
-mkdir -p "$work/www"
-curl -sf "http://127.0.0.1:$gatherd_port$stats_path" > "$work/www/stats.json"
-curl -sf "http://127.0.0.1:$gatherd_port$invocations_path" > "$work/www/invocations.json"
+# Static files with the same bytes the routes return, for nginx (its workers run as nobody, so
+# they live outside the private work folder).
+www="$work-www"
+mkdir -p "$www"
+chmod 755 "$www"
+curl -sf "http://127.0.0.1:$gatherd_port$stats_path" > "$www/stats.json"
+curl -sf "http://127.0.0.1:$gatherd_port$invocations_path" > "$www/invocations.json"
+chmod 644 "$www"/*.json
 cat > "$work/nginx.conf" <<NGINX
 worker_processes auto;
 pid $work/nginx.pid;
@@ -78,7 +82,7 @@ http {
   types { application/json json; }
   server {
     listen 127.0.0.1:$nginx_port;
-    root $work/www;
+    root $www;
   }
 }
 NGINX
@@ -106,7 +110,7 @@ for name in stats invocations; do
   path_var="${name}_path"
   read -r g_rps g_p99 < <(measure "http://127.0.0.1:$gatherd_port${!path_var}")
   read -r n_rps n_p99 < <(measure "http://127.0.0.1:$nginx_port/$name.json")
-  size="$(stat -c %s "$work/www/$name.json")"
+  size="$(stat -c %s "$www/$name.json")"
   printf "%-52s %12.0f %10.2f %8s\n" "gatherd ${!path_var}" "$g_rps" "$g_p99" "$size"
   printf "%-52s %12.0f %10.2f %8s\n" "nginx /$name.json (static, same size)" "$n_rps" "$n_p99" "$size"
   result[$name]="$(awk -v g="$g_rps" -v n="$n_rps" 'BEGIN {printf "%.2f", g / n}')"

@@ -20,6 +20,7 @@
 #include <ctime>
 #include <map>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace {
@@ -118,7 +119,7 @@ int main(int argc, char** argv) {
 
   const int epoll_fd = ::epoll_create1(0);
   std::vector<Client> clients(static_cast<std::size_t>(options.clients));
-  std::map<int, std::size_t> by_fd;
+  std::vector<std::size_t> by_fd;  // descriptor -> client index
   std::vector<double> latencies;
   latencies.reserve(1 << 20);
   std::map<std::int64_t, std::pair<int, double>> per_event;  // id -> (clients reached, max ms)
@@ -133,7 +134,7 @@ int main(int argc, char** argv) {
     const int count = ::epoll_wait(epoll_fd, events.data(), static_cast<int>(events.size()), timeout_ms);
     const std::int64_t now = wallMs();
     for (int i = 0; i < count; ++i) {
-      Client& client = clients[by_fd[events[i].data.fd]];
+      Client& client = clients[by_fd[static_cast<std::size_t>(events[i].data.fd)]];
       while (true) {
         const ssize_t n = ::recv(client.fd, chunk, sizeof(chunk), 0);
         if (n > 0) {
@@ -149,10 +150,11 @@ int main(int argc, char** argv) {
         }
         break;
       }
+      std::size_t begin = 0;
       std::size_t end;
-      while ((end = client.buffer.find("\n\n")) != std::string::npos) {
-        const std::string block = client.buffer.substr(0, end);
-        client.buffer.erase(0, end + 2);
+      while ((end = client.buffer.find("\n\n", begin)) != std::string::npos) {
+        const std::string_view block(client.buffer.data() + begin, end - begin);
+        begin = end + 2;
         if (!client.connected && block.find(": connected") != std::string::npos) {
           client.connected = true;
           ++connected;
@@ -162,8 +164,8 @@ int main(int argc, char** argv) {
         const auto id_at = block.find("id: ");
         const auto created = block.find("\"createdAt\":\"");
         if (id_at == std::string::npos || created == std::string::npos) continue;
-        const std::int64_t id = std::atoll(block.c_str() + id_at + 4);
-        const std::int64_t created_ms = parseIsoMs(block.substr(created + 13, 24));
+        const std::int64_t id = std::atoll(block.data() + id_at + 4);
+        const std::int64_t created_ms = parseIsoMs(std::string(block.substr(created + 13, 24)));
         const double latency = static_cast<double>(now - created_ms);
         latencies.push_back(latency);
         auto& entry = per_event[id];
@@ -171,6 +173,7 @@ int main(int argc, char** argv) {
         entry.second = std::max(entry.second, latency);
         ++client.events;
       }
+      client.buffer.erase(0, begin);
     }
   };
 
@@ -184,7 +187,8 @@ int main(int argc, char** argv) {
         continue;
       }
       clients[static_cast<std::size_t>(started)].fd = fd;
-      by_fd[fd] = static_cast<std::size_t>(started);
+      if (by_fd.size() <= static_cast<std::size_t>(fd)) by_fd.resize(static_cast<std::size_t>(fd) + 1);
+      by_fd[static_cast<std::size_t>(fd)] = static_cast<std::size_t>(started);
       epoll_event event{};
       event.events = EPOLLIN | EPOLLRDHUP;
       event.data.fd = fd;

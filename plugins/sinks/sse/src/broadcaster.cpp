@@ -46,15 +46,26 @@ Broadcaster::Broadcaster(BroadcasterOptions options, sdk::Store& store, sdk::Log
                          sdk::Metrics& metrics, sdk::Clock& clock)
     : options_(options), store_(store), logger_(logger), metrics_(metrics), clock_(clock) {}
 
-Broadcaster::~Broadcaster() { stop(); }
+Broadcaster::~Broadcaster() {
+  stop();
+  // Closed only here: a route handler holding this object may still call notify() after stop().
+  {
+    std::lock_guard lock(new_mutex_);
+    for (const auto& client : new_clients_) ::close(client.fd);
+    new_clients_.clear();
+  }
+  if (wake_fd_ >= 0) ::close(wake_fd_);
+  if (epoll_fd_ >= 0) ::close(epoll_fd_);
+}
 
 void Broadcaster::start() {
-  if (running_) return;
+  if (running_ || epoll_fd_ >= 0) return;  // one run per object
   epoll_fd_ = ::epoll_create1(EPOLL_CLOEXEC);
   if (epoll_fd_ < 0) throw std::system_error(errno, std::generic_category(), "epoll_create1");
   wake_fd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   if (wake_fd_ < 0) {
     ::close(epoll_fd_);
+    epoll_fd_ = -1;
     throw std::system_error(errno, std::generic_category(), "eventfd");
   }
   epoll_event event{};
@@ -82,9 +93,6 @@ void Broadcaster::stop() {
   }
   client_count_ = 0;
   metrics_.setGauge("sse_clients", 0);
-  ::close(wake_fd_);
-  ::close(epoll_fd_);
-  wake_fd_ = epoll_fd_ = -1;
 }
 
 bool Broadcaster::addClient(int fd, std::optional<std::int64_t> last_event_id) {
