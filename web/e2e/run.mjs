@@ -232,11 +232,22 @@ async function measureFirstLoad(context, base) {
     }
     return null;
   });
+  // Where the time before the first data went: the page's own scripts and API calls.
+  const timeline = await p.evaluate(() => {
+    const nav = performance.getEntriesByType('navigation')[0];
+    const rows = [`document ${nav ? nav.responseEnd.toFixed(0) : '?'} ms, DOMContentLoaded ${nav ? nav.domContentLoadedEventEnd.toFixed(0) : '?'} ms`];
+    for (const r of performance.getEntriesByType('resource')) {
+      const name = new URL(r.name).pathname + new URL(r.name).search;
+      if (!/\/(api|assets)\//.test(name)) continue;
+      rows.push(`${name.slice(0, 70)}: ${r.startTime.toFixed(0)} -> ${r.responseEnd.toFixed(0)} ms`);
+    }
+    return rows;
+  });
   await p.waitForSelector('.echart canvas', { timeout: 15_000 });
   await p.waitForLoadState('networkidle').catch(() => {});
   const gzip = [...scripts.values()].reduce((a, s) => a + s.gzip, 0);
   const raw = [...scripts.values()].reduce((a, s) => a + s.raw, 0);
-  return { page: p, firstDataMs, gzip, raw, files: scripts.size };
+  return { page: p, firstDataMs, gzip, raw, files: scripts.size, timeline };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -633,6 +644,7 @@ async function perfRun(work, rows) {
       context = await launch(join(dir, `profile-${i}`));
       const m = await measureFirstLoad(context, base);
       samples.push(m);
+      console.log(`perf: load ${i + 1}: first data at ${m.firstDataMs?.toFixed(0)} ms\n  ${m.timeline.join('\n  ')}`);
       if (i === 0) {
         page = m.page;
         await shot('overview-1M');

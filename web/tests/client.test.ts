@@ -23,6 +23,22 @@ describe('api client', () => {
     expect(err.parameter).toBe('limit');
   });
 
+  it('takes over a request index.html started early, once', async () => {
+    const fetchMock = vi.fn(async () => json(200, { from: 'fetch' }));
+    vi.stubGlobal('fetch', fetchMock);
+    window.__gatherdEarly = { 'api/quota/latest': Promise.resolve(json(200, { from: 'early' })) };
+    expect(await getJson('api/quota/latest')).toEqual({ from: 'early' });
+    expect(fetchMock).not.toHaveBeenCalled();
+    expect(await getJson('api/quota/latest')).toEqual({ from: 'fetch' });
+    expect(fetchMock).toHaveBeenCalledTimes(1);
+  });
+
+  it('falls back to its own request when the early one failed', async () => {
+    vi.stubGlobal('fetch', vi.fn(async () => json(200, { from: 'fetch' })));
+    window.__gatherdEarly = { 'api/sources': Promise.reject(new TypeError('network')) };
+    expect(await getJson('api/sources')).toEqual({ from: 'fetch' });
+  });
+
   it('parks requests on 401, logs in once with the token, then retries them', async () => {
     let authed = false;
     const calls: string[] = [];

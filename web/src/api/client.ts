@@ -70,11 +70,33 @@ export async function login(token: string): Promise<boolean> {
   }
 }
 
+declare global {
+  interface Window {
+    /** Requests index.html started before the app loaded, by URL; each is taken over once. */
+    __gatherdEarly?: Record<string, Promise<Response>>;
+  }
+}
+
+async function takeEarly(url: string): Promise<Response | null> {
+  const early = typeof window !== 'undefined' ? window.__gatherdEarly : undefined;
+  const pending = early?.[url];
+  if (!pending) return null;
+  delete early![url];
+  try {
+    return await pending;
+  } catch {
+    return null;
+  }
+}
+
 /** GET a JSON route. Paths are relative ("api/..."), so the SPA also works under a path prefix. */
 export async function getJson<T>(path: string, query: Query = {}, signal?: AbortSignal): Promise<T> {
   const url = buildUrl(path, query);
+  let early = await takeEarly(url);
   for (;;) {
-    const res = await fetch(url, { credentials: 'same-origin', signal, headers: { Accept: 'application/json' } });
+    const res =
+      early ?? (await fetch(url, { credentials: 'same-origin', signal, headers: { Accept: 'application/json' } }));
+    early = null;
     if (res.status === 401) {
       await waitForLogin();
       continue;
