@@ -4,6 +4,7 @@ import { csvCell, csvHeader, csvRow } from '../src/format/csv';
 import { apiParams, filterFromQuery, filterToQuery, liveMatch } from '../src/views/filters';
 import { buildTimeline } from '../src/views/timeline';
 import { pickLocale } from '../src/i18n';
+import { barLevel, planFigures, planUnit } from '../src/components/plan';
 
 function inv(over: Partial<Invocation> = {}): Invocation {
   return {
@@ -127,5 +128,32 @@ describe('language choice', () => {
     expect(pickLocale(['fr-FR', 'en-GB'], null)).toBe('en');
     expect(pickLocale(['de'], null)).toBe('en');
     expect(pickLocale(['zh-CN'], 'en')).toBe('en');
+  });
+});
+
+describe('plan card figures', () => {
+  const base = { source: 'main', time: '2026-02-25T02:09:41Z' };
+  it('shows an amount plan in dollars', () => {
+    const f = planFigures({ ...base, billingType: 'amount', amountLimitUsd: 90, amountUsedUsd: 61.37, amountRemainingUsd: 28.63 }, 'en', 'calls');
+    expect(f).toEqual({ unit: 'usd', used: '$61.37', remaining: '$28.63', limit: '$90.00', ratio: 61.37 / 90 });
+  });
+  it('shows a count plan in calls and never its dollars', () => {
+    const f = planFigures(
+      { ...base, billingType: 'count', countLimit: 1000, countUsed: 250, amountUsedUsd: 12.5, usage24hCostUsd: 3 },
+      'en',
+      'calls',
+    );
+    expect(f).toEqual({ unit: 'count', used: '250 calls', remaining: '750 calls', limit: '1,000 calls', ratio: 0.25 });
+  });
+  it('infers the unit from the fields when billingType is missing', () => {
+    expect(planUnit({ ...base, countLimit: 10 })).toBe('count');
+    expect(planUnit({ ...base, amountUsedUsd: 1 })).toBe('usd');
+    expect(planFigures({ ...base }, 'en', 'calls')).toBeNull();
+  });
+  it('warns as the plan fills up', () => {
+    expect(barLevel(0.5)).toBe('ok');
+    expect(barLevel(0.8)).toBe('warning');
+    expect(barLevel(0.95)).toBe('danger');
+    expect(barLevel(null)).toBe('ok');
   });
 });
