@@ -197,14 +197,14 @@ async function shot(name) {
   await page.screenshot({ path: join(paths.screenshots, `${name}.png`), fullPage: true });
 }
 
-async function launch(profileDir, viewport = { width: 1440, height: 960 }) {
+async function launch(profileDir, viewport = { width: 1440, height: 960 }, locale = 'en-US') {
   return chromium.launchPersistentContext(profileDir, {
     executablePath: paths.chromium,
     headless: true,
     args: kChromiumFlags,
     viewport,
     acceptDownloads: true,
-    locale: 'en-US',
+    locale,
     timezoneId: 'Asia/Shanghai',
   });
 }
@@ -374,7 +374,20 @@ async function main() {
         await waitFor('English navigation', async () => (await page.locator('[data-testid=nav-overview]').innerText()) === 'Overview', 5000);
       });
 
-      await check('stats page draws its charts', async () => {
+      await check('a Chinese browser gets the Chinese dashboard', async () => {
+      const zh = await launch(join(work, 'profile-zh'), { width: 1280, height: 800 }, 'zh-CN');
+      try {
+        const p = await zh.newPage();
+        await p.goto(base);
+        await p.waitForSelector('[data-testid=invocation-row]', { timeout: 15_000 });
+        const nav = await p.locator('[data-testid=nav-invocations]').innerText();
+        assert(nav === '调用记录', `navigation reads "${nav}"`);
+      } finally {
+        await zh.close();
+      }
+    });
+
+    await check('stats page draws its charts', async () => {
         await page.click('[data-testid=nav-stats]');
         await page.waitForSelector('.stats .echart canvas', { timeout: 15_000 });
         await page.waitForSelector('[data-testid=models] table', { timeout: 15_000 });
