@@ -38,7 +38,8 @@ ensure_node() {
   local major
   major="$(node -p 'process.versions.node.split(".")[0]')"
   if [ "$major" -lt 20 ]; then
-    echo "setup: Node.js $(node --version) is too old for the dashboard (Vite needs 20+)" >&2
+    # Debian 12's own nodejs is 18; Vite 8 needs 20.19 or newer (NodeSource or nvm provide it).
+    echo "setup: Node.js $(node --version) is too old for the dashboard: install Node.js 20.19+" >&2
     exit 1
   fi
 }

@@ -4,7 +4,8 @@
 # UndefinedBehaviorSanitizer. .ci/run runs exactly this.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
-ensure_packages chromium
+# Chromium for the browser tests; the CJK font so that screenshots show the Chinese UI.
+ensure_packages chromium fonts-wqy-microhei
 cd "$GATHERD_ROOT"
 
 echo "== house rules: plugins include only the sdk, never core/"
@@ -20,7 +21,7 @@ echo "== web: unit tests and the dashboard in Chromium against the real gatherd"
 build_web
 (cd web && npm test)
 (cd web && GATHERD_BIN="$GATHERD_BUILD/gatherd" GATHERD_PLUGIN_DIR="$GATHERD_BUILD/plugins" \
-  FAKE_UPSTREAM_BIN="$GATHERD_BUILD/xychatai-fake-upstream" \
+  FAKE_UPSTREAM_BIN="$GATHERD_BUILD/plugins/sources/xychatai-codex/xychatai-fake-upstream" \
   SCREENSHOT_DIR="$GATHERD_BUILD/screenshots" npm run e2e)
 
 echo "== C++ tests under AddressSanitizer + UndefinedBehaviorSanitizer"
