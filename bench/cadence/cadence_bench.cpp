@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cmath>
 #include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
@@ -36,16 +37,17 @@ std::int64_t nowMicros() {
 double percentile(std::vector<double> values, double share) {
   if (values.empty()) return 0.0;
   std::sort(values.begin(), values.end());
-  const auto rank = static_cast<std::size_t>(share * static_cast<double>(values.size() - 1) + 0.5);
+  const auto rank =
+      static_cast<std::size_t>(std::lround(share * static_cast<double>(values.size() - 1)));
   return values[std::min(rank, values.size() - 1)];
 }
 
 struct Observed {
   std::mutex mutex;
   std::condition_variable changed;
-  std::map<std::int64_t, std::int64_t> entered_us;  // window_ms -> when poll() was entered
+  std::map<std::int64_t, std::int64_t> entered_us;   // window_ms -> when poll() was entered
   std::map<std::int64_t, std::int64_t> admitted_ms;  // window_ms -> when the ticker admitted it
-  std::map<std::int64_t, int> results;              // window_ms -> results received
+  std::map<std::int64_t, int> results;               // window_ms -> results received
   std::map<std::int64_t, gatherd::sdk::WindowResult> last_result;
   std::int64_t latest_window_ms = 0;  // latest window that was entered or skipped
 };
@@ -60,7 +62,7 @@ int main(int argc, char** argv) {
   const std::int64_t max_stall_ms =
       argc > 3 ? std::max<std::int64_t>(std::atoll(argv[3]), 0) : kDefaultMaxStallMs;
   // Stall of each window, by its index counted from any window multiple: fixed by the seed.
-  std::vector<std::int64_t> stall_ms(kWindows * 2);
+  std::vector<std::int64_t> stall_ms(static_cast<std::size_t>(kWindows) * 2);
   {
     std::mt19937 random(seed);
     std::uniform_real_distribution<double> share(0.0, 1.0);
@@ -135,11 +137,12 @@ int main(int argc, char** argv) {
 
   const std::int64_t first_window = (clock.utcNowMs() / kIntervalMs + 1) * kIntervalMs;
   const std::int64_t last_window = first_window + (kWindows - 1) * kIntervalMs;
-  std::printf("bench_cadence: interval %lld ms, %d windows (%.0f s), cap %d, timeout %lld ms, "
-              "%.0f%% of polls stall 0-%lld ms, seed %u\n",
-              static_cast<long long>(kIntervalMs), kWindows, kWindows * kIntervalMs / 1000.0, kCap,
-              static_cast<long long>(kTimeoutMs), stall_share * 100,
-              static_cast<long long>(max_stall_ms), seed);
+  std::printf(
+      "bench_cadence: interval %lld ms, %d windows (%.0f s), cap %d, timeout %lld ms, "
+      "%.0f%% of polls stall 0-%lld ms, seed %u\n",
+      static_cast<long long>(kIntervalMs), kWindows, kWindows * kIntervalMs / 1000.0, kCap,
+      static_cast<long long>(kTimeoutMs), stall_share * 100, static_cast<long long>(max_stall_ms),
+      seed);
   std::fflush(stdout);
   scheduler.start();
   {
@@ -164,7 +167,8 @@ int main(int argc, char** argv) {
     if (results->second > 1) ++duplicated;
     const auto& result = observed.last_result[window];
     ++outcomes[gatherd::sdk::outcomeName(result.outcome)];
-    if (const auto entered = observed.entered_us.find(window); entered != observed.entered_us.end()) {
+    if (const auto entered = observed.entered_us.find(window);
+        entered != observed.entered_us.end()) {
       lag_ms.push_back(static_cast<double>(entered->second - window * 1000) / 1000.0);
       started_lag_ms.push_back(static_cast<double>(result.started_ms - window));
       admission_lag_ms.push_back(static_cast<double>(observed.admitted_ms[window] - window));
@@ -180,22 +184,26 @@ int main(int argc, char** argv) {
   const double p99 = percentile(lag_ms, 0.99);
   const double max = lag_ms.empty() ? 0.0 : *std::max_element(lag_ms.begin(), lag_ms.end());
   const double min = lag_ms.empty() ? 0.0 : *std::min_element(lag_ms.begin(), lag_ms.end());
-  std::printf("window start lag (poll entered - window start, us precision), %zu started windows:\n"
-              "  p50 %.3f ms, p99 %.3f ms, max %.3f ms, min %.3f ms\n",
-              lag_ms.size(), p50, p99, max, min);
-  std::printf("  by the ledger's started_ms (ms precision): p50 %.0f ms, p99 %.0f ms, max %.0f ms\n",
-              percentile(started_lag_ms, 0.50), percentile(started_lag_ms, 0.99),
-              started_lag_ms.empty() ? 0.0
-                                     : *std::max_element(started_lag_ms.begin(), started_lag_ms.end()));
-  std::printf("  of which the ticker's wake-up (admitted - window start, ms precision): p50 %.0f ms, "
-              "p99 %.0f ms, max %.0f ms\n",
-              percentile(admission_lag_ms, 0.50), percentile(admission_lag_ms, 0.99),
-              admission_lag_ms.empty()
-                  ? 0.0
-                  : *std::max_element(admission_lag_ms.begin(), admission_lag_ms.end()));
-  std::printf("windows without a result: %d (windows with more than one result: %d; results for "
-              "windows after the measured range: %d)\n",
-              missing, duplicated, outside);
+  std::printf(
+      "window start lag (poll entered - window start, us precision), %zu started windows:\n"
+      "  p50 %.3f ms, p99 %.3f ms, max %.3f ms, min %.3f ms\n",
+      lag_ms.size(), p50, p99, max, min);
+  std::printf(
+      "  by the ledger's started_ms (ms precision): p50 %.0f ms, p99 %.0f ms, max %.0f ms\n",
+      percentile(started_lag_ms, 0.50), percentile(started_lag_ms, 0.99),
+      started_lag_ms.empty() ? 0.0
+                             : *std::max_element(started_lag_ms.begin(), started_lag_ms.end()));
+  std::printf(
+      "  of which the ticker's wake-up (admitted - window start, ms precision): p50 %.0f ms, "
+      "p99 %.0f ms, max %.0f ms\n",
+      percentile(admission_lag_ms, 0.50), percentile(admission_lag_ms, 0.99),
+      admission_lag_ms.empty()
+          ? 0.0
+          : *std::max_element(admission_lag_ms.begin(), admission_lag_ms.end()));
+  std::printf(
+      "windows without a result: %d (windows with more than one result: %d; results for "
+      "windows after the measured range: %d)\n",
+      missing, duplicated, outside);
   std::printf("largest in flight: %d (scheduler) / %d (measured inside polls), cap %d\n",
               stats.max_in_flight, max_in_flight.load(), kCap);
   std::printf("outcomes:");

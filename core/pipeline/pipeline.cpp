@@ -52,8 +52,8 @@ struct Channel {
 
 std::string describe(const sdk::Batch& batch) {
   return "batch of source '" + batch.window.source + "' window " +
-         json::formatIsoUtc(batch.window.window_ms) + " (" +
-         std::to_string(batch.records.size()) + " records)";
+         json::formatIsoUtc(batch.window.window_ms) + " (" + std::to_string(batch.records.size()) +
+         " records)";
 }
 
 }  // namespace
@@ -103,7 +103,7 @@ class Pipeline::Impl {
     }
   }
 
-  void publish(std::shared_ptr<const sdk::Batch> batch) {
+  void publish(std::shared_ptr<const sdk::Batch>&& batch) {
     if (!batch) return;
     const bool refused = stopped_.load();
     for (auto& channel : channels_) {
@@ -245,9 +245,9 @@ class Pipeline::Impl {
           channel.queue.pop_front();
           ++channel.stats.delivered;
           if (attempts > 0) {
-            event = Event{describe(*batch) + " delivered after " + std::to_string(attempts) +
-                              " retries",
-                          false};
+            event = Event{
+                describe(*batch) + " delivered after " + std::to_string(attempts) + " retries",
+                false};
           }
           attempts = 0;
           break;
@@ -318,16 +318,24 @@ void Pipeline::setEventListener(PipelineEvent listener) {
   impl_->setEventListener(std::move(listener));
 }
 
-void Pipeline::start() { impl_->start(); }
+void Pipeline::start() {
+  impl_->start();
+}
 
 void Pipeline::publish(std::shared_ptr<const sdk::Batch> batch) {
   impl_->publish(std::move(batch));
 }
 
-void Pipeline::stop(std::int64_t drain_ms) { impl_->stop(drain_ms); }
+void Pipeline::stop(std::int64_t drain_ms) {
+  impl_->stop(drain_ms);
+}
 
-Pipeline::SinkStats Pipeline::stats(const std::string& sink) const { return impl_->stats(sink); }
+Pipeline::SinkStats Pipeline::stats(const std::string& sink) const {
+  return impl_->stats(sink);
+}
 
-std::vector<std::string> Pipeline::sinkNames() const { return impl_->sinkNames(); }
+std::vector<std::string> Pipeline::sinkNames() const {
+  return impl_->sinkNames();
+}
 
 }  // namespace gatherd::core

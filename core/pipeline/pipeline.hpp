@@ -16,7 +16,8 @@
 namespace gatherd::core {
 
 struct SinkChannelOptions {
-  std::size_t queue_capacity = 10'000;  ///< batches waiting for this sink, the one in write included
+  std::size_t queue_capacity =
+      10'000;  ///< batches waiting for this sink, the one in write included
   std::int64_t retry_initial_ms = 100;  ///< first backoff after kRetry
   std::int64_t retry_max_ms = 30'000;   ///< backoff doubles up to this
 };

@@ -152,7 +152,8 @@ class Scheduler::Impl {
     std::unique_lock lock(mutex_);
     if (!started_ || stopping_) return;
     stopping_ = true;
-    grace_deadline_ms_ = clock_.steadyNowMs() + std::max<std::int64_t>(options_.shutdown_grace_ms, 0);
+    grace_deadline_ms_ =
+        clock_.steadyNowMs() + std::max<std::int64_t>(options_.shutdown_grace_ms, 0);
     pokeThreads(lock);
     lock.unlock();
     if (ticker_.joinable()) ticker_.join();
@@ -197,9 +198,10 @@ class Scheduler::Impl {
     std::lock_guard lock(mutex_);
     Stats stats = stats_;
     stats.in_flight = in_flight_total_;
-    stats.abandoned = static_cast<int>(std::count_if(
-        in_flight_.begin(), in_flight_.end(),
-        [](const auto& poll) { return poll->emitted && poll->started && !poll->returned; }));
+    stats.abandoned =
+        static_cast<int>(std::count_if(in_flight_.begin(), in_flight_.end(), [](const auto& poll) {
+          return poll->emitted && poll->started && !poll->returned;
+        }));
     stats.callback_errors = callback_errors_.load();
     return stats;
   }
@@ -344,7 +346,8 @@ class Scheduler::Impl {
     batch.window.clock_jump = clock_jump;
     if (free_slots < 1) {
       batch.window.message = "not admitted: all " + std::to_string(cap) +
-                             " poll slots are in flight (max_parallel = " + std::to_string(cap) + ")";
+                             " poll slots are in flight (max_parallel = " + std::to_string(cap) +
+                             ")";
     } else {
       batch.window.message =
           "not admitted: this source already has " + std::to_string(own) +
@@ -516,10 +519,10 @@ class Scheduler::Impl {
     batch.window.finished_ms = utc;
     batch.window.outcome = sdk::Outcome::kAborted;
     batch.window.clock_jump = poll.clock_jump;
-    batch.window.message =
-        poll.started ? "aborted at shutdown: the poll was still running after the " +
-                           std::to_string(options_.shutdown_grace_ms) + " ms grace period"
-                     : "aborted at shutdown before the poll started";
+    batch.window.message = poll.started
+                               ? "aborted at shutdown: the poll was still running after the " +
+                                     std::to_string(options_.shutdown_grace_ms) + " ms grace period"
+                               : "aborted at shutdown before the poll started";
     countOutcome(sdk::Outcome::kAborted);
     return batch;
   }
@@ -602,12 +605,20 @@ void Scheduler::setSources(std::vector<ScheduledSource> sources) {
   impl_->setSources(std::move(sources));
 }
 
-void Scheduler::setOptions(SchedulerOptions options) { impl_->setOptions(options); }
+void Scheduler::setOptions(SchedulerOptions options) {
+  impl_->setOptions(options);
+}
 
-void Scheduler::start() { impl_->start(); }
+void Scheduler::start() {
+  impl_->start();
+}
 
-void Scheduler::stop() { impl_->stop(); }
+void Scheduler::stop() {
+  impl_->stop();
+}
 
-Scheduler::Stats Scheduler::stats() const { return impl_->stats(); }
+Scheduler::Stats Scheduler::stats() const {
+  return impl_->stats();
+}
 
 }  // namespace gatherd::core

@@ -15,9 +15,9 @@
 namespace gatherd::core {
 
 struct SchedulerOptions {
-  std::int64_t timeout_ms = 60'000;  ///< hard deadline of a whole poll
-  int max_parallel = 6;              ///< polls in flight at most, over every source
-  std::int64_t shutdown_grace_ms = 5'000;  ///< stop() waits this long for in-flight polls
+  std::int64_t timeout_ms = 60'000;              ///< hard deadline of a whole poll
+  int max_parallel = 6;                          ///< polls in flight at most, over every source
+  std::int64_t shutdown_grace_ms = 5'000;        ///< stop() waits this long for in-flight polls
   std::int64_t clock_jump_threshold_ms = 1'000;  ///< wall-vs-monotonic drift that counts as a jump
   /// After cancelling a poll at its deadline, how long to wait for it to return before the
   /// timeout result is emitted without it (its late return is then discarded).
@@ -29,7 +29,7 @@ struct SchedulerOptions {
 using PollFunction = std::function<void(const sdk::PollContext&, sdk::Batch&)>;
 
 struct ScheduledSource {
-  std::string name;                 ///< source instance name; unique
+  std::string name;                   ///< source instance name; unique
   std::int64_t interval_ms = 10'000;  ///< windows start at wall-clock multiples of this
   PollFunction poll;
 };

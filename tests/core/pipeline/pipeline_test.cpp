@@ -1,7 +1,5 @@
 #include "core/pipeline/pipeline.hpp"
 
-#include <catch2/catch.hpp>
-
 #include <algorithm>
 #include <chrono>
 #include <condition_variable>
@@ -13,6 +11,8 @@
 #include <thread>
 #include <utility>
 #include <vector>
+
+#include <catch2/catch.hpp>
 
 #include "gatherd/sdk/testing/manual_clock.hpp"
 
@@ -31,7 +31,7 @@ constexpr auto kThreadWait = std::chrono::seconds(10);
 std::shared_ptr<const Batch> makeBatch(int index) {
   auto batch = std::make_shared<Batch>();
   batch->window.source = "src";
-  batch->window.window_ms = kBase + index * 10'000;
+  batch->window.window_ms = kBase + std::int64_t{index} * 10'000;
   batch->records.resize(static_cast<std::size_t>(index % 3));
   return batch;
 }
@@ -166,9 +166,10 @@ TEST_CASE("every sink gets every batch in publish order", "[pipeline]") {
   }
 }
 
-TEST_CASE("a batch the sink asks to retry stays at the head with exponential backoff, and "
-          "nothing is lost or reordered",
-          "[pipeline][retry]") {
+TEST_CASE(
+    "a batch the sink asks to retry stays at the head with exponential backoff, and "
+    "nothing is lost or reordered",
+    "[pipeline][retry]") {
   ManualClock clock(kBase);
   Pipeline pipeline(clock);
   EventLog events;
@@ -214,9 +215,8 @@ TEST_CASE("a batch the sink asks to retry stays at the head with exponential bac
 TEST_CASE("the backoff stops doubling at retry_max_ms", "[pipeline][retry]") {
   ManualClock clock(kBase);
   Pipeline pipeline(clock);
-  ScriptedSink sink([](int, int attempt) {
-    return attempt <= 4 ? WriteResult::kRetry : WriteResult::kOk;
-  });
+  ScriptedSink sink(
+      [](int, int attempt) { return attempt <= 4 ? WriteResult::kRetry : WriteResult::kOk; });
   pipeline.addSink("store", sink.write(), SinkChannelOptions{100, 100, 300});
   pipeline.publish(makeBatch(0));
   pipeline.start();

@@ -1,7 +1,5 @@
 #include "core/schedule/scheduler.hpp"
 
-#include <catch2/catch.hpp>
-
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -15,12 +13,13 @@
 #include <utility>
 #include <vector>
 
+#include <catch2/catch.hpp>
+
 #include "gatherd/sdk/testing/manual_clock.hpp"
 
 namespace {
 
 using gatherd::core::PollFunction;
-using gatherd::core::ScheduledSource;
 using gatherd::core::Scheduler;
 using gatherd::core::SchedulerOptions;
 using gatherd::sdk::Batch;
@@ -278,8 +277,8 @@ TEST_CASE("a stalled source cannot take the slots a healthy source needs", "[sch
   options.max_parallel = 3;
   Scheduler scheduler(clock, options, collector.callback());
   // "a-stalled" sorts first, so at each boundary it asks for a slot before the healthy one.
-  scheduler.setSources({{"a-stalled", 10'000, gate.poll(Gate::Cancel::kHonour)},
-                        {"b-healthy", 10'000, okPoll()}});
+  scheduler.setSources(
+      {{"a-stalled", 10'000, gate.poll(Gate::Cancel::kHonour)}, {"b-healthy", 10'000, okPoll()}});
   scheduler.start();
   constexpr int kWindows = 6;
   for (int window = 0; window < kWindows; ++window) {
@@ -289,7 +288,8 @@ TEST_CASE("a stalled source cannot take the slots a healthy source needs", "[sch
     // The worker frees its slot just after reporting; only the stalled polls stay in flight.
     REQUIRE(eventually([&] { return scheduler.stats().in_flight == std::min(window + 1, 2); }));
   }
-  REQUIRE(collector.waitFor(2 * kWindows - 2));  // every stalled window but the two in flight
+  REQUIRE(collector.waitFor(
+      static_cast<std::size_t>(2 * kWindows - 2)));  // every stalled window but the two in flight
 
   const auto healthy = collector.of("b-healthy");
   REQUIRE(healthy.size() == kWindows);
@@ -306,13 +306,14 @@ TEST_CASE("a stalled source cannot take the slots a healthy source needs", "[sch
   CHECK(scheduler.stats().max_in_flight == 3);
 
   gate.release();
-  REQUIRE(collector.waitFor(2 * kWindows));
+  REQUIRE(collector.waitFor(static_cast<std::size_t>(2 * kWindows)));
   requireOneResultPerWindow(collector);
 }
 
-TEST_CASE("a poll that blocks until cancelled times out at its deadline and later windows keep "
-          "their cadence",
-          "[scheduler][deadline]") {
+TEST_CASE(
+    "a poll that blocks until cancelled times out at its deadline and later windows keep "
+    "their cadence",
+    "[scheduler][deadline]") {
   ManualClock clock(kBase);
   Collector collector;
   Gate gate;
@@ -360,9 +361,10 @@ TEST_CASE("a poll that blocks until cancelled times out at its deadline and late
   CHECK(stats.in_flight == 0);
 }
 
-TEST_CASE("a poll that ignores cancellation still gets its timeout result, and its late return "
-          "is discarded",
-          "[scheduler][deadline]") {
+TEST_CASE(
+    "a poll that ignores cancellation still gets its timeout result, and its late return "
+    "is discarded",
+    "[scheduler][deadline]") {
   ManualClock clock(kBase);
   Collector collector;
   Gate gate;
@@ -595,7 +597,8 @@ TEST_CASE("setSources while running keeps a source's schedule and stops removed 
   std::atomic<int> version_two_calls{0};
   Gate gate;
   Scheduler scheduler(clock, {}, collector.callback());
-  scheduler.setSources({{"a", 10'000, okPoll()}, {"gone", 10'000, gate.poll(Gate::Cancel::kIgnore)}});
+  scheduler.setSources(
+      {{"a", 10'000, okPoll()}, {"gone", 10'000, gate.poll(Gate::Cancel::kIgnore)}});
   scheduler.start();
   clock.waitForBlockedSleepers(kIdleSleepers);
   step(clock, 7'000);  // kBase + 10 s

@@ -1,9 +1,9 @@
 #include "core/schedule/system_clock.hpp"
 
-#include <catch2/catch.hpp>
-
 #include <chrono>
 #include <future>
+
+#include <catch2/catch.hpp>
 
 using gatherd::core::SystemClock;
 
