@@ -1,7 +1,12 @@
 #include "core/app/application.hpp"
 
+#include <unistd.h>
+
+#include <cerrno>
 #include <csignal>
+#include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <iostream>
 
 #include <Poco/Util/HelpFormatter.h>
@@ -18,6 +23,29 @@ namespace gatherd::core {
 namespace {
 
 constexpr const char* kDefaultConfig = "conf/gatherd.ini";
+constexpr const char* kPidFile = "gatherd.pid";
+
+// The running service's pid, in data_dir, so that `gatherd reload` finds it.
+class PidFile {
+ public:
+  explicit PidFile(const std::string& data_dir)
+      : path_(std::filesystem::path(data_dir) / kPidFile) {
+    std::ofstream(path_) << ::getpid() << "\n";
+    std::error_code error;
+    std::filesystem::permissions(path_, std::filesystem::perms::owner_read |
+                                            std::filesystem::perms::owner_write,
+                                 std::filesystem::perm_options::replace, error);
+  }
+  ~PidFile() {
+    std::error_code error;
+    std::filesystem::remove(path_, error);
+  }
+  PidFile(const PidFile&) = delete;
+  PidFile& operator=(const PidFile&) = delete;
+
+ private:
+  std::filesystem::path path_;
+};
 
 void reportRefused(const PluginCatalog& catalog, spdlog::logger& log) {
   for (const auto& refused : catalog.refused) {
@@ -60,7 +88,7 @@ void Application::printHelp() {
   Poco::Util::HelpFormatter help(options());
   help.setCommand("gatherd");
   help.setWidth(110);
-  help.setUsage("[--config FILE] [once | check-config | plugins]");
+  help.setUsage("[--config FILE] [once | check-config | plugins | reload]");
   help.setHeader(
       "gatherd collects records from source plugins every interval and hands them to sink "
       "plugins.\n"
@@ -68,6 +96,7 @@ void Application::printHelp() {
       "  once           poll every source once and print the records as JSON lines; write nothing\n"
       "  check-config   validate the config against the plugins' schemas and print it\n"
       "  plugins        list the plugins found in plugin_dir, and why any was refused\n"
+      "  reload         ask the running service (pid file in data_dir) to re-read its config\n"
       "Exit codes: 0 ok, 1 runtime error, 2 configuration or usage error, 3 a `once` poll failed.");
   help.format(std::cout);
 }
@@ -92,6 +121,7 @@ int Application::main(const std::vector<std::string>& args) {
     if (verb == "once") return runOnce();
     if (verb == "check-config") return checkConfig();
     if (verb == "plugins") return listPlugins();
+    if (verb == "reload") return signalReload();
     std::cerr << "gatherd: unknown verb '" << verb << "' (see --help)\n";
     return kExitConfigError;
   } catch (const ConfigError& error) {
@@ -117,6 +147,7 @@ int Application::runService() {
   Runtime runtime(logging, clock);
   runtime.build(std::move(config), *catalogs.back(), Runtime::Mode::kService);
   runtime.start();
+  PidFile pid_file(runtime.config().data_dir);
 
   sigset_t signals;
   sigemptyset(&signals);
@@ -190,6 +221,25 @@ int Application::checkConfig() {
   if (!problems.empty()) return kExitConfigError;
   std::cout << "configuration ok: " << config.sources.size() << " source(s), "
             << config.sinks.size() << " sink(s)\n";
+  return kExitOk;
+}
+
+int Application::signalReload() {
+  DaemonConfig config = loadDaemonConfig(config_path_);
+  const auto path = std::filesystem::path(config.data_dir) / kPidFile;
+  pid_t pid = 0;
+  std::ifstream(path) >> pid;
+  if (pid <= 0 || ::kill(pid, 0) != 0) {
+    std::cerr << "gatherd: no running gatherd for " << config_path_ << " (" << path.string()
+              << " names no live process)\n";
+    return kExitRuntimeError;
+  }
+  if (::kill(pid, SIGHUP) != 0) {
+    std::cerr << "gatherd: cannot signal pid " << pid << ": " << std::strerror(errno) << "\n";
+    return kExitRuntimeError;
+  }
+  std::cout << "sent SIGHUP to gatherd (pid " << pid << "): it re-reads " << config_path_
+            << "; its log says whether the new config was taken\n";
   return kExitOk;
 }
 

@@ -228,3 +228,22 @@ TEST_CASE("SIGTERM lets in-flight polls finish within the grace period") {
   REQUIRE_FALSE(results.empty());
   for (const auto& window : results) CHECK(window->getValue<std::string>("outcome") == "ok");
 }
+
+TEST_CASE("gatherd reload signals the running service through its pid file") {
+  TempDir dir;
+  const auto config = dir.write("gatherd.ini", demoToFile(dir, "1s"));
+  {
+    GatherdProcess nobody(config, {"reload"});
+    REQUIRE(nobody.wait(20s) == 1);
+    CHECK_THAT(nobody.err(), Catch::Contains("no running gatherd"));
+  }
+  GatherdProcess gatherd(config);
+  REQUIRE(gatherd.waitForLog("started", 10s));
+  GatherdProcess reload(config, {"reload"});
+  REQUIRE(reload.wait(20s) == 0);
+  CHECK_THAT(reload.out(), Catch::Contains("sent SIGHUP"));
+  CHECK(gatherd.waitForLog("reload: done", 10s));
+  gatherd.signal(SIGTERM);
+  CHECK(gatherd.wait(10s) == 0);
+  CHECK_FALSE(std::filesystem::exists(dir.path() / "data" / "gatherd.pid"));
+}
