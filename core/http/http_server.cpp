@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <Poco/ErrorHandler.h>
+#include <Poco/Exception.h>
 #include <Poco/HMACEngine.h>
 #include <Poco/Net/HTTPRequestHandler.h>
 #include <Poco/Net/HTTPRequestHandlerFactory.h>
@@ -44,6 +45,13 @@ class SHA256Engine : public Poco::SHA2Engine {
 class LoggingErrorHandler : public Poco::ErrorHandler {
  public:
   void exception(const Poco::Exception& error) override {
+    // Clients that hang up mid-request are routine (browsers, load generators): not a warning.
+    if (dynamic_cast<const Poco::Net::ConnectionResetException*>(&error) != nullptr ||
+        dynamic_cast<const Poco::Net::ConnectionAbortedException*>(&error) != nullptr ||
+        dynamic_cast<const Poco::TimeoutException*>(&error) != nullptr) {
+      spdlog::debug("http server: {}", error.displayText());
+      return;
+    }
     spdlog::warn("http server: {}", error.displayText());
   }
   void exception(const std::exception& error) override {
