@@ -11,6 +11,7 @@
 #include <ctime>
 #include <filesystem>
 #include <functional>
+#include <memory>
 #include <string>
 #include <thread>
 #include <vector>
@@ -215,56 +216,51 @@ struct Ingest {
 /// The baseline: the same batches into the same table and indexes through the raw C API, one
 /// BEGIN IMMEDIATE per batch, INSERT ... ON CONFLICT DO NOTHING per record (no rollups, no
 /// updates, no ledger, no change sequence).
-Ingest rawLoop(const std::string& path, const Options& options, std::int64_t start_ms,
-               std::int64_t step_ms) {
-  sqlite3* db = nullptr;
-  sqlite3_open(path.c_str(), &db);
-  // The sink's own settings, so that only the work differs.
-  sqlite3_exec(db,
-               "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA cache_size = -32000; "
-               "PRAGMA mmap_size = 1073741824; PRAGMA wal_autocheckpoint = 4000",
-               nullptr, nullptr, nullptr);
-  sqlite3_stmt* insert = nullptr;
-  const char* sql =
-      "INSERT INTO codex_invocations (invoke_id, occurred_at, payload, raw_response, source, "
-      "occurred_ms, model, status, error_message, error_key, input_tokens, output_tokens, "
-      "cache_input_tokens, reasoning_tokens, total_tokens, cost, response_time_ms, "
-      "first_byte_time_ms, created_ms, updated_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, "
-      "NULL, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?18) "
-      "ON CONFLICT (source, invoke_id, occurred_at) DO NOTHING";
-  if (sqlite3_prepare_v2(db, sql, -1, &insert, nullptr) != SQLITE_OK) {
-    std::fprintf(stderr, "raw prepare: %s\n", sqlite3_errmsg(db));
-    std::exit(1);
+class RawWriter {
+ public:
+  explicit RawWriter(const std::string& path) {
+    sqlite3_open(path.c_str(), &db_);
+    // The sink's own settings, so that only the work differs.
+    sqlite3_exec(db_,
+                 "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; "
+                 "PRAGMA cache_size = -32000; PRAGMA mmap_size = 1073741824; "
+                 "PRAGMA wal_autocheckpoint = 4000",
+                 nullptr, nullptr, nullptr);
+    const char* sql =
+        "INSERT INTO codex_invocations (invoke_id, occurred_at, payload, raw_response, source, "
+        "occurred_ms, model, status, error_message, error_key, input_tokens, output_tokens, "
+        "cache_input_tokens, reasoning_tokens, total_tokens, cost, response_time_ms, "
+        "first_byte_time_ms, created_ms, updated_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, "
+        "NULL, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?18) "
+        "ON CONFLICT (source, invoke_id, occurred_at) DO NOTHING";
+    if (sqlite3_prepare_v2(db_, sql, -1, &insert_, nullptr) != SQLITE_OK) {
+      std::fprintf(stderr, "raw prepare: %s\n", sqlite3_errmsg(db_));
+      std::exit(1);
+    }
   }
-  Feed feed(options.rows, options.batch, start_ms, step_ms);
-  sdk::Batch batch;
-  Ingest result;
-  SteadyClock::duration spent{};
-  auto text = [&](int index, const sdk::Record& record, const char* name) {
-    const auto value = record.get<std::string>(name);
-    sqlite3_bind_text(insert, index, value ? value->c_str() : "", -1, SQLITE_TRANSIENT);
-  };
-  auto integer = [&](int index, const sdk::Record& record, const char* name) {
-    sqlite3_bind_int64(insert, index, record.get<std::int64_t>(name).value_or(0));
-  };
-  double cpu_ms = 0;
-  while (feed.next(batch)) {
-    const auto begin = SteadyClock::now();
-    const double cpu_begin = threadCpuMs();
-    sqlite3_exec(db, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr);
+  ~RawWriter() {
+    sqlite3_finalize(insert_);
+    sqlite3_close(db_);
+  }
+  RawWriter(const RawWriter&) = delete;
+  RawWriter& operator=(const RawWriter&) = delete;
+
+  void write(const sdk::Batch& batch) {
+    sqlite3_exec(db_, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr);
     const std::int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                                     std::chrono::system_clock::now().time_since_epoch())
                                     .count();
     for (const sdk::Record& record : batch.records) {
       const auto bar = record.key.rfind('|');
       const std::string payload = plugins::sqlite::encodeFields(record.fields);
-      sqlite3_bind_text(insert, 1, record.key.c_str(), static_cast<int>(bar), SQLITE_TRANSIENT);
-      sqlite3_bind_text(insert, 2, record.key.c_str() + bar + 1, -1, SQLITE_TRANSIENT);
-      sqlite3_bind_text(insert, 3, payload.c_str(), static_cast<int>(payload.size()), SQLITE_TRANSIENT);
-      sqlite3_bind_text(insert, 4, record.raw_json.c_str(), static_cast<int>(record.raw_json.size()),
+      sqlite3_bind_text(insert_, 1, record.key.c_str(), static_cast<int>(bar), SQLITE_TRANSIENT);
+      sqlite3_bind_text(insert_, 2, record.key.c_str() + bar + 1, -1, SQLITE_TRANSIENT);
+      sqlite3_bind_text(insert_, 3, payload.c_str(), static_cast<int>(payload.size()),
                         SQLITE_TRANSIENT);
-      sqlite3_bind_text(insert, 5, batch.window.source.c_str(), -1, SQLITE_TRANSIENT);
-      sqlite3_bind_int64(insert, 6, record.time_ms);
+      sqlite3_bind_text(insert_, 4, record.raw_json.c_str(),
+                        static_cast<int>(record.raw_json.size()), SQLITE_TRANSIENT);
+      sqlite3_bind_text(insert_, 5, batch.window.source.c_str(), -1, SQLITE_TRANSIENT);
+      sqlite3_bind_int64(insert_, 6, record.time_ms);
       text(7, record, inv::kModel);
       text(8, record, inv::kStatus);
       text(9, record, inv::kErrorMessage);
@@ -273,27 +269,41 @@ Ingest rawLoop(const std::string& path, const Options& options, std::int64_t sta
       integer(12, record, inv::kCacheInputTokens);
       integer(13, record, inv::kReasoningTokens);
       integer(14, record, inv::kTotalTokens);
-      sqlite3_bind_double(insert, 15, record.get<double>(inv::kCostUsd).value_or(0));
+      sqlite3_bind_double(insert_, 15, record.get<double>(inv::kCostUsd).value_or(0));
       integer(16, record, inv::kResponseTimeMs);
       integer(17, record, inv::kFirstByteTimeMs);
-      sqlite3_bind_int64(insert, 18, now_ms);
-      if (sqlite3_step(insert) != SQLITE_DONE) {
-        std::fprintf(stderr, "raw insert: %s\n", sqlite3_errmsg(db));
+      sqlite3_bind_int64(insert_, 18, now_ms);
+      if (sqlite3_step(insert_) != SQLITE_DONE) {
+        std::fprintf(stderr, "raw insert: %s\n", sqlite3_errmsg(db_));
         std::exit(1);
       }
-      sqlite3_reset(insert);
+      sqlite3_reset(insert_);
     }
-    sqlite3_exec(db, "COMMIT", nullptr, nullptr, nullptr);
-    cpu_ms += threadCpuMs() - cpu_begin;
-    spent += SteadyClock::now() - begin;
-    result.records += static_cast<std::int64_t>(batch.records.size());
-    ++result.batches;
+    sqlite3_exec(db_, "COMMIT", nullptr, nullptr, nullptr);
   }
-  sqlite3_finalize(insert);
-  sqlite3_close(db);
-  result.seconds = seconds(spent);
-  result.cpu_seconds = cpu_ms / 1000.0;
-  return result;
+
+ private:
+  void text(int index, const sdk::Record& record, const char* name) {
+    const auto value = record.get<std::string>(name);
+    sqlite3_bind_text(insert_, index, value ? value->c_str() : "", -1, SQLITE_TRANSIENT);
+  }
+  void integer(int index, const sdk::Record& record, const char* name) {
+    sqlite3_bind_int64(insert_, index, record.get<std::int64_t>(name).value_or(0));
+  }
+
+  sqlite3* db_ = nullptr;
+  sqlite3_stmt* insert_ = nullptr;
+};
+
+/// Times one call in wall and thread CPU time.
+template <class Call>
+void timed(Ingest& ingest, SteadyClock::duration& wall, double& cpu_ms, Call&& call) {
+  const auto begin = SteadyClock::now();
+  const double cpu_begin = threadCpuMs();
+  call();
+  cpu_ms += threadCpuMs() - cpu_begin;
+  wall += SteadyClock::now() - begin;
+  ++ingest.batches;
 }
 
 struct Percentiles {
@@ -417,28 +427,53 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "%s\n", status.message().c_str());
     return 1;
   }
+  // The baseline database: same schema (made by the sink), same machine, same run. The two
+  // writers take turns batch by batch (alternating who goes first), so that both see the same
+  // load on a shared machine.
+  const bool with_raw = options.raw && !options.reuse;
+  const std::string raw_path = scratch + "/raw.db";
+  std::unique_ptr<RawWriter> raw_writer;
+  if (with_raw) {
+    BenchHost raw_host(scratch);
+    plugins::sqlite::SqliteSink schema_only;
+    if (!schema_only.init(sdk::Config("raw", {{"path", raw_path}}), raw_host) ||
+        !schema_only.start()) {
+      std::fprintf(stderr, "cannot create the baseline database\n");
+      return 1;
+    }
+    schema_only.stop();
+    raw_writer = std::make_unique<RawWriter>(raw_path);
+  }
   Feed feed(options.rows, options.batch, start_ms, step_ms);
   sdk::Batch batch;
   Ingest ingest;
+  Ingest raw;
   SteadyClock::duration spent{};
+  SteadyClock::duration raw_spent{};
   double cpu_ms = 0;
+  double raw_cpu_ms = 0;
+  bool failed = false;
   while (!options.reuse && feed.next(batch)) {
-    const auto begin = SteadyClock::now();
-    const double cpu_begin = threadCpuMs();
-    if (sink.write(batch) != sdk::WriteResult::kOk) {
+    auto sinkWrite = [&] {
+      timed(ingest, spent, cpu_ms, [&] { failed |= sink.write(batch) != sdk::WriteResult::kOk; });
+    };
+    auto rawWrite = [&] { timed(raw, raw_spent, raw_cpu_ms, [&] { raw_writer->write(batch); }); };
+    if (with_raw && ingest.batches % 2 == 1) rawWrite();
+    sinkWrite();
+    if (with_raw && ingest.batches % 2 == 1) rawWrite();
+    if (failed) {
       std::fprintf(stderr, "write failed\n");
       return 1;
     }
-    cpu_ms += threadCpuMs() - cpu_begin;
-    spent += SteadyClock::now() - begin;
     ingest.records += static_cast<std::int64_t>(batch.records.size());
-    ++ingest.batches;
+    raw.records += with_raw ? static_cast<std::int64_t>(batch.records.size()) : 0;
   }
+  raw_writer.reset();
   ingest.seconds = std::max(seconds(spent), 1e-9);
   ingest.cpu_seconds = std::max(cpu_ms / 1000.0, 1e-9);
   const double sink_rows_per_s = static_cast<double>(host.inserted) / ingest.seconds;
-  if (!options.reuse) std::printf("\ningest (time inside write() only; record generation excluded)\n");
   if (!options.reuse) {
+    std::printf("\ningest (time inside the write calls only; record generation excluded)\n");
     std::printf("  sqlite sink:   %lld batches, %lld records offered, %lld new rows, %lld updated\n"
                 "                 wall %.1f s: %.0f new rows/s (%.0f records/s); cpu %.1f s: %.0f new rows/s\n",
                 static_cast<long long>(ingest.batches), static_cast<long long>(ingest.records),
@@ -446,20 +481,9 @@ int main(int argc, char** argv) {
                 ingest.seconds, sink_rows_per_s, static_cast<double>(ingest.records) / ingest.seconds,
                 ingest.cpu_seconds, static_cast<double>(host.inserted) / ingest.cpu_seconds);
   }
-  if (options.raw && !options.reuse) {
-    // Same schema (made by the sink), same machine, same run.
-    const std::string raw_path = scratch + "/raw.db";
-    {
-      BenchHost raw_host(scratch);
-      plugins::sqlite::SqliteSink schema_only;
-      if (!schema_only.init(sdk::Config("raw", {{"path", raw_path}}), raw_host) ||
-          !schema_only.start()) {
-        std::fprintf(stderr, "cannot create the baseline database\n");
-        return 1;
-      }
-      schema_only.stop();
-    }
-    const Ingest raw = rawLoop(raw_path, options, start_ms, step_ms);
+  if (with_raw) {
+    raw.seconds = std::max(seconds(raw_spent), 1e-9);
+    raw.cpu_seconds = std::max(raw_cpu_ms / 1000.0, 1e-9);
     const double raw_rows_per_s = static_cast<double>(options.rows) / raw.seconds;
     std::printf("  raw C API:     %lld batches, %lld records offered, %lld new rows\n"
                 "                 wall %.1f s: %.0f new rows/s (%.0f records/s); cpu %.1f s: %.0f new rows/s\n",
