@@ -13,6 +13,8 @@
 #include <Poco/Util/Option.h>
 #include <Poco/Util/OptionSet.h>
 
+#include <spdlog/spdlog.h>
+
 #include "core/app/runtime.hpp"
 #include "core/config/daemon_config.hpp"
 #include "core/observe/logging.hpp"
@@ -52,6 +54,21 @@ void reportRefused(const PluginCatalog& catalog, spdlog::logger& log) {
     log.warn("plugin refused: {}: {}", refused.path, refused.reason);
   }
 }
+
+// Makes `logger` spdlog's default for the scope's lifetime, then restores the previous one.
+class DefaultLoggerScope {
+ public:
+  explicit DefaultLoggerScope(std::shared_ptr<spdlog::logger> logger)
+      : previous_(spdlog::default_logger()) {
+    spdlog::set_default_logger(std::move(logger));
+  }
+  ~DefaultLoggerScope() { spdlog::set_default_logger(previous_); }
+  DefaultLoggerScope(const DefaultLoggerScope&) = delete;
+  DefaultLoggerScope& operator=(const DefaultLoggerScope&) = delete;
+
+ private:
+  std::shared_ptr<spdlog::logger> previous_;
+};
 
 }  // namespace
 
@@ -139,6 +156,9 @@ int Application::main(const std::vector<std::string>& args) {
 int Application::runService() {
   Logging logging;
   auto log = logging.get("core");
+  // Code that logs through spdlog's default logger (the HTTP server) goes through the masking
+  // sink and the same format too, until `logging` goes away.
+  DefaultLoggerScope default_logger(logging.get("http"));
   SystemClock clock;
   DaemonConfig config = loadDaemonConfig(config_path_);
   std::vector<std::unique_ptr<PluginCatalog>> catalogs;  // kept: libraries are never unloaded

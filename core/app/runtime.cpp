@@ -229,7 +229,8 @@ void Runtime::stop() {
     sources_.setState(name, InstanceState::kStopped);
   }
   if (pipeline_) pipeline_->stop(config_.shutdown_grace_ms);
-  for (auto& sink : sinks_) sink->stop();
+  // Reverse order: a sink that reads the store (sse) stops before the store does.
+  for (auto sink = sinks_.rbegin(); sink != sinks_.rend(); ++sink) (*sink)->stop();
   store_ = nullptr;
   if (http_) http_->stop();
   log_->info("gatherd stopped");

@@ -421,7 +421,10 @@ void HttpServer::Impl::serve(HTTPServerRequest& request, HTTPServerResponse& res
     sendResponse(response, jsonError(405, "method not allowed"), false);
     return;
   }
-  sendResponse(response, files.serve(req.path), head_only);
+  const auto encoding = req.headers.find("accept-encoding");
+  const bool accepts_gzip =
+      encoding != req.headers.end() && encoding->second.find("gzip") != std::string::npos;
+  sendResponse(response, files.serve(req.path, accepts_gzip), head_only);
 }
 
 HttpServer::HttpServer(HttpServerOptions options, SourceStatusRegistry& sources,

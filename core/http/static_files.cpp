@@ -89,7 +89,7 @@ bool StaticFiles::readInsideRoot(const std::string& relative, std::string& body,
   return true;
 }
 
-sdk::HttpResponse StaticFiles::serve(const std::string& decoded_path) const {
+sdk::HttpResponse StaticFiles::serve(const std::string& decoded_path, bool accepts_gzip) const {
   if (!enabled()) return jsonError(404, "not found (no web root is configured)");
   // Every segment must be a plain name: no "..", ".", empty names, backslashes or NULs.
   std::string relative;
@@ -111,8 +111,18 @@ sdk::HttpResponse StaticFiles::serve(const std::string& decoded_path) const {
   sdk::HttpResponse response;
   std::string real;
   const bool is_asset = relative.rfind("/assets/", 0) == 0;
+  std::string compressed_real;
+  if (accepts_gzip && readInsideRoot(relative + ".gz", response.body, compressed_real)) {
+    response.content_type = mimeType(relative);
+    response.headers.emplace_back("Content-Encoding", "gzip");
+    response.headers.emplace_back("Vary", "Accept-Encoding");
+    response.headers.emplace_back(
+        "Cache-Control", is_asset ? "public, max-age=31536000, immutable" : "no-cache");
+    return response;
+  }
   if (readInsideRoot(relative, response.body, real)) {
     response.content_type = mimeType(real);
+    if (accepts_gzip) response.headers.emplace_back("Vary", "Accept-Encoding");
     response.headers.emplace_back(
         "Cache-Control", is_asset ? "public, max-age=31536000, immutable" : "no-cache");
     return response;

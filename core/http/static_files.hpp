@@ -17,7 +17,9 @@ class StaticFiles {
 
   bool enabled() const { return !root_.empty(); }
   /// `decoded_path` is the request path after percent-decoding (always starts with '/').
-  sdk::HttpResponse serve(const std::string& decoded_path) const;
+  /// With `accepts_gzip`, a precompressed `<file>.gz` beside the file is sent instead
+  /// (Content-Encoding: gzip), so the dashboard's first load moves a third of the bytes.
+  sdk::HttpResponse serve(const std::string& decoded_path, bool accepts_gzip = false) const;
 
   static std::string mimeType(const std::string& path);
 

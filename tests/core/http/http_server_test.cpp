@@ -376,6 +376,18 @@ TEST_CASE("static files: MIME types, cache headers, SPA fallback, no escape from
   REQUIRE(get(port, "/assets/missing-123.js").status == 404);
   REQUIRE(get(port, "/missing.png").status == 404);
 
+  // A precompressed copy is sent to clients that accept gzip, with the original's type.
+  writeFile(root / "assets" / "index-4f2a9c.js.gz", "GZIPPED-BYTES");
+  Reply zipped = get(port, "/assets/index-4f2a9c.js", {{"Accept-Encoding", "gzip, deflate"}});
+  REQUIRE(zipped.status == 200);
+  REQUIRE(zipped.body == "GZIPPED-BYTES");
+  REQUIRE(zipped.header("Content-Encoding") == "gzip");
+  REQUIRE(zipped.header("Content-Type") == "text/javascript; charset=utf-8");
+  REQUIRE(zipped.header("Vary") == "Accept-Encoding");
+  Reply plain = get(port, "/assets/index-4f2a9c.js");
+  REQUIRE(plain.body == "console.log(1)");
+  REQUIRE(plain.header("Content-Encoding").empty());
+
   Reply head = request(port, "HEAD", "/assets/index-4f2a9c.js");
   REQUIRE(head.status == 200);
   REQUIRE(head.body.empty());

@@ -205,6 +205,11 @@ void Broadcaster::acceptNewClients() {
     Client& client = clients_[fd];
     client.fd = fd;
     std::string text = preamble;
+    if (!incoming_client.explicit_id) {
+      // An id-only message sets the browser's Last-Event-ID at once, so a stream that breaks
+      // before its first event still resumes from here instead of losing what came between.
+      text += "id: " + std::to_string(incoming_client.resume_after) + "\n\n";
+    }
     text += replayText(incoming_client.resume_after, incoming_client.explicit_id);
     const WriteOutcome outcome = enqueue(client, text, true);
     if (outcome != WriteOutcome::kOk) closeClient(fd, outcome);

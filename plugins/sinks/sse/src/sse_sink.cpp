@@ -1,6 +1,8 @@
 #include "sse_sink.hpp"
 
+#include <algorithm>
 #include <charconv>
+#include <optional>
 #include <unistd.h>
 
 namespace gatherd::plugins::sse {
@@ -30,6 +32,18 @@ BroadcasterOptions optionsFromConfig(const sdk::Config& config) {
       static_cast<std::size_t>(config.getInt("max_clients", static_cast<std::int64_t>(options.max_clients)));
   options.replay_limit = static_cast<int>(config.getInt("replay_limit", options.replay_limit));
   return options;
+}
+
+// The raw value of `name` in a query string ("a=1&lastEventId=42"); ids need no decoding.
+std::optional<std::string> queryValue(const std::string& query, const std::string& name) {
+  std::size_t start = 0;
+  while (start <= query.size()) {
+    const std::size_t end = std::min(query.find('&', start), query.size());
+    const std::string pair = query.substr(start, end - start);
+    if (pair.compare(0, name.size() + 1, name + "=") == 0) return pair.substr(name.size() + 1);
+    start = end + 1;
+  }
+  return std::nullopt;
 }
 
 std::optional<std::int64_t> parseLastEventId(const std::string& value) {
@@ -128,6 +142,10 @@ void SseSink::handle(sdk::HttpExchange& exchange) {
   std::optional<std::int64_t> last_event_id;
   if (auto it = request.headers.find("last-event-id"); it != request.headers.end()) {
     last_event_id = parseLastEventId(it->second);
+  } else if (auto value = queryValue(request.query, "lastEventId")) {
+    // A client that reconnects by hand (new EventSource) cannot set the header: it passes the id
+    // it saw last in the URL instead.
+    last_event_id = parseLastEventId(*value);
   }
   sdk::HttpResponse head;
   head.content_type = "text/event-stream; charset=utf-8";

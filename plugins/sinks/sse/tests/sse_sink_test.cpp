@@ -233,6 +233,32 @@ TEST_CASE("a reconnect with Last-Event-ID gets exactly what it missed", "[sse]")
   REQUIRE(*reset.named("reset")[0].id == newest);
 }
 
+TEST_CASE("a fresh stream learns its id at once; a reconnect by hand passes it in the URL", "[sse]") {
+  SseFixture fixture;
+  const std::int64_t now = nowMs();
+  const std::int64_t window = now - now % 10'000;
+  fixture.write(batch("acct", window, {invocation("before", now - 5'000)}));
+  const std::int64_t connected_at = fixture.store.store().latestSequence();
+  auto fresh = fixture.connect();
+  EventReader first(fresh->clientFd());
+  // No event has happened on this stream yet, but the client already knows where it stands.
+  REQUIRE(first.readUntilId(connected_at));
+  REQUIRE(first.named("invocation").empty());
+  fresh->closeClient();
+
+  fixture.write(batch("acct", window + 10'000, {invocation("while-away", now - 1'000)}));
+  const std::int64_t latest = fixture.store.store().latestSequence();
+  auto exchange = std::make_unique<SocketExchange>();
+  exchange->setQuery("lastEventId=" + std::to_string(connected_at));
+  fixture.host.route("/events")(*exchange);
+  EventReader resumed(exchange->clientFd());
+  REQUIRE(resumed.readUntilId(latest));
+  const auto missed = resumed.named("invocation");
+  REQUIRE(missed.size() == 1);
+  CHECK(missed[0].data.find("while-away") != std::string::npos);
+  CHECK(*missed[0].id > connected_at);
+}
+
 TEST_CASE("a Last-Event-ID older than the kept changes gets a reset event", "[sse]") {
   SseFixture fixture(Settings{}, Settings{{"changes_keep", "2"}});
   const std::int64_t now = nowMs();

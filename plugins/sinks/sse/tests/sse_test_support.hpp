@@ -145,6 +145,7 @@ class SocketExchange final : public sdk::HttpExchange {
     return fd;
   }
   int clientFd() const { return client_fd_; }
+  void setQuery(std::string query) { request_.query = std::move(query); }
   void closeClient() {
     ::close(client_fd_);
     client_fd_ = -1;
