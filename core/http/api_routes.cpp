@@ -48,26 +48,6 @@ std::int64_t floorDiv(std::int64_t a, std::int64_t b) {
   return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q;
 }
 
-struct CivilDate {
-  std::int64_t year;
-  unsigned month;
-  unsigned day;
-};
-
-// Days since 1970-01-01 -> proleptic Gregorian date (era-based, valid for any int64 day).
-CivilDate civilFromDays(std::int64_t days) {
-  days += 719468;
-  const std::int64_t era = floorDiv(days, 146097);
-  const std::int64_t day_of_era = days - era * 146097;
-  const std::int64_t year_of_era =
-      (day_of_era - day_of_era / 1460 + day_of_era / 36524 - day_of_era / 146096) / 365;
-  const std::int64_t day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
-  const std::int64_t mp = (5 * day_of_year + 2) / 153;
-  const auto day = static_cast<unsigned>(day_of_year - (153 * mp + 2) / 5 + 1);
-  const auto month = static_cast<unsigned>(mp < 10 ? mp + 3 : mp - 9);
-  return {year_of_era + era * 400 + (month <= 2 ? 1 : 0), month, day};
-}
-
 std::optional<std::string> optionalText(const QueryParams& params, const std::string& name) {
   return params.text(name);
 }
@@ -100,7 +80,7 @@ bool resolveRange(const std::string& name, std::int64_t now_ms, int utc_offset_m
   else if (name == "30d") from_ms = now_ms - 30 * kDayMs;
   else if (name == "today") from_ms = floorDiv(now_ms + offset_ms, kDayMs) * kDayMs - offset_ms;
   else if (name == "month") {
-    const CivilDate local = civilFromDays(floorDiv(now_ms + offset_ms, kDayMs));
+    const json::CivilDate local = json::civilFromDays(floorDiv(now_ms + offset_ms, kDayMs));
     from_ms = json::daysFromCivil(local.year, local.month, 1) * kDayMs - offset_ms;
   } else {
     return false;

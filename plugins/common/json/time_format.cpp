@@ -3,13 +3,6 @@
 #include <cstdio>
 
 namespace gatherd::json {
-namespace {
-
-struct CivilDate {
-  std::int64_t year;
-  unsigned month;
-  unsigned day;
-};
 
 // Howard Hinnant's civil_from_days, valid for the whole int64 day range we use.
 CivilDate civilFromDays(std::int64_t days) {
@@ -25,6 +18,8 @@ CivilDate civilFromDays(std::int64_t days) {
   const unsigned month = mp < 10 ? mp + 3 : mp - 9;
   return {year + (month <= 2 ? 1 : 0), month, day};
 }
+
+namespace {
 
 bool readDigits(std::string_view text, std::size_t& pos, std::size_t count, int& value) {
   if (pos + count > text.size()) return false;

@@ -20,6 +20,15 @@ std::optional<std::int64_t> parseTimestamp(std::string_view text, int default_of
 /// Parses "+08:00", "-05:30", "+0800", "Z" or "UTC" into minutes east of UTC.
 std::optional<int> parseUtcOffset(std::string_view text);
 
+struct CivilDate {
+  std::int64_t year;
+  unsigned month;
+  unsigned day;
+};
+
+/// The proleptic Gregorian date of a day number (days since 1970-01-01, may be negative).
+CivilDate civilFromDays(std::int64_t days);
+
 /// Days since 1970-01-01 of a proleptic Gregorian date.
 std::int64_t daysFromCivil(std::int64_t year, unsigned month, unsigned day);
 
