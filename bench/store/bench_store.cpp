@@ -1,10 +1,8 @@
 // Ingest and query figures of the sqlite store; prints them, asserts nothing (see README.md).
 
-#include <sys/stat.h>
-
 #include <algorithm>
-#include <cmath>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -25,6 +23,7 @@
 #include "gatherd/sdk/streams.hpp"
 #include "json/time_format.hpp"
 #include "sqlite_sink.hpp"
+#include <sys/stat.h>
 
 namespace {
 
@@ -55,7 +54,8 @@ class RealClock final : public sdk::Clock {
         .count();
   }
   std::int64_t steadyNowMs() const override {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(SteadyClock::now().time_since_epoch())
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+               SteadyClock::now().time_since_epoch())
         .count();
   }
   bool sleepUntil(std::int64_t) override { return true; }
@@ -78,7 +78,8 @@ class BenchHost final : public sdk::Host, public sdk::Logger, public sdk::Metric
   sdk::Store* store() override { return nullptr; }
   void reportAuthState(sdk::AuthState, const std::string&) override {}
   void log(sdk::LogLevel level, std::string_view message) override {
-    if (level >= sdk::LogLevel::kWarn) std::fprintf(stderr, "%.*s\n", static_cast<int>(message.size()), message.data());
+    if (level >= sdk::LogLevel::kWarn)
+      std::fprintf(stderr, "%.*s\n", static_cast<int>(message.size()), message.data());
   }
   bool enabled(sdk::LogLevel level) const override { return level >= sdk::LogLevel::kWarn; }
   void increment(std::string_view name, std::int64_t by) override {
@@ -331,17 +332,19 @@ Percentiles measure(int samples, const std::function<bool(int)>& call) {
   std::sort(ms.begin(), ms.end());
   std::sort(cpu.begin(), cpu.end());
   auto rank = [](const std::vector<double>& sorted, double p) {
-    const auto index = static_cast<std::size_t>(std::ceil(p * static_cast<double>(sorted.size()))) - 1;
+    const auto index =
+        static_cast<std::size_t>(std::ceil(p * static_cast<double>(sorted.size()))) - 1;
     return sorted[std::min(index, sorted.size() - 1)];
   };
   return {rank(ms, 0.50), rank(ms, 0.99), ms.back(), rank(cpu, 0.50), rank(cpu, 0.99)};
 }
 
 void printRow(const char* name, const Percentiles& figures, double target_ms) {
-  std::printf("  %-34s p50 %7.3f  p99 %7.3f  max %7.3f ms | cpu p50 %6.3f  p99 %6.3f ms"
-              " | p99 target %2.0f ms: %s\n",
-              name, figures.p50, figures.p99, figures.max, figures.cpu_p50, figures.cpu_p99,
-              target_ms, figures.p99 <= target_ms ? "met" : "MISSED");
+  std::printf(
+      "  %-34s p50 %7.3f  p99 %7.3f  max %7.3f ms | cpu p50 %6.3f  p99 %6.3f ms"
+      " | p99 target %2.0f ms: %s\n",
+      name, figures.p50, figures.p99, figures.max, figures.cpu_p50, figures.cpu_p99, target_ms,
+      figures.p99 <= target_ms ? "met" : "MISSED");
 }
 
 std::int64_t fileSize(const std::string& path) {
@@ -375,13 +378,20 @@ int main(int argc, char** argv) {
       }
       return argv[++i];
     };
-    if (arg == "--rows") options.rows = std::stoll(value());
-    else if (arg == "--batch") options.batch = std::stoi(value());
-    else if (arg == "--keep") options.keep = value();
-    else if (arg == "--no-raw") options.raw = false;
-    else if (arg == "--reuse") options.reuse = true;
-    else if (arg == "--samples") options.samples = std::stoi(value());
-    else if (arg == "--span-days") options.span_days = std::stoll(value());
+    if (arg == "--rows")
+      options.rows = std::stoll(value());
+    else if (arg == "--batch")
+      options.batch = std::stoi(value());
+    else if (arg == "--keep")
+      options.keep = value();
+    else if (arg == "--no-raw")
+      options.raw = false;
+    else if (arg == "--reuse")
+      options.reuse = true;
+    else if (arg == "--samples")
+      options.samples = std::stoi(value());
+    else if (arg == "--span-days")
+      options.span_days = std::stoll(value());
     else {
       usage();
       return arg == "--help" || arg == "-h" ? 0 : 2;
@@ -474,23 +484,27 @@ int main(int argc, char** argv) {
   const double sink_rows_per_s = static_cast<double>(host.inserted) / ingest.seconds;
   if (!options.reuse) {
     std::printf("\ningest (time inside the write calls only; record generation excluded)\n");
-    std::printf("  sqlite sink:   %lld batches, %lld records offered, %lld new rows, %lld updated\n"
-                "                 wall %.1f s: %.0f new rows/s (%.0f records/s); cpu %.1f s: %.0f new rows/s\n",
-                static_cast<long long>(ingest.batches), static_cast<long long>(ingest.records),
-                static_cast<long long>(host.inserted), static_cast<long long>(host.updated),
-                ingest.seconds, sink_rows_per_s, static_cast<double>(ingest.records) / ingest.seconds,
-                ingest.cpu_seconds, static_cast<double>(host.inserted) / ingest.cpu_seconds);
+    std::printf(
+        "  sqlite sink:   %lld batches, %lld records offered, %lld new rows, %lld updated\n"
+        "                 wall %.1f s: %.0f new rows/s (%.0f records/s); cpu %.1f s: %.0f new "
+        "rows/s\n",
+        static_cast<long long>(ingest.batches), static_cast<long long>(ingest.records),
+        static_cast<long long>(host.inserted), static_cast<long long>(host.updated), ingest.seconds,
+        sink_rows_per_s, static_cast<double>(ingest.records) / ingest.seconds, ingest.cpu_seconds,
+        static_cast<double>(host.inserted) / ingest.cpu_seconds);
   }
   if (with_raw) {
     raw.seconds = std::max(seconds(raw_spent), 1e-9);
     raw.cpu_seconds = std::max(raw_cpu_ms / 1000.0, 1e-9);
     const double raw_rows_per_s = static_cast<double>(options.rows) / raw.seconds;
-    std::printf("  raw C API:     %lld batches, %lld records offered, %lld new rows\n"
-                "                 wall %.1f s: %.0f new rows/s (%.0f records/s); cpu %.1f s: %.0f new rows/s\n",
-                static_cast<long long>(raw.batches), static_cast<long long>(raw.records),
-                static_cast<long long>(options.rows), raw.seconds, raw_rows_per_s,
-                static_cast<double>(raw.records) / raw.seconds, raw.cpu_seconds,
-                static_cast<double>(options.rows) / raw.cpu_seconds);
+    std::printf(
+        "  raw C API:     %lld batches, %lld records offered, %lld new rows\n"
+        "                 wall %.1f s: %.0f new rows/s (%.0f records/s); cpu %.1f s: %.0f new "
+        "rows/s\n",
+        static_cast<long long>(raw.batches), static_cast<long long>(raw.records),
+        static_cast<long long>(options.rows), raw.seconds, raw_rows_per_s,
+        static_cast<double>(raw.records) / raw.seconds, raw.cpu_seconds,
+        static_cast<double>(options.rows) / raw.cpu_seconds);
     std::printf("  sink / raw:    %.0f%% by wall time, %.0f%% by cpu time (target >= 70%%)\n",
                 100.0 * sink_rows_per_s / raw_rows_per_s,
                 100.0 * (static_cast<double>(host.inserted) / ingest.cpu_seconds) /
@@ -504,26 +518,32 @@ int main(int argc, char** argv) {
   const std::int64_t query_now = now_ms;
   std::printf("\nqueries (%d runs each)\n", options.samples);
   const char* const statuses[] = {"success", "failure"};
-  printRow("page: limit 50, model + status", measure(options.samples, [&](int i) {
-             sdk::InvocationQuery query;
-             query.model = kModels[i % 4];
-             query.status = statuses[(i / 4) % 2];
-             sdk::InvocationPage page;
-             return store.listInvocations(query, page).ok() && page.items.size() == 50;
-           }), 5);
+  printRow("page: limit 50, model + status",
+           measure(options.samples,
+                   [&](int i) {
+                     sdk::InvocationQuery query;
+                     query.model = kModels[i % 4];
+                     query.status = statuses[(i / 4) % 2];
+                     sdk::InvocationPage page;
+                     return store.listInvocations(query, page).ok() && page.items.size() == 50;
+                   }),
+           5);
   {
     // Deeper pages: follow the cursor.
     std::string cursor;
-    printRow("page: next pages via cursor", measure(options.samples, [&](int i) {
-               sdk::InvocationQuery query;
-               query.model = kModels[0];
-               query.status = "success";
-               query.cursor = i % 50 == 0 ? std::string() : cursor;
-               sdk::InvocationPage page;
-               if (!store.listInvocations(query, page)) return false;
-               cursor = page.next_cursor;
-               return true;
-             }), 5);
+    printRow("page: next pages via cursor",
+             measure(options.samples,
+                     [&](int i) {
+                       sdk::InvocationQuery query;
+                       query.model = kModels[0];
+                       query.status = "success";
+                       query.cursor = i % 50 == 0 ? std::string() : cursor;
+                       sdk::InvocationPage page;
+                       if (!store.listInvocations(query, page)) return false;
+                       cursor = page.next_cursor;
+                       return true;
+                     }),
+             5);
   }
   const std::int64_t offset_ms = kOffsetMinutes * kMinuteMs;
   const std::int64_t local_midnight = (query_now + offset_ms) / kDayMs * kDayMs - offset_ms;
@@ -531,66 +551,87 @@ int main(int argc, char** argv) {
   std::tm local{};
   ::gmtime_r(&local_seconds, &local);
   const std::int64_t month_start =
-      json::daysFromCivil(local.tm_year + 1900, static_cast<unsigned>(local.tm_mon + 1), 1) * kDayMs -
+      json::daysFromCivil(local.tm_year + 1900, static_cast<unsigned>(local.tm_mon + 1), 1) *
+          kDayMs -
       offset_ms;
   struct Window {
     const char* name;
     std::optional<std::int64_t> from;
   };
-  const Window windows[] = {{"stats: 30m", query_now - 30 * kMinuteMs},
-                            {"stats: 1h", query_now - kHourMs},
-                            {"stats: 1d", query_now - kDayMs},
-                            {"stats: today (UTC+8)", local_midnight},
-                            {"stats: 7d", query_now - 7 * kDayMs},
-                            {"stats: 30d", query_now - 30 * kDayMs},
-                            {"stats: this month (UTC+8)", month_start},
-                            {"stats: all time", std::nullopt}};
+  const Window windows[] = {
+      {"stats: 30m", query_now - 30 * kMinuteMs}, {"stats: 1h", query_now - kHourMs},
+      {"stats: 1d", query_now - kDayMs},          {"stats: today (UTC+8)", local_midnight},
+      {"stats: 7d", query_now - 7 * kDayMs},      {"stats: 30d", query_now - 30 * kDayMs},
+      {"stats: this month (UTC+8)", month_start}, {"stats: all time", std::nullopt}};
   for (const Window& window : windows) {
-    printRow(window.name, measure(options.samples, [&](int) {
-               sdk::Totals totals;
-               sdk::RangeQuery range;
-               range.from_ms = window.from;
-               if (window.from) range.to_ms = query_now;
-               return store.totals(range, totals).ok();
-             }), 5);
+    printRow(window.name,
+             measure(options.samples,
+                     [&](int) {
+                       sdk::Totals totals;
+                       sdk::RangeQuery range;
+                       range.from_ms = window.from;
+                       if (window.from) range.to_ms = query_now;
+                       return store.totals(range, totals).ok();
+                     }),
+             5);
   }
-  printRow("time series: 30 days hourly", measure(std::max(1, options.samples / 3), [&](int) {
-             sdk::TimeSeriesQuery query;
-             query.range.from_ms = query_now - 30 * kDayMs;
-             query.range.to_ms = query_now;
-             query.bucket_ms = kHourMs;
-             std::vector<sdk::TimeSeriesPoint> points;
-             return store.timeSeries(query, points).ok() && points.size() >= 720;
-           }), 20);
-  printRow("time series: 30 days daily (UTC+8)", measure(std::max(1, options.samples / 3), [&](int) {
-             sdk::TimeSeriesQuery query;
-             query.range.from_ms = query_now - 30 * kDayMs;
-             query.range.to_ms = query_now;
-             query.bucket_ms = kDayMs;
-             query.utc_offset_minutes = kOffsetMinutes;
-             std::vector<sdk::TimeSeriesPoint> points;
-             return store.timeSeries(query, points).ok();
-           }), 20);
-  printRow("models: 7d", measure(std::max(1, options.samples / 3), [&](int) {
-             std::vector<sdk::ModelBreakdown> models;
-             return store.models({std::nullopt, query_now - 7 * kDayMs, query_now}, models).ok();
-           }), 5);
-  printRow("errors: 1d (info only)", measure(std::max(1, options.samples / 10), [&](int) {
-             std::vector<sdk::ErrorBucket> buckets;
-             return store.errors({std::nullopt, query_now - kDayMs, query_now}, 10, buckets).ok();
-           }), 50);
-  printRow("latency: 1d (info only)", measure(std::max(1, options.samples / 10), [&](int) {
-             sdk::LatencyStats stats;
-             return store.latency({std::nullopt, query_now - kDayMs, query_now}, stats).ok();
-           }), 50);
+  printRow("time series: 30 days hourly",
+           measure(std::max(1, options.samples / 3),
+                   [&](int) {
+                     sdk::TimeSeriesQuery query;
+                     query.range.from_ms = query_now - 30 * kDayMs;
+                     query.range.to_ms = query_now;
+                     query.bucket_ms = kHourMs;
+                     std::vector<sdk::TimeSeriesPoint> points;
+                     return store.timeSeries(query, points).ok() && points.size() >= 720;
+                   }),
+           20);
+  printRow("time series: 30 days daily (UTC+8)",
+           measure(std::max(1, options.samples / 3),
+                   [&](int) {
+                     sdk::TimeSeriesQuery query;
+                     query.range.from_ms = query_now - 30 * kDayMs;
+                     query.range.to_ms = query_now;
+                     query.bucket_ms = kDayMs;
+                     query.utc_offset_minutes = kOffsetMinutes;
+                     std::vector<sdk::TimeSeriesPoint> points;
+                     return store.timeSeries(query, points).ok();
+                   }),
+           20);
+  printRow(
+      "models: 7d",
+      measure(std::max(1, options.samples / 3),
+              [&](int) {
+                std::vector<sdk::ModelBreakdown> models;
+                return store.models({std::nullopt, query_now - 7 * kDayMs, query_now}, models).ok();
+              }),
+      5);
+  printRow(
+      "errors: 1d (info only)",
+      measure(
+          std::max(1, options.samples / 10),
+          [&](int) {
+            std::vector<sdk::ErrorBucket> buckets;
+            return store.errors({std::nullopt, query_now - kDayMs, query_now}, 10, buckets).ok();
+          }),
+      50);
+  printRow(
+      "latency: 1d (info only)",
+      measure(std::max(1, options.samples / 10),
+              [&](int) {
+                sdk::LatencyStats stats;
+                return store.latency({std::nullopt, query_now - kDayMs, query_now}, stats).ok();
+              }),
+      50);
 
   sink.stop();  // closes the last connection: the WAL is checkpointed into the file
   const std::int64_t bytes = fileSize(path) + fileSize(path + "-wal");
-  std::printf("\nfile: %.1f MB for %lld invocations = %.0f MB per million (raw_response ~%zu B each;"
-              " change sequence not yet pruned)\n",
-              static_cast<double>(bytes) / 1e6, static_cast<long long>(options.rows),
-              static_cast<double>(bytes) / static_cast<double>(options.rows),
-              makeRecord(0, 0, start_ms, step_ms).raw_json.size());
+  std::printf(
+      "\nfile: %.1f MB for %lld invocations = %.0f MB per million (raw_response ~%zu B each;"
+      " change sequence not yet pruned)\n",
+      static_cast<double>(bytes) / 1e6, static_cast<long long>(options.rows),
+      static_cast<double>(bytes) / static_cast<double>(options.rows),
+      makeRecord(0, 0, start_ms, step_ms).raw_json.size());
   std::filesystem::remove_all(scratch);
   if (!options.keep.empty()) std::printf("kept: %s\n", options.keep.c_str());
   return 0;

@@ -16,7 +16,9 @@ struct Segment {
 std::int64_t ceilTo(std::int64_t value, std::int64_t unit) {
   return -floorDiv(-value, unit) * unit;
 }
-std::int64_t floorTo(std::int64_t value, std::int64_t unit) { return floorDiv(value, unit) * unit; }
+std::int64_t floorTo(std::int64_t value, std::int64_t unit) {
+  return floorDiv(value, unit) * unit;
+}
 
 const char* const kRollupColumns =
     "sum(count), sum(CASE WHEN status = 'success' THEN count ELSE 0 END), sum(cost_nano), "
@@ -97,7 +99,8 @@ std::string segmentSql(Level level, bool by_model) {
     sql += " FROM codex_invocations WHERE occurred_ms >= ?1 AND occurred_ms < ?2";
   } else {
     sql += kRollupColumns;
-    sql += level == Level::kDaily ? " FROM invocation_rollup_daily" : " FROM invocation_rollup_hourly";
+    sql +=
+        level == Level::kDaily ? " FROM invocation_rollup_daily" : " FROM invocation_rollup_hourly";
     sql += " WHERE bucket_ms >= ?1 AND bucket_ms < ?2";
   }
   sql += " AND (?3 IS NULL OR source = ?3) GROUP BY 1";
@@ -165,8 +168,8 @@ std::vector<Accumulator> series(Connection& connection, const std::optional<std:
   if (points.empty()) return points;
   auto bucketOf = [&](std::int64_t time) {
     const std::int64_t index = floorDiv(time - first, bucket_ms);
-    return static_cast<std::size_t>(std::clamp<std::int64_t>(
-        index, 0, static_cast<std::int64_t>(points.size()) - 1));
+    return static_cast<std::size_t>(
+        std::clamp<std::int64_t>(index, 0, static_cast<std::int64_t>(points.size()) - 1));
   };
   const std::int64_t pruned_before = prunedBefore(connection);
 
@@ -210,10 +213,10 @@ std::vector<Accumulator> series(Connection& connection, const std::optional<std:
   if (have_hour) takeHour(current_hour, current);
   if (splits.empty()) return points;
 
-  Statement& rows = connection.cached(
-      std::string("SELECT (occurred_ms - ?4) / ?5, ") + kRowColumns +
-      " FROM codex_invocations WHERE occurred_ms >= ?1 AND occurred_ms < ?2"
-      " AND (?3 IS NULL OR source = ?3) GROUP BY 1");
+  Statement& rows =
+      connection.cached(std::string("SELECT (occurred_ms - ?4) / ?5, ") + kRowColumns +
+                        " FROM codex_invocations WHERE occurred_ms >= ?1 AND occurred_ms < ?2"
+                        " AND (?3 IS NULL OR source = ?3) GROUP BY 1");
   for (const Split& split : splits) {
     rows.start().bind(1, split.from).bind(2, split.to).bind(3, source).bind(4, first);
     rows.bind(5, bucket_ms);

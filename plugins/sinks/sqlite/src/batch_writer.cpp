@@ -255,7 +255,8 @@ void BatchWriter::addRollup(const std::string& source, const Known& values, int 
     upsert.run();
   }
   Statement& per_source = connection_.cached(
-      "INSERT INTO invocation_rollup_hourly_source VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) "
+      "INSERT INTO invocation_rollup_hourly_source VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, "
+      "?10) "
       "ON CONFLICT (bucket_ms, source) DO UPDATE SET count = count + excluded.count, "
       "success = success + excluded.success, cost_nano = cost_nano + excluded.cost_nano, "
       "input_tokens = input_tokens + excluded.input_tokens, "
@@ -273,8 +274,8 @@ void BatchWriter::addRollup(const std::string& source, const Known& values, int 
   per_source.run();
 }
 
-std::int64_t BatchWriter::addChange(ChangeKind kind, const std::string& source,
-                                    std::int64_t ref_id, std::int64_t now_ms) {
+std::int64_t BatchWriter::addChange(ChangeKind kind, const std::string& source, std::int64_t ref_id,
+                                    std::int64_t now_ms) {
   Statement& insert = connection_.cached(
       "INSERT INTO changes (kind, source, ref_id, created_ms) VALUES (?1, ?2, ?3, ?4)");
   insert.bind(1, static_cast<std::int64_t>(kind)).bind(2, source).bind(3, ref_id).bind(4, now_ms);
@@ -369,8 +370,8 @@ void BatchWriter::writeWindow(const sdk::WindowResult& window, std::int64_t now_
   insert.bind(14, window.gap_to_ms).bind(15, sdk::authStateName(window.auth_state));
   insert.bind(16, std::int64_t{window.clock_jump ? 1 : 0});
   insert.run();
-  counts.last_sequence = addChange(ChangeKind::kWindow, window.source, connection_.lastInsertId(),
-                                   now_ms);
+  counts.last_sequence =
+      addChange(ChangeKind::kWindow, window.source, connection_.lastInsertId(), now_ms);
 }
 
 }  // namespace gatherd::plugins::sqlite

@@ -15,7 +15,13 @@
 namespace gatherd::plugins::sqlite {
 
 /// Kinds of the change sequence as stored in changes.kind.
-enum class ChangeKind : int { kInvocationNew = 1, kInvocationUpdated = 2, kQuota = 3, kWindow = 4, kOther = 5 };
+enum class ChangeKind : int {
+  kInvocationNew = 1,
+  kInvocationUpdated = 2,
+  kQuota = 3,
+  kWindow = 4,
+  kOther = 5
+};
 
 /// A quota snapshot is written when its fields changed, and at least this often.
 inline constexpr std::int64_t kQuotaHeartbeatMs = 5 * 60'000;

@@ -39,7 +39,9 @@ Statement::Statement(sqlite3* db, std::string_view sql) : db_(db) {
   }
 }
 
-Statement::~Statement() { sqlite3_finalize(statement_); }
+Statement::~Statement() {
+  sqlite3_finalize(statement_);
+}
 
 Statement& Statement::start() {
   sqlite3_reset(statement_);
@@ -85,9 +87,15 @@ void Statement::run() {
 bool Statement::isNull(int column) const {
   return sqlite3_column_type(statement_, column) == SQLITE_NULL;
 }
-std::int64_t Statement::getInt(int column) const { return sqlite3_column_int64(statement_, column); }
-double Statement::getDouble(int column) const { return sqlite3_column_double(statement_, column); }
-std::string Statement::getText(int column) const { return std::string(viewText(column)); }
+std::int64_t Statement::getInt(int column) const {
+  return sqlite3_column_int64(statement_, column);
+}
+double Statement::getDouble(int column) const {
+  return sqlite3_column_double(statement_, column);
+}
+std::string Statement::getText(int column) const {
+  return std::string(viewText(column));
+}
 std::string_view Statement::viewText(int column) const {
   const auto* text = sqlite3_column_text(statement_, column);
   if (text == nullptr) return {};
@@ -102,7 +110,9 @@ std::optional<double> Statement::optDouble(int column) const {
   if (isNull(column)) return std::nullopt;
   return getDouble(column);
 }
-int Statement::type(int column) const { return sqlite3_column_type(statement_, column); }
+int Statement::type(int column) const {
+  return sqlite3_column_type(statement_, column);
+}
 
 Connection::Connection(const std::string& path, std::int64_t busy_timeout_ms)
     : session_(openSession(path)), db_(Poco::Data::SQLite::Utility::dbHandle(session_)) {
@@ -146,8 +156,12 @@ void Connection::resetStatements() {
   }
 }
 
-std::int64_t Connection::lastInsertId() const { return sqlite3_last_insert_rowid(db_); }
-int Connection::changes() const { return sqlite3_changes(db_); }
+std::int64_t Connection::lastInsertId() const {
+  return sqlite3_last_insert_rowid(db_);
+}
+int Connection::changes() const {
+  return sqlite3_changes(db_);
+}
 
 std::int64_t Connection::queryInt(const std::string& sql, std::int64_t fallback) {
   Statement statement(db_, sql);

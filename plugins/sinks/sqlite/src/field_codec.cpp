@@ -64,9 +64,8 @@ class FlatParser {
     return fields;
   }
   void skipSpace() {
-    while (position_ < text_.size() &&
-           (text_[position_] == ' ' || text_[position_] == '\n' || text_[position_] == '\t' ||
-            text_[position_] == '\r')) {
+    while (position_ < text_.size() && (text_[position_] == ' ' || text_[position_] == '\n' ||
+                                        text_[position_] == '\t' || text_[position_] == '\r')) {
       ++position_;
     }
   }
@@ -88,10 +87,14 @@ class FlatParser {
     for (int i = 0; i < 4; ++i) {
       const char c = text_[position_++];
       out <<= 4;
-      if (c >= '0' && c <= '9') out |= static_cast<std::uint32_t>(c - '0');
-      else if (c >= 'a' && c <= 'f') out |= static_cast<std::uint32_t>(c - 'a' + 10);
-      else if (c >= 'A' && c <= 'F') out |= static_cast<std::uint32_t>(c - 'A' + 10);
-      else return false;
+      if (c >= '0' && c <= '9')
+        out |= static_cast<std::uint32_t>(c - '0');
+      else if (c >= 'a' && c <= 'f')
+        out |= static_cast<std::uint32_t>(c - 'a' + 10);
+      else if (c >= 'A' && c <= 'F')
+        out |= static_cast<std::uint32_t>(c - 'A' + 10);
+      else
+        return false;
     }
     return true;
   }
@@ -176,8 +179,10 @@ class FlatParser {
     bool fraction = false;
     while (position_ < text_.size()) {
       const char d = text_[position_];
-      if (d == '.' || d == 'e' || d == 'E') fraction = true;
-      else if (!((d >= '0' && d <= '9') || d == '-' || d == '+')) break;
+      if (d == '.' || d == 'e' || d == 'E')
+        fraction = true;
+      else if (!((d >= '0' && d <= '9') || d == '-' || d == '+'))
+        break;
       ++position_;
     }
     const std::string_view number = text_.substr(start, position_ - start);
@@ -204,7 +209,9 @@ class FlatParser {
 
 }  // namespace
 
-std::optional<sdk::Fields> parseFlatObject(std::string_view json) { return FlatParser(json).parse(); }
+std::optional<sdk::Fields> parseFlatObject(std::string_view json) {
+  return FlatParser(json).parse();
+}
 
 sdk::Fields decodeFields(Connection& connection, std::string_view json) {
   sdk::Fields fields;

@@ -118,34 +118,38 @@ void migrateToGatherd(Poco::Data::Session& session, const std::string& legacy_so
       "output_tokens, cache_input_tokens, reasoning_tokens, total_tokens, cost, "
       "response_time_ms, first_byte_time_ms, created_ms, updated_ms) "
       "SELECT id, invoke_id, occurred_at, payload, raw_response, created_at, ?, "
-      "max(coalesce(" + epochMs("occurred_at") + ", 0), 0), "
-      "coalesce(json_extract(p, '$.model'), ''), lower(coalesce(json_extract(p, '$.status'), '')), " +
+      "max(coalesce(" +
+      epochMs("occurred_at") +
+      ", 0), 0), "
+      "coalesce(json_extract(p, '$.model'), ''), lower(coalesce(json_extract(p, '$.status'), "
+      "'')), " +
       payloadValue("error_message", "errorMessage") + ", gatherd_error_key(" +
       payloadValue("error_message", "errorMessage") + "), " +
       payloadValue("input_tokens", "inputTokens") + ", " +
       payloadValue("output_tokens", "outputTokens") + ", " +
       payloadValue("cache_input_tokens", "cacheInputTokens") + ", " +
       payloadValue("reasoning_tokens", "reasoningTokens") + ", " +
-      payloadValue("total_tokens", "totalTokens") + ", " + payloadValue("cost_usd", "cost") +
-      ", " + payloadValue("response_time_ms", "responseTimeMs") + ", " +
+      payloadValue("total_tokens", "totalTokens") + ", " + payloadValue("cost_usd", "cost") + ", " +
+      payloadValue("response_time_ms", "responseTimeMs") + ", " +
       payloadValue("first_byte_time_ms", "firstByteTimeMs") + ", coalesce(" +
       epochMs("created_at") + ", ?), coalesce(" + epochMs("created_at") +
       ", ?) FROM (SELECT *, CASE WHEN json_valid(payload) THEN payload ELSE '{}' END AS p "
       "FROM codex_invocations_seed)";
   session << copy, use(source), use(stamp), use(stamp), now;
 
-  run(session, {
-      "DROP TABLE codex_invocations_seed",
-      "CREATE INDEX codex_invocations_time ON codex_invocations (occurred_ms)",
-      // Pages filtered by model (and status) read newest first along this index.
-      "CREATE INDEX codex_invocations_model_time ON codex_invocations (model, occurred_ms)",
-      "CREATE INDEX codex_invocations_failures ON codex_invocations (occurred_ms) "
-      "WHERE status <> 'success'",
-      rollupTable("invocation_rollup_hourly"),
-      rollupTable("invocation_rollup_daily"),
-      rollupBackfill("invocation_rollup_hourly", "3600000"),
-      rollupBackfill("invocation_rollup_daily", "86400000"),
-      R"(CREATE TABLE invocation_updates (
+  run(session,
+      {
+          "DROP TABLE codex_invocations_seed",
+          "CREATE INDEX codex_invocations_time ON codex_invocations (occurred_ms)",
+          // Pages filtered by model (and status) read newest first along this index.
+          "CREATE INDEX codex_invocations_model_time ON codex_invocations (model, occurred_ms)",
+          "CREATE INDEX codex_invocations_failures ON codex_invocations (occurred_ms) "
+          "WHERE status <> 'success'",
+          rollupTable("invocation_rollup_hourly"),
+          rollupTable("invocation_rollup_daily"),
+          rollupBackfill("invocation_rollup_hourly", "3600000"),
+          rollupBackfill("invocation_rollup_daily", "86400000"),
+          R"(CREATE TABLE invocation_updates (
     id INTEGER PRIMARY KEY,
     invocation_id INTEGER NOT NULL,
     changed_ms INTEGER NOT NULL,
@@ -156,8 +160,8 @@ void migrateToGatherd(Poco::Data::Session& session, const std::string& legacy_so
     old_total_tokens INTEGER,
     new_total_tokens INTEGER
 ))",
-      "CREATE INDEX invocation_updates_invocation ON invocation_updates (invocation_id)",
-      R"(CREATE TABLE quota_snapshots (
+          "CREATE INDEX invocation_updates_invocation ON invocation_updates (invocation_id)",
+          R"(CREATE TABLE quota_snapshots (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     source TEXT NOT NULL,
     quota_key TEXT NOT NULL,
@@ -167,9 +171,9 @@ void migrateToGatherd(Poco::Data::Session& session, const std::string& legacy_so
     raw_response JSON,
     created_ms INTEGER NOT NULL
 ))",
-      "CREATE INDEX quota_snapshots_key ON quota_snapshots (source, quota_key, id)",
-      "CREATE INDEX quota_snapshots_time ON quota_snapshots (time_ms)",
-      R"(CREATE TABLE window_ledger (
+          "CREATE INDEX quota_snapshots_key ON quota_snapshots (source, quota_key, id)",
+          "CREATE INDEX quota_snapshots_time ON quota_snapshots (time_ms)",
+          R"(CREATE TABLE window_ledger (
     id INTEGER PRIMARY KEY,
     source TEXT NOT NULL,
     window_ms INTEGER NOT NULL,
@@ -188,10 +192,10 @@ void migrateToGatherd(Poco::Data::Session& session, const std::string& legacy_so
     auth_state TEXT NOT NULL,
     clock_jump INTEGER NOT NULL
 ))",
-      // Few sources: a source filter is checked along the time index. Every index costs a page
-      // write per batch, so the ledger and the change sequence keep one each at most.
-      "CREATE INDEX window_ledger_time ON window_ledger (window_ms)",
-      R"(CREATE TABLE records (
+          // Few sources: a source filter is checked along the time index. Every index costs a page
+          // write per batch, so the ledger and the change sequence keep one each at most.
+          "CREATE INDEX window_ledger_time ON window_ledger (window_ms)",
+          R"(CREATE TABLE records (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     source TEXT NOT NULL,
     stream TEXT NOT NULL,
@@ -204,21 +208,21 @@ void migrateToGatherd(Poco::Data::Session& session, const std::string& legacy_so
     updated_ms INTEGER NOT NULL,
     UNIQUE (source, stream, record_key)
 ))",
-      "CREATE INDEX records_stream_time ON records (stream, time_ms)",
-      R"(CREATE TABLE changes (
+          "CREATE INDEX records_stream_time ON records (stream, time_ms)",
+          R"(CREATE TABLE changes (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
     kind INTEGER NOT NULL,
     source TEXT NOT NULL,
     ref_id INTEGER NOT NULL,
     created_ms INTEGER NOT NULL
 ))",
-      R"(CREATE TABLE meta (
+          R"(CREATE TABLE meta (
     name TEXT PRIMARY KEY,
     value INTEGER NOT NULL
 ) WITHOUT ROWID)",
-      "INSERT INTO meta (name, value) VALUES ('invocations_pruned_before_ms', 0), "
-      "('changes_pruned_through', 0)",
-  });
+          "INSERT INTO meta (name, value) VALUES ('invocations_pruned_before_ms', 0), "
+          "('changes_pruned_through', 0)",
+      });
 }
 
 void migrateToSourceRollup(Poco::Data::Session& session) {
@@ -246,9 +250,9 @@ void migrateToSourceRollup(Poco::Data::Session& session) {
 }  // namespace
 
 void registerFunctions(Connection& connection) {
-  const int rc = sqlite3_create_function_v2(
-      connection.handle(), "gatherd_error_key", 1, SQLITE_UTF8 | SQLITE_DETERMINISTIC, nullptr,
-      &errorKeyFunction, nullptr, nullptr, nullptr);
+  const int rc = sqlite3_create_function_v2(connection.handle(), "gatherd_error_key", 1,
+                                            SQLITE_UTF8 | SQLITE_DETERMINISTIC, nullptr,
+                                            &errorKeyFunction, nullptr, nullptr, nullptr);
   if (rc != SQLITE_OK) throw SqliteError(rc, "cannot register gatherd_error_key");
 }
 
@@ -260,10 +264,10 @@ void migrate(Connection& connection, const std::string& legacy_source, std::int6
              int target) {
   const int current = schemaVersion(connection);
   if (current > kSchemaVersion) {
-    throw std::runtime_error(
-        "the database was written by a newer gatherd (schema version " + std::to_string(current) +
-        ", this build knows up to " + std::to_string(kSchemaVersion) +
-        "); upgrade gatherd or point 'path' at another file");
+    throw std::runtime_error("the database was written by a newer gatherd (schema version " +
+                             std::to_string(current) + ", this build knows up to " +
+                             std::to_string(kSchemaVersion) +
+                             "); upgrade gatherd or point 'path' at another file");
   }
   for (int version = current + 1; version <= target; ++version) {
     Transaction transaction(connection, Transaction::Mode::kImmediate);

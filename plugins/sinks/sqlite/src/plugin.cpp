@@ -1,5 +1,6 @@
 // The sqlite sink's plugin entry: the one exported descriptor.
 #include "gatherd/sdk/plugin.hpp"
+
 #include "settings.hpp"
 #include "sqlite_sink.hpp"
 

@@ -10,9 +10,13 @@ constexpr std::int64_t kReaderBusyTimeoutMs = 2'000;
 
 ReaderPool::ReaderPool(std::string path, int size) : path_(std::move(path)), size_(size) {}
 
-ReaderPool::~ReaderPool() { close(); }
+ReaderPool::~ReaderPool() {
+  close();
+}
 
-ReaderPool::Lease::~Lease() { pool_.release(std::move(connection_)); }
+ReaderPool::Lease::~Lease() {
+  pool_.release(std::move(connection_));
+}
 
 ReaderPool::Lease ReaderPool::acquire() {
   std::unique_lock lock(mutex_);
@@ -28,8 +32,9 @@ ReaderPool::Lease ReaderPool::acquire() {
   try {
     auto connection = std::make_unique<Connection>(path_, kReaderBusyTimeoutMs);
     // Pages come from the OS cache through the mapping instead of a pread copy each.
-    connection->exec("PRAGMA query_only = ON; PRAGMA mmap_size = 1073741824; "
-                     "PRAGMA cache_size = -16000");
+    connection->exec(
+        "PRAGMA query_only = ON; PRAGMA mmap_size = 1073741824; "
+        "PRAGMA cache_size = -16000");
     return Lease(*this, std::move(connection));
   } catch (...) {
     std::lock_guard relock(mutex_);

@@ -18,8 +18,10 @@ std::int64_t readMeta(Connection& connection, const char* name) {
 }
 
 void writeMeta(Connection& connection, const char* name, std::int64_t value) {
-  connection.cached("INSERT INTO meta (name, value) VALUES (?1, ?2) "
-                    "ON CONFLICT (name) DO UPDATE SET value = excluded.value")
+  connection
+      .cached(
+          "INSERT INTO meta (name, value) VALUES (?1, ?2) "
+          "ON CONFLICT (name) DO UPDATE SET value = excluded.value")
       .bind(1, name)
       .bind(2, value)
       .run();
@@ -59,23 +61,23 @@ RetentionCounts runRetention(Connection& connection, const Settings& settings,
       transaction.commit();
       counts.invocations_pruned_before_ms = cutoff;
     }
-    counts.invocations_deleted = inChunks(
-        connection,
-        "DELETE FROM codex_invocations WHERE id IN (SELECT id FROM codex_invocations "
-        "WHERE occurred_ms >= ?1 AND occurred_ms < ?2 LIMIT ?3)",
-        kMinTimeMs, counts.invocations_pruned_before_ms);
+    counts.invocations_deleted =
+        inChunks(connection,
+                 "DELETE FROM codex_invocations WHERE id IN (SELECT id FROM codex_invocations "
+                 "WHERE occurred_ms >= ?1 AND occurred_ms < ?2 LIMIT ?3)",
+                 kMinTimeMs, counts.invocations_pruned_before_ms);
   }
 
   if (settings.raw_retention_days > 0) {
     const std::int64_t cutoff = now_ms - settings.raw_retention_days * kDayMs;
     const std::int64_t done = readMeta(connection, "raw_dropped_before_ms");
     if (cutoff > done) {
-      counts.raw_dropped = inChunks(
-          connection,
-          "UPDATE codex_invocations SET raw_response = NULL WHERE id IN (SELECT id FROM "
-          "codex_invocations WHERE occurred_ms >= ?1 AND occurred_ms < ?2 "
-          "AND raw_response IS NOT NULL LIMIT ?3)",
-          done, cutoff);
+      counts.raw_dropped =
+          inChunks(connection,
+                   "UPDATE codex_invocations SET raw_response = NULL WHERE id IN (SELECT id FROM "
+                   "codex_invocations WHERE occurred_ms >= ?1 AND occurred_ms < ?2 "
+                   "AND raw_response IS NOT NULL LIMIT ?3)",
+                   done, cutoff);
       Transaction transaction(connection, Transaction::Mode::kImmediate);
       writeMeta(connection, "raw_dropped_before_ms", cutoff);
       transaction.commit();
@@ -88,13 +90,13 @@ RetentionCounts runRetention(Connection& connection, const Settings& settings,
     const std::int64_t done = readMeta(connection, "quota_thinned_before_ms");
     if (cutoff > done) {
       // Keep the last snapshot of each (source, quota, UTC day).
-      counts.quota_snapshots_deleted = inChunks(
-          connection,
-          "DELETE FROM quota_snapshots WHERE id IN (SELECT id FROM quota_snapshots "
-          "WHERE time_ms >= ?1 AND time_ms < ?2 AND id NOT IN (SELECT max(id) FROM "
-          "quota_snapshots WHERE time_ms >= ?1 AND time_ms < ?2 "
-          "GROUP BY source, quota_key, time_ms / 86400000) LIMIT ?3)",
-          done, cutoff);
+      counts.quota_snapshots_deleted =
+          inChunks(connection,
+                   "DELETE FROM quota_snapshots WHERE id IN (SELECT id FROM quota_snapshots "
+                   "WHERE time_ms >= ?1 AND time_ms < ?2 AND id NOT IN (SELECT max(id) FROM "
+                   "quota_snapshots WHERE time_ms >= ?1 AND time_ms < ?2 "
+                   "GROUP BY source, quota_key, time_ms / 86400000) LIMIT ?3)",
+                   done, cutoff);
       Transaction transaction(connection, Transaction::Mode::kImmediate);
       writeMeta(connection, "quota_thinned_before_ms", cutoff);
       transaction.commit();

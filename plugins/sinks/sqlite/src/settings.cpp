@@ -13,8 +13,8 @@ sdk::Status readCount(const sdk::Config& config, const char* key, std::int64_t m
   auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
   if (error != std::errc() || end != text.data() + text.size() || value < minimum) {
     return sdk::Status::failure("sink '" + config.instance() + "': key '" + key +
-                                "' must be an integer >= " + std::to_string(minimum) +
-                                ", got '" + text + "'");
+                                "' must be an integer >= " + std::to_string(minimum) + ", got '" +
+                                text + "'");
   }
   out = value;
   return sdk::Status::success();
@@ -25,25 +25,69 @@ sdk::Status readCount(const sdk::Config& config, const char* key, std::int64_t m
 sdk::ConfigSchema settingsSchema() {
   using sdk::ConfigType;
   return {
-      {"path", ConfigType::kPath, "", false, false,
-       "database file (default <data_dir>/gatherd.db); created with mode 0600", {}},
-      {"synchronous", ConfigType::kString, "normal", false, false,
+      {"path",
+       ConfigType::kPath,
+       "",
+       false,
+       false,
+       "database file (default <data_dir>/gatherd.db); created with mode 0600",
+       {}},
+      {"synchronous",
+       ConfigType::kString,
+       "normal",
+       false,
+       false,
        "PRAGMA synchronous in WAL mode: normal (fast, durable across app crashes) or full",
        {"normal", "full"}},
-      {"busy_timeout", ConfigType::kDuration, "200ms", false, false,
-       "how long a write waits for another process's lock before the batch is retried", {}},
-      {"raw_retention_days", ConfigType::kInt, "0", false, false,
-       "drop raw_response of invocations older than this many days (0: keep)", {}},
-      {"invocation_retention_days", ConfigType::kInt, "0", false, false,
-       "delete invocations older than this many days; totals stay exact (0: keep)", {}},
-      {"quota_thin_after_days", ConfigType::kInt, "0", false, false,
-       "keep one quota snapshot per day for snapshots older than this (0: keep all)", {}},
-      {"changes_keep", ConfigType::kInt, "100000", false, false,
-       "entries of the change sequence (SSE replay) to keep", {}},
-      {"changes_keep_days", ConfigType::kInt, "7", false, false,
-       "days of the change sequence to keep at most", {}},
-      {"legacy_source", ConfigType::kString, "xychatai", false, false,
-       "source name for rows migrated from a seed-era database", {}},
+      {"busy_timeout",
+       ConfigType::kDuration,
+       "200ms",
+       false,
+       false,
+       "how long a write waits for another process's lock before the batch is retried",
+       {}},
+      {"raw_retention_days",
+       ConfigType::kInt,
+       "0",
+       false,
+       false,
+       "drop raw_response of invocations older than this many days (0: keep)",
+       {}},
+      {"invocation_retention_days",
+       ConfigType::kInt,
+       "0",
+       false,
+       false,
+       "delete invocations older than this many days; totals stay exact (0: keep)",
+       {}},
+      {"quota_thin_after_days",
+       ConfigType::kInt,
+       "0",
+       false,
+       false,
+       "keep one quota snapshot per day for snapshots older than this (0: keep all)",
+       {}},
+      {"changes_keep",
+       ConfigType::kInt,
+       "100000",
+       false,
+       false,
+       "entries of the change sequence (SSE replay) to keep",
+       {}},
+      {"changes_keep_days",
+       ConfigType::kInt,
+       "7",
+       false,
+       false,
+       "days of the change sequence to keep at most",
+       {}},
+      {"legacy_source",
+       ConfigType::kString,
+       "xychatai",
+       false,
+       false,
+       "source name for rows migrated from a seed-era database",
+       {}},
   };
 }
 
@@ -67,8 +111,8 @@ sdk::Status parseSettings(const sdk::Config& config, const std::string& data_dir
   } else if (synchronous == "full") {
     settings.synchronous = Synchronous::kFull;
   } else {
-    return sdk::Status::failure("sink '" + name + "': key 'synchronous' must be normal or full, got '" +
-                                synchronous + "'");
+    return sdk::Status::failure(
+        "sink '" + name + "': key 'synchronous' must be normal or full, got '" + synchronous + "'");
   }
   if (config.has("busy_timeout")) {
     auto ms = sdk::parseDurationMs(config.getString("busy_timeout"));

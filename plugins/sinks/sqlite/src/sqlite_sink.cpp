@@ -2,9 +2,6 @@
 
 #include <cerrno>
 #include <cstring>
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <Poco/Exception.h>
 
@@ -13,11 +10,16 @@
 #include "migrations.hpp"
 #include "retention.hpp"
 #include "sqlite_store.hpp"
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 namespace gatherd::plugins::sqlite {
 namespace {
 
-std::string errnoText() { return std::strerror(errno); }
+std::string errnoText() {
+  return std::strerror(errno);
+}
 
 /// Creates every missing folder of `dir` with mode 0700.
 sdk::Status makeFolders(const std::string& dir) {
@@ -41,7 +43,9 @@ sdk::Status makeFolders(const std::string& dir) {
 
 SqliteSink::SqliteSink() = default;
 
-SqliteSink::~SqliteSink() { stop(); }
+SqliteSink::~SqliteSink() {
+  stop();
+}
 
 sdk::Status SqliteSink::init(const sdk::Config& config, sdk::Host& host) {
   host_ = &host;
@@ -120,18 +124,18 @@ sdk::Status SqliteSink::open() {
       }
     }
     writer_->exec(settings_.synchronous == Synchronous::kFull ? "PRAGMA synchronous = FULL"
-                                                             : "PRAGMA synchronous = NORMAL");
+                                                              : "PRAGMA synchronous = NORMAL");
     // The unique key and time indexes of a large table stay in memory during ingest.
     // A larger WAL between checkpoints writes hot pages (rollups, index tails) back less often.
-    writer_->exec("PRAGMA cache_size = -32000; PRAGMA mmap_size = 1073741824; "
-                  "PRAGMA wal_autocheckpoint = 4000");
+    writer_->exec(
+        "PRAGMA cache_size = -32000; PRAGMA mmap_size = 1073741824; "
+        "PRAGMA wal_autocheckpoint = 4000");
     registerFunctions(*writer_);
     migrate(*writer_, settings_.legacy_source, host_->clock().utcNowMs());
     batch_writer_ = std::make_unique<BatchWriter>(*writer_);
     batch_writer_->load();
     store_ = std::make_unique<SqliteStore>(path, settings_.reader_connections, host_->clock());
-    store_->publish(
-        writer_->queryInt("SELECT seq FROM sqlite_sequence WHERE name = 'changes'", 0));
+    store_->publish(writer_->queryInt("SELECT seq FROM sqlite_sequence WHERE name = 'changes'", 0));
   } catch (const SqliteError& error) {
     return sdk::Status::failure(error.code() == 5 /* SQLITE_BUSY */
                                     ? std::string("the database is locked by another process (") +
@@ -173,7 +177,8 @@ sdk::WriteResult SqliteSink::write(const sdk::Batch& batch) {
   if (counts.updated != 0) metrics.increment("sqlite_invocations_updated", counts.updated);
   if (counts.unchanged != 0) metrics.increment("sqlite_invocations_unchanged", counts.unchanged);
   if (counts.too_old != 0) metrics.increment("sqlite_invocations_too_old", counts.too_old);
-  if (counts.quota_snapshots != 0) metrics.increment("sqlite_quota_snapshots", counts.quota_snapshots);
+  if (counts.quota_snapshots != 0)
+    metrics.increment("sqlite_quota_snapshots", counts.quota_snapshots);
   if (counts.other_records != 0) metrics.increment("sqlite_other_records", counts.other_records);
   metrics.increment("sqlite_batches_written");
 
@@ -206,7 +211,9 @@ sdk::Status SqliteSink::runMaintenance() {
   }
 }
 
-sdk::Store* SqliteSink::store() noexcept { return running_ ? store_.get() : nullptr; }
+sdk::Store* SqliteSink::store() noexcept {
+  return running_ ? store_.get() : nullptr;
+}
 
 void SqliteSink::stop() {
   if (!running_) return;

@@ -182,7 +182,8 @@ sdk::Status SqliteStore::listInvocations(const sdk::InvocationQuery& query,
   std::string sql = std::string("SELECT ") + kInvocationColumns + " FROM codex_invocations WHERE 1";
   if (query.source) sql += " AND source = ?1";
   if (query.model) sql += " AND model = ?2";
-  if (query.status) sql += *query.status == "failure" ? " AND status <> 'success'" : " AND status = ?3";
+  if (query.status)
+    sql += *query.status == "failure" ? " AND status <> 'success'" : " AND status = ?3";
   if (query.from_ms) sql += " AND occurred_ms >= ?4";
   if (query.to_ms) sql += " AND occurred_ms < ?5";
   if (query.text && !query.text->empty()) {
@@ -286,8 +287,8 @@ sdk::Status SqliteStore::errors(const sdk::RangeQuery& query, int limit,
         "AND (?3 IS NULL OR source = ?3) GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT ?4");
     statement.bind(1, range.from).bind(2, range.to).bind(3, query.source).bind(4, limit);
     while (statement.step()) {
-      buckets.push_back({statement.getText(0), statement.getText(3), statement.getInt(1),
-                         statement.getInt(2)});
+      buckets.push_back(
+          {statement.getText(0), statement.getText(3), statement.getInt(1), statement.getInt(2)});
     }
     statement.start();
     return std::nullopt;
@@ -300,12 +301,12 @@ sdk::Status SqliteStore::models(const sdk::RangeQuery& query,
   Range range{};
   if (auto problem = checkRange(query, range)) return sdk::Status::failure(*problem);
   return read("models", [&](Connection& connection) -> std::optional<std::string> {
-    for (const auto& [model, sum] : aggregate(connection, query.source, range.from, range.to, true)) {
+    for (const auto& [model, sum] :
+         aggregate(connection, query.source, range.from, range.to, true)) {
       if (sum.count != 0) models.push_back({model, sum.totals()});
     }
-    std::stable_sort(models.begin(), models.end(), [](const auto& a, const auto& b) {
-      return a.totals.count > b.totals.count;
-    });
+    std::stable_sort(models.begin(), models.end(),
+                     [](const auto& a, const auto& b) { return a.totals.count > b.totals.count; });
     return std::nullopt;
   });
 }
@@ -418,8 +419,8 @@ sdk::Status SqliteStore::changesSince(std::int64_t after, int limit, sdk::Change
         "SELECT seq, kind, source, ref_id FROM changes WHERE seq > ?1 ORDER BY seq LIMIT ?2");
     list.bind(1, after).bind(2, limit);
     while (list.step()) {
-      entries.push_back({list.getInt(0), static_cast<int>(list.getInt(1)), list.getText(2),
-                         list.getInt(3)});
+      entries.push_back(
+          {list.getInt(0), static_cast<int>(list.getInt(1)), list.getText(2), list.getInt(3)});
     }
     list.start();
 
@@ -480,7 +481,9 @@ sdk::Status SqliteStore::changesSince(std::int64_t after, int limit, sdk::Change
   });
 }
 
-std::int64_t SqliteStore::latestSequence() { return latest_sequence_.load(); }
+std::int64_t SqliteStore::latestSequence() {
+  return latest_sequence_.load();
+}
 
 std::int64_t SqliteStore::waitForChange(std::int64_t after, std::chrono::milliseconds max_wait) {
   std::unique_lock lock(sequence_mutex_);

@@ -10,8 +10,10 @@ TEST_CASE("error messages that differ in ids, numbers and durations normalise al
   CHECK(normaliseErrorMessage("request req_0c1d9e timed out after 45 s (attempt 3)") ==
         "request <id> timed out after <dur> (attempt <n>)");
   CHECK(normaliseErrorMessage("upstream 502:  bad   gateway") == "upstream <n>: bad gateway");
-  CHECK(normaliseErrorMessage("id 123e4567-e89b-12d3-a456-426614174000 unknown") == "id <id> unknown");
-  CHECK(normaliseErrorMessage("rate limited, retry in 1.5 seconds") == "rate limited, retry in <dur>");
+  CHECK(normaliseErrorMessage("id 123e4567-e89b-12d3-a456-426614174000 unknown") ==
+        "id <id> unknown");
+  CHECK(normaliseErrorMessage("rate limited, retry in 1.5 seconds") ==
+        "rate limited, retry in <dur>");
   CHECK(normaliseErrorMessage("") == "");
   CHECK(normaliseErrorMessage("quota exceeded") == "quota exceeded");
 }

@@ -16,10 +16,11 @@ constexpr std::int64_t kNow = 1'772'000'000'000;
 std::vector<std::string> tables(RawDb& raw) {
   std::vector<std::string> names;
   sqlite3_stmt* statement = nullptr;
-  sqlite3_prepare_v2(raw.handle(),
-                     "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' "
-                     "ORDER BY name",
-                     -1, &statement, nullptr);
+  sqlite3_prepare_v2(
+      raw.handle(),
+      "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' "
+      "ORDER BY name",
+      -1, &statement, nullptr);
   while (sqlite3_step(statement) == SQLITE_ROW) {
     names.emplace_back(reinterpret_cast<const char*>(sqlite3_column_text(statement, 0)));
   }
@@ -29,10 +30,13 @@ std::vector<std::string> tables(RawDb& raw) {
 
 // Rows as the seed's tool stored them: camelCase payload, SQLite's datetime('now') created_at.
 void insertSeedRows(RawDb& raw) {
-  REQUIRE(raw.exec(R"(INSERT INTO codex_invocations (invoke_id, occurred_at, payload, raw_response, created_at) VALUES
+  REQUIRE(
+      raw.exec(
+          R"(INSERT INTO codex_invocations (invoke_id, occurred_at, payload, raw_response, created_at) VALUES
     ('req-1', '2026-02-25T02:09:41Z', '{"model":"gpt-5-codex","status":"success","inputTokens":1200,"outputTokens":300,"cacheInputTokens":1000,"reasoningTokens":50,"totalTokens":1500,"cost":0.0125}', '{"requestId":"req-1"}', '2026-02-25 02:09:50'),
     ('req-2', '2026-02-25T03:00:00Z', '{"model":"gpt-5","status":"failed","errorMessage":"timeout after 30s","totalTokens":0,"cost":0}', NULL, '2026-02-25 03:00:05'),
-    ('req-3', '2026-02-25T03:10:00Z', 'not json at all', NULL, '2026-02-25 03:10:05'))") == SQLITE_OK);
+    ('req-3', '2026-02-25T03:10:00Z', 'not json at all', NULL, '2026-02-25 03:10:05'))") ==
+      SQLITE_OK);
 }
 
 }  // namespace
@@ -54,18 +58,24 @@ TEST_CASE("an empty file migrates to the newest schema") {
   const auto names = tables(raw);
   for (const char* expected :
        {"changes", "codex_invocations", "invocation_rollup_daily", "invocation_rollup_hourly",
-        "invocation_rollup_hourly_source", "invocation_updates", "meta", "quota_snapshots", "records", "window_ledger"}) {
+        "invocation_rollup_hourly_source", "invocation_updates", "meta", "quota_snapshots",
+        "records", "window_ledger"}) {
     CHECK(std::find(names.begin(), names.end(), expected) != names.end());
   }
   // The seed's columns keep their names and types.
-  CHECK(raw.text("SELECT type FROM pragma_table_info('codex_invocations') WHERE name = 'payload'") == "JSON");
-  CHECK(raw.text("SELECT dflt_value FROM pragma_table_info('codex_invocations') WHERE name = 'created_at'") ==
-        "datetime('now')");
-  CHECK(raw.exec("INSERT INTO codex_invocations (invoke_id, occurred_at, source, occurred_ms, created_ms, updated_ms) "
+  CHECK(
+      raw.text("SELECT type FROM pragma_table_info('codex_invocations') WHERE name = 'payload'") ==
+      "JSON");
+  CHECK(raw.text("SELECT dflt_value FROM pragma_table_info('codex_invocations') WHERE name = "
+                 "'created_at'") == "datetime('now')");
+  CHECK(raw.exec("INSERT INTO codex_invocations (invoke_id, occurred_at, source, occurred_ms, "
+                 "created_ms, updated_ms) "
                  "VALUES ('a', 't', 's', 0, 0, 0)") == SQLITE_OK);
-  CHECK(raw.exec("INSERT INTO codex_invocations (invoke_id, occurred_at, source, occurred_ms, created_ms, updated_ms) "
+  CHECK(raw.exec("INSERT INTO codex_invocations (invoke_id, occurred_at, source, occurred_ms, "
+                 "created_ms, updated_ms) "
                  "VALUES ('a', 't', 's', 0, 0, 0)") == SQLITE_CONSTRAINT);
-  CHECK(raw.exec("INSERT INTO codex_invocations (invoke_id, occurred_at, source, occurred_ms, created_ms, updated_ms) "
+  CHECK(raw.exec("INSERT INTO codex_invocations (invoke_id, occurred_at, source, occurred_ms, "
+                 "created_ms, updated_ms) "
                  "VALUES ('a', 't', 'other', 0, 0, 0)") == SQLITE_OK);
 }
 
@@ -97,10 +107,12 @@ TEST_CASE("a version 1 database (the seed's table) migrates with its rows, typed
   CHECK(raw.integer("SELECT count(*) FROM codex_invocations WHERE source = 'xychatai'") == 3);
   CHECK(raw.integer("SELECT occurred_ms FROM codex_invocations WHERE invoke_id = 'req-1'") ==
         1'771'985'381'000);
-  CHECK(raw.integer("SELECT cache_input_tokens FROM codex_invocations WHERE invoke_id = 'req-1'") == 1000);
+  CHECK(raw.integer("SELECT cache_input_tokens FROM codex_invocations WHERE invoke_id = 'req-1'") ==
+        1000);
   CHECK(raw.text("SELECT error_key FROM codex_invocations WHERE invoke_id = 'req-2'") ==
         "timeout after <dur>");
-  CHECK(raw.text("SELECT payload FROM codex_invocations WHERE invoke_id = 'req-3'") == "not json at all");
+  CHECK(raw.text("SELECT payload FROM codex_invocations WHERE invoke_id = 'req-3'") ==
+        "not json at all");
 
   sdk::Totals totals;
   REQUIRE(fixture.store().totals({}, totals));
@@ -145,10 +157,12 @@ TEST_CASE("a version 2 database gains the per-source hourly rollup, built from i
   }
   RawDb raw(path);
   CHECK(raw.integer("SELECT count(*) FROM invocation_rollup_hourly_source") == 3);
-  CHECK(raw.text("SELECT count || ' ' || success || ' ' || cost_nano || ' ' || total_tokens "
-                 "FROM invocation_rollup_hourly_source WHERE bucket_ms = 3600000 AND source = 'a'") ==
-        "5 3 50 6");
-  CHECK(raw.text("SELECT count || ' ' || success || ' ' || total_tokens "
-                 "FROM invocation_rollup_hourly_source WHERE bucket_ms = 7200000 AND source = 'b'") ==
-        "1 0 9");
+  CHECK(
+      raw.text("SELECT count || ' ' || success || ' ' || cost_nano || ' ' || total_tokens "
+               "FROM invocation_rollup_hourly_source WHERE bucket_ms = 3600000 AND source = 'a'") ==
+      "5 3 50 6");
+  CHECK(
+      raw.text("SELECT count || ' ' || success || ' ' || total_tokens "
+               "FROM invocation_rollup_hourly_source WHERE bucket_ms = 7200000 AND source = 'b'") ==
+      "1 0 9");
 }

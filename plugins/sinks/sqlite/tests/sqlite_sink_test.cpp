@@ -1,14 +1,14 @@
 #include "sqlite_sink.hpp"
 
 #include <cstdio>
-#include <dlfcn.h>
 #include <fstream>
-#include <sys/stat.h>
 
 #include <catch2/catch.hpp>
 
 #include "gatherd/sdk/plugin.hpp"
 #include "test_support.hpp"
+#include <dlfcn.h>
+#include <sys/stat.h>
 
 using namespace gatherd;
 using namespace gatherd::plugins::sqlite::testing;
@@ -85,7 +85,8 @@ TEST_CASE("the database file is 0600 and a folder it creates is 0700") {
   SinkFixture fixture(path);
   INFO(fixture.problem());
   REQUIRE(fixture.started());
-  REQUIRE(fixture.sink.write(makeBatch("xy", kT0, {invocation("a", kT0)})) == sdk::WriteResult::kOk);
+  REQUIRE(fixture.sink.write(makeBatch("xy", kT0, {invocation("a", kT0)})) ==
+          sdk::WriteResult::kOk);
   CHECK(modeOf(path) == 0600);
   CHECK(modeOf(path + "-wal") == 0600);
   CHECK(modeOf(path + "-shm") == 0600);
@@ -125,11 +126,12 @@ TEST_CASE("a damaged database is refused by the start-up check") {
   {
     SinkFixture fixture(path);
     INFO(fixture.problem());
-  REQUIRE(fixture.started());
+    REQUIRE(fixture.started());
     for (int batch = 0; batch < 40; ++batch) {
       std::vector<Invocation> invocations;
       for (int i = 0; i < 20; ++i) {
-        invocations.push_back(invocation("r" + std::to_string(batch * 20 + i), kT0 + batch * 1000 + i));
+        invocations.push_back(
+            invocation("r" + std::to_string(batch * 20 + i), kT0 + batch * 1000 + i));
       }
       REQUIRE(fixture.sink.write(makeBatch("xy", kT0, invocations)) == sdk::WriteResult::kOk);
     }
@@ -168,7 +170,8 @@ TEST_CASE("repeats are ignored, changed invocations are updated and the change i
   auto first = invocation("a", kT0, 0.01, 1000);
   auto second = invocation("b", kT0 + 1000, 0.02, 2000);
   auto third = invocation("c", kT0 + 2000, 0.03, 3000);
-  REQUIRE(fixture.sink.write(makeBatch("xy", kT0, {first, second, third})) == sdk::WriteResult::kOk);
+  REQUIRE(fixture.sink.write(makeBatch("xy", kT0, {first, second, third})) ==
+          sdk::WriteResult::kOk);
   const std::int64_t after_first = fixture.store().latestSequence();
   REQUIRE(fixture.sink.write(makeBatch("xy", kT0 + 10'000, {first, second, third})) ==
           sdk::WriteResult::kOk);
@@ -228,9 +231,11 @@ TEST_CASE("the same request id at another time, or from another source, is anoth
   SinkFixture fixture(dir.file("identity.db"));
   INFO(fixture.problem());
   REQUIRE(fixture.started());
-  REQUIRE(fixture.sink.write(makeBatch("one", kT0, {invocation("a", kT0), invocation("a", kT0 + 1000)})) ==
+  REQUIRE(fixture.sink.write(
+              makeBatch("one", kT0, {invocation("a", kT0), invocation("a", kT0 + 1000)})) ==
           sdk::WriteResult::kOk);
-  REQUIRE(fixture.sink.write(makeBatch("two", kT0, {invocation("a", kT0)})) == sdk::WriteResult::kOk);
+  REQUIRE(fixture.sink.write(makeBatch("two", kT0, {invocation("a", kT0)})) ==
+          sdk::WriteResult::kOk);
   sdk::Totals totals;
   REQUIRE(fixture.store().totals({}, totals));
   CHECK(totals.count == 3);
@@ -291,10 +296,11 @@ TEST_CASE("the sqlite3 command line reads the database while gatherd runs") {
   SinkFixture fixture(path);
   INFO(fixture.problem());
   REQUIRE(fixture.started());
-  REQUIRE(fixture.sink.write(makeBatch("xy", kT0, {invocation("a", kT0), invocation("b", kT0 + 1)})) ==
-          sdk::WriteResult::kOk);
-  const std::string query = "sqlite3 -readonly '" + path +
-                            "' 'SELECT count(*) FROM codex_invocations' 2>&1";
+  REQUIRE(
+      fixture.sink.write(makeBatch("xy", kT0, {invocation("a", kT0), invocation("b", kT0 + 1)})) ==
+      sdk::WriteResult::kOk);
+  const std::string query =
+      "sqlite3 -readonly '" + path + "' 'SELECT count(*) FROM codex_invocations' 2>&1";
   CHECK(runCommand(query) == "2");
 
   // Even while a write transaction is open, the CLI sees the last committed state.
@@ -373,9 +379,9 @@ TEST_CASE("quota snapshots are written on change and at least every five minutes
     REQUIRE(fixture.sink.write(batch) == sdk::WriteResult::kOk);
   };
   write(kT0, 1.5);
-  write(kT0 + 10'000, 1.5);         // unchanged: skipped
-  write(kT0 + 20'000, 2.0);         // changed
-  write(kT0 + 30'000, 2.0);         // unchanged: skipped
+  write(kT0 + 10'000, 1.5);            // unchanged: skipped
+  write(kT0 + 20'000, 2.0);            // changed
+  write(kT0 + 30'000, 2.0);            // unchanged: skipped
   write(kT0 + 20'000 + 300'000, 2.0);  // five minutes since the last snapshot
   RawDb raw(dir.file("quota.db"));
   CHECK(raw.integer("SELECT count(*) FROM quota_snapshots") == 3);

@@ -38,7 +38,7 @@ class World {
     const std::vector<std::string> sources = {"alpha", "beta"};
     const std::vector<std::string> models = {"gpt-5-codex", "gpt-5", "o4-mini"};
     const std::vector<std::string> statuses = {"success", "success", "success", "success",
-                                               "success", "success", "failed", "rate_limited"};
+                                               "success", "success", "failed",  "rate_limited"};
     std::map<std::string, std::vector<Invocation>> per_source;
     for (int i = 0; i < count; ++i) {
       Invocation value;
@@ -151,17 +151,26 @@ std::vector<RangeCase> rangeCases(World& world, std::int64_t pruned_before) {
     std::int64_t from = start + world.uniform(0, 14 * kDay);
     std::int64_t to = from + world.uniform(0, 4 * kDay);
     switch (i % 6) {
-      case 0: break;                                          // arbitrary
-      case 1: from = from / kHour * kHour; to = to / kHour * kHour; break;   // whole hours
-      case 2: from = from / kDay * kDay; to = to / kDay * kDay; break;        // whole days
-      case 3: to = from + world.uniform(0, kHour); break;    // inside one or two hours
-      case 4: {  // across the retention horizon
+      case 0: break;  // arbitrary
+      case 1:
+        from = from / kHour * kHour;
+        to = to / kHour * kHour;
+        break;  // whole hours
+      case 2:
+        from = from / kDay * kDay;
+        to = to / kDay * kDay;
+        break;                                             // whole days
+      case 3: to = from + world.uniform(0, kHour); break;  // inside one or two hours
+      case 4: {                                            // across the retention horizon
         const std::int64_t pivot = pruned_before > 0 ? pruned_before : kT0 - 2 * kDay;
         from = pivot - world.uniform(0, 3 * kHour);
         to = pivot + world.uniform(0, 3 * kHour);
         break;
       }
-      default: from = from / kHour * kHour + 1; to = to / kHour * kHour - 1; break;
+      default:
+        from = from / kHour * kHour + 1;
+        to = to / kHour * kHour - 1;
+        break;
     }
     RangeCase range{std::nullopt, from, to};
     if (i % 4 == 1) range.source = "beta";
@@ -200,8 +209,8 @@ void checkAggregates(SinkFixture& fixture, World& world, std::int64_t pruned_bef
 }
 
 void checkSeries(SinkFixture& fixture, World& world, std::int64_t pruned_before) {
-  const std::vector<std::int64_t> buckets = {60'000, 5 * 60'000, 45 * 60'000, kHour,
-                                             90 * 60'000, 6 * kHour, kDay};
+  const std::vector<std::int64_t> buckets = {60'000,      5 * 60'000, 45 * 60'000, kHour,
+                                             90 * 60'000, 6 * kHour,  kDay};
   const std::vector<int> offsets = {0, 480, 330, -300, 345};
   for (int i = 0; i < 60; ++i) {
     sdk::TimeSeriesQuery query;
@@ -221,7 +230,8 @@ void checkSeries(SinkFixture& fixture, World& world, std::int64_t pruned_before)
     const std::int64_t origin =
         query.bucket_ms >= kDay ? -std::int64_t{query.utc_offset_minutes} * 60'000 : 0;
     const std::int64_t first = floorDiv(from - origin, query.bucket_ms) * query.bucket_ms + origin;
-    const auto count = static_cast<std::size_t>((to - first + query.bucket_ms - 1) / query.bucket_ms);
+    const auto count =
+        static_cast<std::size_t>((to - first + query.bucket_ms - 1) / query.bucket_ms);
     REQUIRE(points.size() == count);
     std::vector<Accumulator> expected(count);
     for (const auto& [key, stored] : world.stored()) {
@@ -230,7 +240,8 @@ void checkSeries(SinkFixture& fixture, World& world, std::int64_t pruned_before)
       if (!counted(time, from, to, pruned_before)) continue;
       const std::int64_t hour = floorDiv(time, kHour) * kHour;
       const std::int64_t at = hour < pruned_before ? std::max(hour, from) : time;
-      add(expected[static_cast<std::size_t>(floorDiv(at - first, query.bucket_ms))], stored.invocation);
+      add(expected[static_cast<std::size_t>(floorDiv(at - first, query.bucket_ms))],
+          stored.invocation);
     }
     for (std::size_t b = 0; b < count; ++b) {
       INFO("bucket index " << b);
@@ -332,7 +343,8 @@ TEST_CASE("keyset pagination returns every row exactly once, newest first") {
     sdk::InvocationQuery query;
     query.text = "request req-1";  // substring of error messages of req-1, req-10, req-1xx...
     filters.push_back({query, [](const Stored& s) {
-                         return s.invocation.error_message.find("request req-1") != std::string::npos ||
+                         return s.invocation.error_message.find("request req-1") !=
+                                    std::string::npos ||
                                 s.invocation.request_id.find("request req-1") != std::string::npos;
                        }});
   }
@@ -383,7 +395,9 @@ TEST_CASE("errors are grouped by normalised message and latency percentiles are 
     value.request_id = "e" + std::to_string(i);
     value.time_ms = kT0 + i * 1000;
     value.status = i < 6 ? "failed" : "success";
-    if (i < 4) value.error_message = "timeout after " + std::to_string(20 + i) + "s for req_9f8e7d" + std::to_string(i);
+    if (i < 4)
+      value.error_message =
+          "timeout after " + std::to_string(20 + i) + "s for req_9f8e7d" + std::to_string(i);
     if (i == 4 || i == 5) value.error_message = "quota exceeded";
     value.response_time_ms = (i + 1) * 100;
     batch.push_back(value);
@@ -417,7 +431,8 @@ TEST_CASE("changesSince replays in order and reports pruned history as too old")
     Invocation value;
     value.request_id = "c" + std::to_string(i);
     value.time_ms = kT0 + i;
-    REQUIRE(fixture.sink.write(makeBatch("xy", kT0 + i * 10'000, {value})) == sdk::WriteResult::kOk);
+    REQUIRE(fixture.sink.write(makeBatch("xy", kT0 + i * 10'000, {value})) ==
+            sdk::WriteResult::kOk);
   }
   // Each batch: one new invocation and one window.
   const std::int64_t latest = fixture.store().latestSequence();
@@ -453,7 +468,7 @@ TEST_CASE("the latest sequence survives a restart and waitForChange wakes on a c
   {
     SinkFixture fixture(dir.file("wake.db"));
     INFO(fixture.problem());
-  REQUIRE(fixture.started());
+    REQUIRE(fixture.started());
     REQUIRE(fixture.sink.write(makeBatch("xy", kT0, {})) == sdk::WriteResult::kOk);
     before = fixture.store().latestSequence();
     CHECK(before == 1);
@@ -465,17 +480,15 @@ TEST_CASE("the latest sequence survives a restart and waitForChange wakes on a c
   CHECK(fixture.store().waitForChange(before, std::chrono::milliseconds(5)) == before);
 
   sdk::Store* store = &fixture.store();
-  auto waiter = std::async(std::launch::async, [&] {
-    return store->waitForChange(before, std::chrono::hours(1));
-  });
+  auto waiter = std::async(std::launch::async,
+                           [&] { return store->waitForChange(before, std::chrono::hours(1)); });
   REQUIRE(fixture.sink.write(makeBatch("xy", kT0 + 10'000, {})) == sdk::WriteResult::kOk);
   REQUIRE(waiter.wait_for(std::chrono::seconds(30)) == std::future_status::ready);
   CHECK(waiter.get() == before + 1);
 
   // stop() releases waiters too.
-  auto stopped = std::async(std::launch::async, [&] {
-    return store->waitForChange(before + 1, std::chrono::hours(1));
-  });
+  auto stopped = std::async(
+      std::launch::async, [&] { return store->waitForChange(before + 1, std::chrono::hours(1)); });
   fixture.sink.stop();
   REQUIRE(stopped.wait_for(std::chrono::seconds(30)) == std::future_status::ready);
 }
@@ -510,8 +523,9 @@ TEST_CASE("retention drops raw responses and thins quota snapshots to one a day"
   const std::int64_t thin_before = (kT0 - 3 * kDay) / kDay * kDay;
   CHECK(raw.integer("SELECT count(*) FROM quota_snapshots WHERE time_ms < " +
                     std::to_string(thin_before)) ==
-        raw.integer("SELECT count(DISTINCT time_ms / 86400000) FROM quota_snapshots WHERE time_ms < " +
-                    std::to_string(thin_before)));
+        raw.integer(
+            "SELECT count(DISTINCT time_ms / 86400000) FROM quota_snapshots WHERE time_ms < " +
+            std::to_string(thin_before)));
   std::int64_t recent = 0;
   for (int i = 0; i < 10 * 24; ++i) recent += kT0 - 10 * kDay + i * kHour >= thin_before ? 1 : 0;
   CHECK(raw.integer("SELECT count(*) FROM quota_snapshots WHERE time_ms >= " +

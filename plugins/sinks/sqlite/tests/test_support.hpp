@@ -23,7 +23,8 @@ namespace gatherd::plugins::sqlite::testing {
 class TempDir {
  public:
   TempDir() {
-    std::string pattern = (std::filesystem::temp_directory_path() / "gatherd-sqlite-XXXXXX").string();
+    std::string pattern =
+        (std::filesystem::temp_directory_path() / "gatherd-sqlite-XXXXXX").string();
     path_ = ::mkdtemp(pattern.data());
   }
   ~TempDir() {
@@ -75,12 +76,13 @@ inline sdk::Record toRecord(const Invocation& invocation) {
   record.fields[inv::kReasoningTokens] = invocation.reasoning_tokens;
   record.fields[inv::kTotalTokens] = invocation.total_tokens;
   record.fields[inv::kCostUsd] = invocation.cost_usd;
-  if (invocation.response_time_ms) record.fields[inv::kResponseTimeMs] = *invocation.response_time_ms;
+  if (invocation.response_time_ms)
+    record.fields[inv::kResponseTimeMs] = *invocation.response_time_ms;
   if (invocation.first_byte_time_ms) {
     record.fields[inv::kFirstByteTimeMs] = *invocation.first_byte_time_ms;
   }
-  record.raw_json = "{\"requestId\":\"" + invocation.request_id + "\",\"status\":\"" +
-                    invocation.status + "\"}";
+  record.raw_json =
+      "{\"requestId\":\"" + invocation.request_id + "\",\"status\":\"" + invocation.status + "\"}";
   return record;
 }
 
@@ -129,7 +131,9 @@ class RawDb {
   ~RawDb() { sqlite3_close(db_); }
   RawDb(const RawDb&) = delete;
   RawDb& operator=(const RawDb&) = delete;
-  int exec(const std::string& sql) { return sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, nullptr); }
+  int exec(const std::string& sql) {
+    return sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, nullptr);
+  }
   std::int64_t integer(const std::string& sql) {
     sqlite3_stmt* statement = nullptr;
     std::int64_t value = -1;
