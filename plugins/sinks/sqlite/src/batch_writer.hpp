@@ -24,7 +24,7 @@ enum class ChangeKind : int {
 };
 
 /// A quota snapshot is written when its fields changed, and at least this often.
-inline constexpr std::int64_t kQuotaHeartbeatMs = 5 * 60'000;
+inline constexpr std::int64_t kQuotaHeartbeatMs = std::int64_t{5} * 60'000;
 
 /// What a written batch did.
 struct WriteCounts {

@@ -28,8 +28,7 @@ void errorKeyFunction(sqlite3_context* context, int, sqlite3_value** arguments) 
 
 void run(Poco::Data::Session& session, const std::vector<std::string>& statements) {
   for (const std::string& sql : statements) {
-    std::string copy = sql;
-    session << copy, now;
+    session << sql, now;
   }
 }
 
@@ -143,8 +142,9 @@ void migrateToGatherd(Poco::Data::Session& session, const std::string& legacy_so
           "CREATE INDEX codex_invocations_time ON codex_invocations (occurred_ms)",
           // Pages filtered by model (and status) read newest first along this index.
           "CREATE INDEX codex_invocations_model_time ON codex_invocations (model, occurred_ms)",
-          "CREATE INDEX codex_invocations_failures ON codex_invocations (occurred_ms) "
-          "WHERE status <> 'success'",
+          std::string(
+              "CREATE INDEX codex_invocations_failures ON codex_invocations (occurred_ms) ") +
+              "WHERE status <> 'success'",
           rollupTable("invocation_rollup_hourly"),
           rollupTable("invocation_rollup_daily"),
           rollupBackfill("invocation_rollup_hourly", "3600000"),

@@ -93,7 +93,7 @@ sdk::ConfigSchema settingsSchema() {
 
 sdk::Status parseSettings(const sdk::Config& config, const std::string& data_dir,
                           Settings& settings) {
-  const std::string name = config.instance();
+  const std::string& name = config.instance();
   std::string path = config.getString("path");
   if (path.empty()) path = "gatherd.db";
   if (path.front() != '/') {

@@ -1,7 +1,7 @@
 #include "sqlite_sink.hpp"
 
 #include <cerrno>
-#include <cstring>
+#include <system_error>
 
 #include <Poco/Exception.h>
 
@@ -18,7 +18,7 @@ namespace gatherd::plugins::sqlite {
 namespace {
 
 std::string errnoText() {
-  return std::strerror(errno);
+  return std::error_code(errno, std::generic_category()).message();
 }
 
 /// Creates every missing folder of `dir` with mode 0700.
