@@ -1,4 +1,6 @@
 /// <reference types="vitest/config" />
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { defineConfig, type Plugin } from 'vite';
 import vue from '@vitejs/plugin-vue';
@@ -7,16 +9,23 @@ import vue from '@vitejs/plugin-vue';
 const backend = process.env.GATHERD_URL ?? 'http://127.0.0.1:8080';
 
 // Writes a gzip copy beside each script and style sheet, so a static server can send
-// `x.js.gz` to clients that accept gzip without compressing on every request.
+// `x.js.gz` to clients that accept gzip without compressing on every request. It compresses the
+// files as written: chunk code seen earlier (generateBundle) can still change afterwards (the
+// preload helper's dependency lists), and a stale .gz would serve a different script.
 function precompress(): Plugin {
+  let outDir = 'dist';
   return {
     name: 'gatherd-precompress',
     apply: 'build',
-    generateBundle(_options, bundle) {
-      for (const [fileName, item] of Object.entries(bundle)) {
-        if (!/\.(js|css)$/.test(fileName)) continue;
-        const source = item.type === 'chunk' ? item.code : item.source;
-        this.emitFile({ type: 'asset', fileName: `${fileName}.gz`, source: gzipSync(source, { level: 9 }) });
+    configResolved(config) {
+      outDir = join(config.root, config.build.outDir);
+    },
+    writeBundle() {
+      const assets = join(outDir, 'assets');
+      for (const name of readdirSync(assets)) {
+        if (!/\.(js|css)$/.test(name)) continue;
+        const file = join(assets, name);
+        writeFileSync(`${file}.gz`, gzipSync(readFileSync(file), { level: 9 }));
       }
     },
   };
