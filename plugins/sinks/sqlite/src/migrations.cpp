@@ -129,8 +129,8 @@ void migrateToGatherd(Poco::Data::Session& session, const std::string& legacy_so
       payloadValue("cache_input_tokens", "cacheInputTokens") + ", " +
       payloadValue("reasoning_tokens", "reasoningTokens") + ", " +
       payloadValue("total_tokens", "totalTokens") + ", " + payloadValue("cost_usd", "cost") + ", " +
-      payloadValue("response_time_ms", "responseTimeMs") + ", " +
-      payloadValue("first_byte_time_ms", "firstByteTimeMs") + ", coalesce(" +
+      payloadValue("response_time_ms", "responseTime") + ", " +
+      payloadValue("first_byte_time_ms", "firstByteTime") + ", coalesce(" +
       epochMs("created_at") + ", ?), coalesce(" + epochMs("created_at") +
       ", ?) FROM (SELECT *, CASE WHEN json_valid(payload) THEN payload ELSE '{}' END AS p "
       "FROM codex_invocations_seed)";

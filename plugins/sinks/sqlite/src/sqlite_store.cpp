@@ -16,7 +16,8 @@ namespace {
 
 constexpr const char* kInvocationColumns =
     "id, source, invoke_id, occurred_at, occurred_ms, payload, raw_response, created_ms, "
-    "updated_ms";
+    "updated_ms, model, status, error_message, input_tokens, output_tokens, cache_input_tokens, "
+    "reasoning_tokens, total_tokens, cost, response_time_ms, first_byte_time_ms";
 constexpr const char* kWindowColumns =
     "id, source, window_ms, started_ms, finished_ms, outcome, message, http_status, "
     "records_seen, records_emitted, records_rejected, gap_suspected, gap_from_ms, gap_to_ms, "
@@ -33,6 +34,28 @@ sdk::StoredInvocation readInvocation(Connection& connection, const Statement& ro
   item.record.raw_json = row.getText(6);
   item.created_ms = row.getInt(7);
   item.updated_ms = row.getInt(8);
+  // Rows migrated from the seed's table keep their original payload, whose names differ (or
+  // which is not JSON at all): the typed columns fill in every well-known field it lacks.
+  namespace field = sdk::streams::invocation;
+  sdk::Fields& fields = item.record.fields;
+  fields.try_emplace(field::kRequestId, row.getText(2));
+  fields.try_emplace(field::kOccurredAt, row.getText(3));
+  int column = 9;
+  for (const char* name : {field::kModel, field::kStatus, field::kErrorMessage}) {
+    if (!row.isNull(column)) fields.try_emplace(name, row.getText(column));
+    ++column;
+  }
+  for (const char* name : {field::kInputTokens, field::kOutputTokens, field::kCacheInputTokens,
+                           field::kReasoningTokens, field::kTotalTokens}) {
+    if (!row.isNull(column)) fields.try_emplace(name, row.getInt(column));
+    ++column;
+  }
+  if (!row.isNull(column)) fields.try_emplace(field::kCostUsd, row.getDouble(column));
+  ++column;
+  for (const char* name : {field::kResponseTimeMs, field::kFirstByteTimeMs}) {
+    if (!row.isNull(column)) fields.try_emplace(name, row.getInt(column));
+    ++column;
+  }
   return item;
 }
 

@@ -3,6 +3,7 @@
 #include <catch2/catch.hpp>
 
 #include "connection.hpp"
+#include "gatherd/sdk/streams.hpp"
 #include "test_support.hpp"
 
 using namespace gatherd;
@@ -33,7 +34,7 @@ void insertSeedRows(RawDb& raw) {
   REQUIRE(
       raw.exec(
           R"(INSERT INTO codex_invocations (invoke_id, occurred_at, payload, raw_response, created_at) VALUES
-    ('req-1', '2026-02-25T02:09:41Z', '{"model":"gpt-5-codex","status":"success","inputTokens":1200,"outputTokens":300,"cacheInputTokens":1000,"reasoningTokens":50,"totalTokens":1500,"cost":0.0125}', '{"requestId":"req-1"}', '2026-02-25 02:09:50'),
+    ('req-1', '2026-02-25T02:09:41Z', '{"model":"gpt-5-codex","status":"success","inputTokens":1200,"outputTokens":300,"cacheInputTokens":1000,"reasoningTokens":50,"totalTokens":1500,"cost":0.0125,"responseTime":44914,"firstByteTime":3484}', '{"requestId":"req-1"}', '2026-02-25 02:09:50'),
     ('req-2', '2026-02-25T03:00:00Z', '{"model":"gpt-5","status":"failed","errorMessage":"timeout after 30s","totalTokens":0,"cost":0}', NULL, '2026-02-25 03:00:05'),
     ('req-3', '2026-02-25T03:10:00Z', 'not json at all', NULL, '2026-02-25 03:10:05'))") ==
       SQLITE_OK);
@@ -113,6 +114,27 @@ TEST_CASE("a version 1 database (the seed's table) migrates with its rows, typed
         "timeout after <dur>");
   CHECK(raw.text("SELECT payload FROM codex_invocations WHERE invoke_id = 'req-3'") ==
         "not json at all");
+
+  // The API reads migrated rows with the well-known field names, whatever their payload says.
+  sdk::InvocationQuery query;
+  query.limit = 10;
+  sdk::InvocationPage page;
+  REQUIRE(fixture.store().listInvocations(query, page));
+  REQUIRE(page.items.size() == 3);
+  for (const auto& item : page.items) {
+    namespace field = sdk::streams::invocation;
+    const auto& record = item.record;
+    INFO(record.key);
+    CHECK(record.get<std::string>(field::kRequestId).has_value());
+    CHECK_FALSE(record.get<std::string>(field::kRequestId)->empty());
+    if (*record.get<std::string>(field::kRequestId) == "req-1") {
+      CHECK(record.get<std::int64_t>(field::kTotalTokens) == 1500);
+      CHECK(record.get<std::int64_t>(field::kCacheInputTokens) == 1000);
+      CHECK(record.get<double>(field::kCostUsd) == Approx(0.0125));
+      CHECK(record.get<std::int64_t>(field::kResponseTimeMs) == 44914);
+      CHECK(record.get<std::int64_t>(field::kFirstByteTimeMs) == 3484);
+    }
+  }
 
   sdk::Totals totals;
   REQUIRE(fixture.store().totals({}, totals));
