@@ -292,28 +292,13 @@ class RecordBuilder {
       : object_(object), fields_(fields), problems_(problems), context_(std::move(context)) {}
 
   void integer(const char* upstream_name, const char* field) {
-    const auto value = readInt(object_.get(upstream_name));
-    if (value.state == Lenient<std::int64_t>::State::kValue) {
-      fields_[field] = value.value;
-    } else if (value.state == Lenient<std::int64_t>::State::kInvalid) {
-      invalid(upstream_name, value.shown, "a whole number");
-    }
+    put(readInt(object_.get(upstream_name)), upstream_name, field, "a whole number");
   }
   void number(const char* upstream_name, const char* field) {
-    const auto value = readDouble(object_.get(upstream_name));
-    if (value.state == Lenient<double>::State::kValue) {
-      fields_[field] = value.value;
-    } else if (value.state == Lenient<double>::State::kInvalid) {
-      invalid(upstream_name, value.shown, "a number");
-    }
+    put(readDouble(object_.get(upstream_name)), upstream_name, field, "a number");
   }
   void boolean(const char* upstream_name, const char* field) {
-    const auto value = readBool(object_.get(upstream_name));
-    if (value.state == Lenient<bool>::State::kValue) {
-      fields_[field] = value.value;
-    } else if (value.state == Lenient<bool>::State::kInvalid) {
-      invalid(upstream_name, value.shown, "true or false");
-    }
+    put(readBool(object_.get(upstream_name)), upstream_name, field, "true or false");
   }
   void text(const char* upstream_name, const char* field) {
     if (auto value = readText(object_.get(upstream_name))) fields_[field] = std::move(*value);
@@ -330,6 +315,16 @@ class RecordBuilder {
   bool has(const char* upstream_name) const { return object_.has(upstream_name); }
 
  private:
+  // A value is stored, an invalid one reported, an absent or null one skipped.
+  template <class T>
+  void put(const Lenient<T>& value, const char* upstream_name, const char* field,
+           const char* expected) {
+    if (value.state == Lenient<T>::State::kValue) {
+      fields_[field] = value.value;
+    } else if (value.state == Lenient<T>::State::kInvalid) {
+      invalid(upstream_name, value.shown, expected);
+    }
+  }
   void invalid(const char* upstream_name, const std::string& shown, const char* expected) {
     if (problems_.size() >= kMaxProblems) return;
     problems_.push_back(context_() + ": " + upstream_name + " '" + shown + "' is not " + expected +
