@@ -3,9 +3,10 @@
 # the million-row database of bench/store, against nginx serving static JSON files of the same
 # sizes on the same machine in the same run (the ceiling). See README.md.
 set -euo pipefail
+source "$(dirname "$0")/../common.sh"
 
 repo="$(cd "$(dirname "$0")/../.." && pwd)"
-build="${BUILD_DIR:-$repo/build-http}"
+build="${BUILD_DIR:-$repo/build}"
 work="${WORK_DIR:-/tmp/gatherd-bench-http}"
 db="${BENCH_DB:-$work/store.db}"
 rows="${ROWS:-1000000}"
@@ -49,14 +50,8 @@ bind = 127.0.0.1:$gatherd_port
 plugin = sqlite
 path = $db
 INI
-"$build/gatherd" --config "$work/gatherd.ini" > "$work/gatherd.log" 2>&1 &
-gatherd_pid=$!
+start_gatherd "$work/gatherd.ini" "$gatherd_port" "$work/gatherd.log"
 pids+=("$gatherd_pid")
-for _ in $(seq 1 100); do
-  curl -sf "http://127.0.0.1:$gatherd_port/ready" >/dev/null && break
-  sleep 0.1
-done
-curl -sf "http://127.0.0.1:$gatherd_port/ready" >/dev/null || { cat "$work/gatherd.log"; exit 1; }
 
 stats_path="/api/stats"
 model="$(curl -sf "http://127.0.0.1:$gatherd_port/api/stats/models?range=30d" | sed -n 's/.*"model":"\([^"]*\)".*/\1/p' | head -1)"

@@ -3,9 +3,10 @@
 # sqlite store, sse sink). Prints gatherd's peak RSS and thread count and the delivery latency of
 # each invocation event to every client. Targets: RSS <= 64 MB, <= 32 threads, p99 <= 250 ms.
 set -euo pipefail
+source "$(dirname "$0")/../common.sh"
 
 repo="$(cd "$(dirname "$0")/../.." && pwd)"
-build="${BUILD_DIR:-$repo/build-http}"
+build="${BUILD_DIR:-$repo/build}"
 work="${WORK_DIR:-/tmp/gatherd-bench-sse}"
 clients="${CLIENTS:-10000}"
 seconds="${SECONDS_MEASURED:-30}"
@@ -45,15 +46,9 @@ if (( $(ulimit -n) < clients + 100 )); then
   echo "open-file limit $(ulimit -n) is too low for $clients clients" >&2
   exit 2
 fi
-"$build/gatherd" --config "$work/gatherd.ini" > "$work/gatherd.log" 2>&1 &
-gatherd_pid=$!
+start_gatherd "$work/gatherd.ini" "$port" "$work/gatherd.log"
 sampler_pid=""
 trap 'kill $gatherd_pid ${sampler_pid} 2>/dev/null || true; wait 2>/dev/null || true' EXIT
-for _ in $(seq 1 100); do
-  curl -sf "http://127.0.0.1:$port/ready" >/dev/null && break
-  sleep 0.1
-done
-curl -sf "http://127.0.0.1:$port/ready" >/dev/null || { cat "$work/gatherd.log"; exit 1; }
 idle_rss_kb="$(awk '/VmRSS/ {print $2}' /proc/$gatherd_pid/status)"
 idle_threads="$(awk '/Threads/ {print $2}' /proc/$gatherd_pid/status)"
 
