@@ -6,7 +6,8 @@ start_gatherd() {
   local config="$1" port="$2" log="$3"
   "$build/gatherd" --config "$config" > "$log" 2>&1 &
   gatherd_pid=$!
-  for _ in $(seq 1 100); do
+  # Opening a million-row database (with its integrity check) takes a while.
+  for _ in $(seq 1 600); do
     curl -sf "http://127.0.0.1:$port/ready" >/dev/null && return 0
     sleep 0.1
   done
