@@ -38,13 +38,25 @@ std::string readFile(const std::filesystem::path& path) {
   return text.str();
 }
 
+namespace {
+
+std::vector<std::string> gatherdArgv(const std::filesystem::path& config,
+                                     const std::vector<std::string>& args) {
+  std::vector<std::string> argv = {GATHERD_BIN, "--config", config.string()};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return argv;
+}
+
+}  // namespace
+
 GatherdProcess::GatherdProcess(const std::filesystem::path& config, std::vector<std::string> args,
-                               std::vector<std::string> environment) {
-  const auto dir = config.parent_path();
+                               std::vector<std::string> environment)
+    : ChildProcess(gatherdArgv(config, args), config.parent_path(), std::move(environment)) {}
+
+ChildProcess::ChildProcess(std::vector<std::string> argv_text, const std::filesystem::path& dir,
+                           std::vector<std::string> environment) {
   out_path_ = dir / ("out-" + std::to_string(reinterpret_cast<std::uintptr_t>(this)) + ".txt");
   err_path_ = dir / ("err-" + std::to_string(reinterpret_cast<std::uintptr_t>(this)) + ".txt");
-  std::vector<std::string> argv_text = {GATHERD_BIN, "--config", config.string()};
-  argv_text.insert(argv_text.end(), args.begin(), args.end());
   pid_ = ::fork();
   if (pid_ < 0) throw std::runtime_error("fork failed");
   if (pid_ == 0) {
@@ -61,21 +73,21 @@ GatherdProcess::GatherdProcess(const std::filesystem::path& config, std::vector<
   }
 }
 
-GatherdProcess::~GatherdProcess() {
+ChildProcess::~ChildProcess() {
   if (running()) {
     ::kill(pid_, SIGKILL);
     wait(std::chrono::seconds(5));
   }
 }
 
-void GatherdProcess::signal(int number) const { ::kill(pid_, number); }
+void ChildProcess::signal(int number) const { ::kill(pid_, number); }
 
-bool GatherdProcess::running() {
+bool ChildProcess::running() {
   if (pid_ < 0 || exit_code_ >= 0) return false;
   return wait(std::chrono::milliseconds(0)) < 0;
 }
 
-int GatherdProcess::wait(std::chrono::milliseconds timeout) {
+int ChildProcess::wait(std::chrono::milliseconds timeout) {
   if (exit_code_ >= 0) return exit_code_;
   const auto until = std::chrono::steady_clock::now() + timeout;
   for (;;) {
@@ -90,7 +102,7 @@ int GatherdProcess::wait(std::chrono::milliseconds timeout) {
   }
 }
 
-bool GatherdProcess::waitForLog(const std::string& text, std::chrono::milliseconds timeout) const {
+bool ChildProcess::waitForLog(const std::string& text, std::chrono::milliseconds timeout) const {
   return waitFor(err_path_, [&](const std::string& log) { return log.find(text) != std::string::npos; },
                  timeout);
 }

@@ -25,18 +25,21 @@ class TempDir {
 
 std::string readFile(const std::filesystem::path& path);
 
-/// One run of `gatherd --config <config> [args...]`.
-class GatherdProcess {
+/// A child process with stdout and stderr captured to files in `dir`.
+class ChildProcess {
  public:
-  GatherdProcess(const std::filesystem::path& config, std::vector<std::string> args = {},
-                 std::vector<std::string> environment = {});
-  ~GatherdProcess();  // kills the process if it still runs
+  ChildProcess(std::vector<std::string> argv, const std::filesystem::path& dir,
+               std::vector<std::string> environment = {});
+  ~ChildProcess();  // kills the process if it still runs
+  ChildProcess(const ChildProcess&) = delete;
+  ChildProcess& operator=(const ChildProcess&) = delete;
 
   void signal(int number) const;
   /// The exit code, or -1 if it did not exit within `timeout` (then it is still running).
   int wait(std::chrono::milliseconds timeout);
   bool running();
   std::string out() const { return readFile(out_path_); }
+  const std::filesystem::path& outPath() const { return out_path_; }
   std::string err() const { return readFile(err_path_); }
   /// Waits until stderr (the log) contains `text`; false after `timeout`.
   bool waitForLog(const std::string& text, std::chrono::milliseconds timeout) const;
@@ -53,7 +56,7 @@ class GatherdProcess {
 };
 
 template <class Predicate>
-bool GatherdProcess::waitFor(const std::filesystem::path& file, Predicate predicate,
+bool ChildProcess::waitFor(const std::filesystem::path& file, Predicate predicate,
                              std::chrono::milliseconds timeout) {
   const auto until = std::chrono::steady_clock::now() + timeout;
   for (;;) {
@@ -62,6 +65,13 @@ bool GatherdProcess::waitFor(const std::filesystem::path& file, Predicate predic
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
 }
+
+/// One run of `gatherd --config <config> [args...]`.
+class GatherdProcess : public ChildProcess {
+ public:
+  GatherdProcess(const std::filesystem::path& config, std::vector<std::string> args = {},
+                 std::vector<std::string> environment = {});
+};
 
 /// The config header every runtime test starts from: plugin dir of this build, data in `dir`.
 std::string baseConfig(const std::filesystem::path& dir, const std::string& interval);

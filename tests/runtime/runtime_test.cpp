@@ -247,3 +247,42 @@ TEST_CASE("gatherd reload signals the running service through its pid file") {
   CHECK(gatherd.wait(10s) == 0);
   CHECK_FALSE(std::filesystem::exists(dir.path() / "data" / "gatherd.pid"));
 }
+
+TEST_CASE("once against the fake xychatai upstream prints the normalised records, no secret") {
+  TempDir dir;
+  ChildProcess upstream({FAKE_UPSTREAM_BIN, "--port", "0", "--print-port", "--fixture",
+                         XYCHATAI_TESTDATA_DIR "/quota-happy.json"},
+                        dir.path());
+  // The fake upstream prints its port on the first line.
+  REQUIRE(ChildProcess::waitFor(
+      upstream.outPath(), [](const std::string& text) { return text.find('\n') != std::string::npos; },
+      10s));
+  const std::string port = upstream.out().substr(0, upstream.out().find('\n'));
+  const auto config = dir.write(
+      "gatherd.ini", baseConfig(dir.path(), "10s") +
+                         "[source.acct]\nplugin = xychatai-codex\nbase_url = http://127.0.0.1:" +
+                         port + "\ncookie = ${RUNTIME_TEST_COOKIE}\n");
+  GatherdProcess gatherd(config, {"once"}, {"RUNTIME_TEST_COOKIE=cookie-value-that-must-not-leak"});
+  REQUIRE(gatherd.wait(30s) == 0);
+  INFO(gatherd.err());
+  std::size_t invocations = 0;
+  std::size_t quotas = 0;
+  for (const auto& line : jsonLines(gatherd.out())) {
+    CHECK(line->getValue<std::string>("source") == "acct");
+    const auto stream = line->getValue<std::string>("stream");
+    if (stream == "invocation") {
+      ++invocations;
+      const auto fields = line->getObject("fields");
+      CHECK(fields->has("requestId"));
+      CHECK(line->getValue<std::string>("time").back() == 'Z');
+    }
+    if (stream == "quota") ++quotas;
+  }
+  CHECK(invocations > 0);
+  CHECK(quotas == 1);
+  CHECK_THAT(gatherd.err(), Catch::Contains("\"outcome\":\"ok\""));
+  for (const std::string secret : {"cookie-value-that-must-not-leak", "sk-SYNTHETIC"}) {
+    CHECK(gatherd.out().find(secret) == std::string::npos);
+    CHECK(gatherd.err().find(secret) == std::string::npos);
+  }
+}
