@@ -48,7 +48,14 @@ ensure_node() {
 build_native() {
   local dir="$1"
   shift
-  cmake -S "$GATHERD_ROOT" -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo "$@" >/dev/null
+  local launcher=()
+  # ccache, when a developer has it, makes rebuilds in several checkouts cheap (paths are taken
+  # relative to the checkout, so two clones share the cache); CI works without it.
+  if command -v ccache >/dev/null 2>&1; then
+    export CCACHE_BASEDIR="${CCACHE_BASEDIR:-$GATHERD_ROOT}"
+    launcher=(-DCMAKE_C_COMPILER_LAUNCHER=ccache -DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
+  fi
+  cmake -S "$GATHERD_ROOT" -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo "${launcher[@]}" "$@" >/dev/null
   cmake --build "$dir" -j"$(nproc)"
 }
 
