@@ -60,6 +60,8 @@ class RealClock final : public sdk::Clock {
   }
   bool sleepUntil(std::int64_t) override { return true; }
   void wakeAll() override {}
+  std::uint64_t wakeGeneration() const override { return 0; }
+  bool sleepUntil(std::int64_t, std::uint64_t) override { return true; }
 };
 
 /// The little a sink needs from the core, with a real clock and quiet logs.

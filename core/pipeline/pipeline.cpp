@@ -17,9 +17,6 @@
 namespace gatherd::core {
 namespace {
 
-// sdk::Clock has no atomic "check a flag, then sleep": a wakeAll() that lands between a
-// thread's check and its sleepUntil() is lost, so stop() repeats it until the thread noticed.
-constexpr auto kPokeRetry = std::chrono::milliseconds(2);
 // stop() waits on a condition variable and re-reads the (possibly manual) clock this often.
 constexpr auto kDrainCheck = std::chrono::milliseconds(10);
 // After the drain time, how long stop() gives a delivery thread that is not inside write()
@@ -42,11 +39,8 @@ struct Channel {
   Pipeline::SinkStats stats;
   bool stopping = false;
   std::int64_t drain_deadline_ms = 0;
-  bool sleeping = false;  // in a backoff sleep on the clock
   bool writing = false;
   bool finished = false;
-  std::uint64_t epoch = 0;
-  std::uint64_t seen_epoch = 0;
   std::thread thread;
 };
 
@@ -134,18 +128,14 @@ class Pipeline::Impl {
     }
     const std::int64_t deadline = clock_.steadyNowMs() + std::max<std::int64_t>(drain_ms, 0);
     for (auto& channel : channels_) {
-      std::unique_lock lock(channel->mutex);
+      std::lock_guard lock(channel->mutex);
       channel->stopping = true;
       channel->drain_deadline_ms = deadline;
-      const std::uint64_t epoch = ++channel->epoch;
       channel->changed.notify_all();
-      while (channel->sleeping && channel->seen_epoch < epoch) {
-        lock.unlock();
-        clock_.wakeAll();
-        lock.lock();
-        channel->changed.wait_for(lock, kPokeRetry);
-      }
     }
+    // A delivery thread in a backoff sleep read the clock's wake generation under its channel's
+    // lock before it looked at `stopping`, so this one wake cannot be lost.
+    clock_.wakeAll();
     for (auto& channel : channels_) {
       std::unique_lock lock(channel->mutex);
       while (!channel->finished && clock_.steadyNowMs() < deadline) {
@@ -215,8 +205,6 @@ class Pipeline::Impl {
     int attempts = 0;
     std::int64_t backoff_ms = 0;
     while (true) {
-      channel.seen_epoch = channel.epoch;
-      channel.changed.notify_all();
       if (channel.queue.empty()) {
         if (channel.stopping) break;
         channel.changed.wait(lock, [&] { return !channel.queue.empty() || channel.stopping; });
@@ -286,16 +274,13 @@ class Pipeline::Impl {
   void backoff(Channel& channel, std::unique_lock<std::mutex>& lock, std::int64_t backoff_ms) {
     const std::int64_t resume = clock_.steadyNowMs() + backoff_ms;
     while (true) {
+      const std::uint64_t generation = clock_.wakeGeneration();
       const std::int64_t target =
           channel.stopping ? std::min(resume, channel.drain_deadline_ms) : resume;
       if (clock_.steadyNowMs() >= target) return;
-      channel.sleeping = true;
       lock.unlock();
-      clock_.sleepUntil(target);
+      clock_.sleepUntil(target, generation);
       lock.lock();
-      channel.sleeping = false;
-      channel.seen_epoch = channel.epoch;
-      channel.changed.notify_all();
     }
   }
 

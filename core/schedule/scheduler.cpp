@@ -21,9 +21,6 @@ namespace {
 
 // With no source to wait for, the ticker still wakes now and then; setSources() pokes it anyway.
 constexpr std::int64_t kIdleTickerSleepMs = 60'000;
-// sdk::Clock has no atomic "check a flag, then sleep": a wakeAll() that lands between a thread's
-// check and its sleepUntil() is lost, so pokes are repeated until the thread acknowledges.
-constexpr auto kPokeRetry = std::chrono::milliseconds(2);
 // After stop() cancelled what was left, how long it waits for those polls to return before
 // leaving their worker threads to the destructor.
 constexpr auto kCancelledPollWait = std::chrono::seconds(1);
@@ -124,7 +121,7 @@ class Scheduler::Impl {
       replacement.emplace(source.name, std::move(slot));
     }
     sources_ = std::move(replacement);
-    if (started_ && !stopping_) pokeThreads(lock);
+    if (started_ && !stopping_) pokeThreads();
   }
 
   void setOptions(SchedulerOptions options) {
@@ -133,7 +130,7 @@ class Scheduler::Impl {
     options_ = options;
     if (started_ && !stopping_) {
       growWorkers();
-      pokeThreads(lock);
+      pokeThreads();
     }
   }
 
@@ -141,8 +138,6 @@ class Scheduler::Impl {
     std::lock_guard lock(mutex_);
     if (started_) return;
     started_ = true;
-    ticker_running_ = true;
-    watchdog_running_ = true;
     growWorkers();
     ticker_ = std::thread([this] { tickerLoop(); });
     watchdog_ = std::thread([this] { watchdogLoop(); });
@@ -154,7 +149,7 @@ class Scheduler::Impl {
     stopping_ = true;
     grace_deadline_ms_ =
         clock_.steadyNowMs() + std::max<std::int64_t>(options_.shutdown_grace_ms, 0);
-    pokeThreads(lock);
+    pokeThreads();
     lock.unlock();
     if (ticker_.joinable()) ticker_.join();
     lock.lock();
@@ -173,7 +168,7 @@ class Scheduler::Impl {
     watchdog_exit_ = true;
     workers_exit_ = true;
     work_ready_.notify_all();
-    pokeThreads(lock);
+    pokeThreads();
     lock.unlock();
 
     for (auto& poll : to_cancel) poll->cancel.cancel();
@@ -207,21 +202,10 @@ class Scheduler::Impl {
   }
 
  private:
-  // Caller holds mutex_. Pokes the ticker and the watchdog until both have seen the change
-  // made under the lock (or have exited).
-  void pokeThreads(std::unique_lock<std::mutex>& lock) {
-    const std::uint64_t target = ++epoch_;
-    auto acknowledged = [&] {
-      return (!ticker_running_ || ticker_seen_epoch_ >= target) &&
-             (!watchdog_running_ || watchdog_seen_epoch_ >= target);
-    };
-    while (!acknowledged()) {
-      lock.unlock();
-      clock_.wakeAll();
-      lock.lock();
-      state_changed_.wait_for(lock, kPokeRetry, acknowledged);
-    }
-  }
+  // Caller holds mutex_ and has just changed what the ticker or the watchdog looks at. Both
+  // read the clock's wake generation under mutex_ before they look, and sleep with it, so this
+  // wake reaches them even when they are between their check and their sleep.
+  void pokeThreads() { clock_.wakeAll(); }
 
   // Caller holds mutex_.
   void growWorkers() {
@@ -235,8 +219,7 @@ class Scheduler::Impl {
   void tickerLoop() {
     std::unique_lock lock(mutex_);
     while (true) {
-      ticker_seen_epoch_ = epoch_;
-      state_changed_.notify_all();
+      const std::uint64_t generation = clock_.wakeGeneration();
       if (stopping_) break;
       const std::int64_t steady = clock_.steadyNowMs();
       const std::int64_t utc = clock_.utcNowMs();
@@ -263,11 +246,9 @@ class Scheduler::Impl {
       if (admitted) work_ready_.notify_all();
       lock.unlock();
       emitAll(results);
-      clock_.sleepUntil(wake);
+      clock_.sleepUntil(wake, generation);
       lock.lock();
     }
-    ticker_running_ = false;
-    state_changed_.notify_all();
   }
 
   // Caller holds mutex_. Compared with the offset at the last anchoring, not at the last
@@ -363,8 +344,7 @@ class Scheduler::Impl {
   void watchdogLoop() {
     std::unique_lock lock(mutex_);
     while (true) {
-      watchdog_seen_epoch_ = epoch_;
-      state_changed_.notify_all();
+      const std::uint64_t generation = clock_.wakeGeneration();
       if (watchdog_exit_) break;
       const std::int64_t steady = clock_.steadyNowMs();
       std::vector<std::shared_ptr<Poll>> to_cancel;
@@ -391,6 +371,7 @@ class Scheduler::Impl {
           wake = std::min(wake, poll->deadline_steady_ms);
         }
       }
+      if (!results.empty()) state_changed_.notify_all();  // stop() may wait for these
       if (stopping_ && !grace_expired_) {
         if (grace_deadline_ms_ <= steady) {
           grace_expired_ = true;
@@ -402,11 +383,9 @@ class Scheduler::Impl {
       lock.unlock();
       for (auto& poll : to_cancel) poll->cancel.cancel();
       emitAll(results);
-      clock_.sleepUntil(wake);
+      clock_.sleepUntil(wake, generation);
       lock.lock();
     }
-    watchdog_running_ = false;
-    state_changed_.notify_all();
   }
 
   void workerLoop(std::size_t index) {
@@ -583,12 +562,7 @@ class Scheduler::Impl {
   bool grace_expired_ = false;
   bool watchdog_exit_ = false;
   bool workers_exit_ = false;
-  bool ticker_running_ = false;
-  bool watchdog_running_ = false;
   std::int64_t grace_deadline_ms_ = 0;
-  std::uint64_t epoch_ = 0;
-  std::uint64_t ticker_seen_epoch_ = 0;
-  std::uint64_t watchdog_seen_epoch_ = 0;
 
   std::thread ticker_;
   std::thread watchdog_;

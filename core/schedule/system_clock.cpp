@@ -34,10 +34,18 @@ std::int64_t SystemClock::steadyNowMs() const {
 }
 
 bool SystemClock::sleepUntil(std::int64_t steady_ms) {
+  return sleepUntil(steady_ms, wakeGeneration());
+}
+
+std::uint64_t SystemClock::wakeGeneration() const {
+  std::lock_guard lock(mutex_);
+  return wake_generation_;
+}
+
+bool SystemClock::sleepUntil(std::int64_t steady_ms, std::uint64_t generation) {
   const std::chrono::steady_clock::time_point until{
       std::chrono::nanoseconds(steady_ms * kNanosPerMs - phase_ns_)};
   std::unique_lock lock(mutex_);
-  const std::uint64_t generation = wake_generation_;
   woken_.wait_until(lock, until, [&] { return wake_generation_ != generation; });
   return steadyNowMs() >= steady_ms;
 }

@@ -24,9 +24,11 @@ class SystemClock final : public sdk::Clock {
   std::int64_t steadyNowMs() const override;
   bool sleepUntil(std::int64_t steady_ms) override;
   void wakeAll() override;
+  std::uint64_t wakeGeneration() const override;
+  bool sleepUntil(std::int64_t steady_ms, std::uint64_t generation) override;
 
  private:
-  std::mutex mutex_;
+  mutable std::mutex mutex_;
   std::condition_variable woken_;
   std::uint64_t wake_generation_ = 0;
   std::int64_t phase_ns_ = 0;  ///< added to steady_clock so its ms ticks match system_clock's

@@ -13,6 +13,7 @@
 #include <spdlog/sinks/ostream_sink.h>
 #include <spdlog/spdlog.h>
 
+#include "gatherd/sdk/abi.hpp"
 #include "http_test_client.hpp"
 
 using gatherd::core::HttpServer;
@@ -93,7 +94,8 @@ TEST_CASE("health, version and 404s answer JSON", "[http]") {
   Reply version = get(port, "/api/version");
   REQUIRE(version.status == 200);
   REQUIRE(version.json()->getValue<std::string>("version") == GATHERD_VERSION);
-  REQUIRE(version.json()->getValue<std::string>("abi") == "1.0");
+  REQUIRE(version.json()->getValue<std::string>("abi") ==
+          std::to_string(sdk::kAbiMajor) + "." + std::to_string(sdk::kAbiMinor));
   REQUIRE(version.json()->getValue<std::string>("startedAt").back() == 'Z');
 
   for (const char* uri : {"/api/nope", "/api", "/api/stats/nope", "/api/version/x"}) {

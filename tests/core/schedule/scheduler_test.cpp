@@ -4,6 +4,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <future>
 #include <mutex>
 #include <optional>
 #include <set>
@@ -170,6 +171,56 @@ void step(ManualClock& clock, std::int64_t ms) {
   clock.advance(ms);
   clock.waitForBlockedSleepers(kIdleSleepers);
 }
+
+// A ManualClock that can hold every thread that calls sleepUntil() at the door, between the
+// caller's last look at its state and its sleep, until someone calls wakeAll(): the window in
+// which a wake used to be lost.
+class DoorClock final : public gatherd::sdk::Clock {
+ public:
+  explicit DoorClock(std::int64_t utc_ms) : inner_(utc_ms) {}
+  ManualClock& inner() { return inner_; }
+
+  std::int64_t utcNowMs() const override { return inner_.utcNowMs(); }
+  std::int64_t steadyNowMs() const override { return inner_.steadyNowMs(); }
+  bool sleepUntil(std::int64_t steady_ms) override {
+    door();
+    return inner_.sleepUntil(steady_ms);
+  }
+  std::uint64_t wakeGeneration() const override { return inner_.wakeGeneration(); }
+  bool sleepUntil(std::int64_t steady_ms, std::uint64_t generation) override {
+    door();
+    return inner_.sleepUntil(steady_ms, generation);
+  }
+  void wakeAll() override {
+    inner_.wakeAll();  // the wake lands first; the held threads go to sleep only after it
+    std::lock_guard lock(mutex_);
+    closed_ = false;
+    changed_.notify_all();
+  }
+
+  void door() {
+    std::unique_lock lock(mutex_);
+    if (!closed_) return;
+    ++at_door_;
+    changed_.notify_all();
+    changed_.wait(lock, [&] { return !closed_; });
+  }
+  void close() {
+    std::lock_guard lock(mutex_);
+    closed_ = true;
+  }
+  bool waitAtDoor(int count) {
+    std::unique_lock lock(mutex_);
+    return changed_.wait_for(lock, kThreadWait, [&] { return at_door_ >= count; });
+  }
+
+ private:
+  ManualClock inner_;
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  bool closed_ = false;
+  int at_door_ = 0;
+};
 
 template <class Predicate>
 bool eventually(Predicate predicate) {
@@ -672,4 +723,26 @@ TEST_CASE("bad sources and options are refused", "[scheduler]") {
                   std::invalid_argument);
   CHECK_THROWS_AS(scheduler.setSources({{"", 10, okPoll()}}), std::invalid_argument);
   CHECK_THROWS_AS(scheduler.setSources({{"a", 10, PollFunction{}}}), std::invalid_argument);
+}
+
+TEST_CASE("a wake that lands between the ticker's check and its sleep is not lost",
+          "[scheduler][clock]") {
+  DoorClock clock(kBase + 3'000);
+  Collector collector;
+  Scheduler scheduler(clock, {}, collector.callback());
+  scheduler.setSources({{"a", 10'000, okPoll()}});
+  scheduler.start();
+  clock.inner().waitForBlockedSleepers(kIdleSleepers);
+  clock.close();
+  clock.inner().advance(7'000);  // the ticker starts the window, then stops at the door
+  REQUIRE(clock.waitAtDoor(1));
+  REQUIRE(collector.waitFor(1));
+
+  // stop() wakes the clock once; the ticker then sleeps with the generation it read before
+  // it looked at the stop flag, so it returns at once instead of sleeping to the next window.
+  auto stopped = std::async(std::launch::async, [&] { scheduler.stop(); });
+  const bool in_time = stopped.wait_for(kThreadWait) == std::future_status::ready;
+  if (!in_time) clock.inner().advance(3'600'000);  // let the test end, failed
+  REQUIRE(in_time);
+  CHECK(collector.count() == 1);
 }

@@ -5,6 +5,8 @@
 
 #include <catch2/catch.hpp>
 
+#include "gatherd/sdk/testing/manual_clock.hpp"
+
 using gatherd::core::SystemClock;
 
 TEST_CASE("SystemClock reads the real wall and monotonic clocks", "[system_clock]") {
@@ -37,4 +39,34 @@ TEST_CASE("SystemClock::wakeAll releases a sleeper before its time", "[system_cl
   }
   REQUIRE(status == std::future_status::ready);
   CHECK_FALSE(sleeper.get());
+}
+
+TEST_CASE("SystemClock::sleepUntil with a generation does not miss an earlier wakeAll",
+          "[system_clock]") {
+  SystemClock clock;
+  const auto generation = clock.wakeGeneration();
+  clock.wakeAll();  // before the sleep: the sleep must still end at once
+  CHECK(clock.wakeGeneration() != generation);
+  const auto far = clock.steadyNowMs() + 3'600'000;
+  auto sleeper = std::async(std::launch::async, [&] { return clock.sleepUntil(far, generation); });
+  REQUIRE(sleeper.wait_for(std::chrono::seconds(10)) == std::future_status::ready);
+  CHECK_FALSE(sleeper.get());
+
+  const auto near = clock.steadyNowMs() + 5;
+  CHECK(clock.sleepUntil(near, clock.wakeGeneration()));
+  CHECK(clock.steadyNowMs() >= near);
+}
+
+TEST_CASE("ManualClock::sleepUntil with a stale generation returns at once", "[system_clock]") {
+  gatherd::sdk::testing::ManualClock clock;
+  const auto generation = clock.wakeGeneration();
+  clock.wakeAll();
+  CHECK_FALSE(clock.sleepUntil(clock.steadyNowMs() + 1'000, generation));
+  CHECK(clock.sleepers() == 0);
+  auto sleeper = std::async(std::launch::async, [&] {
+    return clock.sleepUntil(clock.steadyNowMs() + 1'000, clock.wakeGeneration());
+  });
+  clock.waitForBlockedSleepers(1);
+  clock.advance(1'000);
+  CHECK(sleeper.get());
 }

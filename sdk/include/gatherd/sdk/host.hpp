@@ -54,10 +54,20 @@ class Clock {
   /// Monotonic ms from an arbitrary origin. Never goes back.
   virtual std::int64_t steadyNowMs() const = 0;
   /// Blocks until steadyNowMs() >= steady_ms, or until wakeAll() is called. Returns true if the
-  /// time was reached. Callers re-check their own stop flags after it returns.
+  /// time was reached. Callers re-check their own stop flags after it returns. A wakeAll() that
+  /// lands before the call is missed: a thread that must not miss one uses the overload below.
   virtual bool sleepUntil(std::int64_t steady_ms) = 0;
-  /// Releases every sleepUntil() early (used at shutdown).
+  /// Releases every sleepUntil() early (used at shutdown, reload and other state changes) and
+  /// advances the wake generation.
   virtual void wakeAll() = 0;
+  /// The wake generation: a counter that every wakeAll() advances. Since sdk 1.1.
+  virtual std::uint64_t wakeGeneration() const = 0;
+  /// Blocks until steadyNowMs() >= steady_ms, or until the wake generation differs from
+  /// `generation`; returns at once if it already does, so no wakeAll() is lost. The pattern:
+  /// read wakeGeneration() first (under the caller's lock), check the caller's own flags, then
+  /// sleep with that generation; whoever changes the flags does so first, then calls wakeAll().
+  /// Returns true if the time was reached. Since sdk 1.1.
+  virtual bool sleepUntil(std::int64_t steady_ms, std::uint64_t generation) = 0;
 };
 
 /// An HTTP request as the core's server received it.

@@ -13,7 +13,8 @@ namespace gatherd::sdk::testing {
 
 /// Wall and monotonic time under the test's control. advance() moves both; jumpWall() moves only
 /// the wall clock (a clock jump). sleepUntil() blocks until advance() reaches the target or
-/// wakeAll() is called. Thread-safe.
+/// wakeAll() is called (or, for the overload with a generation, was called since that
+/// generation was read). Thread-safe.
 class ManualClock final : public Clock {
  public:
   explicit ManualClock(std::int64_t utc_ms = 1'772'000'000'000, std::int64_t steady_ms = 1'000)
@@ -28,8 +29,16 @@ class ManualClock final : public Clock {
     return steady_ms_;
   }
   bool sleepUntil(std::int64_t steady_ms) override {
+    return sleepUntil(steady_ms, wakeGeneration());
+  }
+  std::uint64_t wakeGeneration() const override {
+    std::lock_guard lock(mutex_);
+    return wake_generation_;
+  }
+  /// A call whose generation is already stale returns at once and never counts as a sleeper.
+  bool sleepUntil(std::int64_t steady_ms, std::uint64_t generation) override {
     std::unique_lock lock(mutex_);
-    const std::uint64_t generation = wake_generation_;
+    if (wake_generation_ != generation) return steady_ms_ >= steady_ms;
     ++sleepers_;
     const auto entry = sleeping_.emplace(steady_ms, generation);
     changed_.notify_all();
