@@ -128,17 +128,13 @@ class Scheduler::Impl {
     validate(options);
     std::unique_lock lock(mutex_);
     options_ = options;
-    if (started_ && !stopping_) {
-      growWorkers();
-      pokeThreads();
-    }
+    if (started_ && !stopping_) pokeThreads();
   }
 
   void start() {
     std::lock_guard lock(mutex_);
     if (started_) return;
     started_ = true;
-    growWorkers();
     ticker_ = std::thread([this] { tickerLoop(); });
     watchdog_ = std::thread([this] { watchdogLoop(); });
   }
@@ -207,12 +203,16 @@ class Scheduler::Impl {
   // wake reaches them even when they are between their check and their sleep.
   void pokeThreads() { clock_.wakeAll(); }
 
-  // Caller holds mutex_.
+  // Caller holds mutex_. Workers are started when a queued poll finds none idle, up to
+  // max_parallel, and then kept: a source whose polls do not overlap needs one thread, not a
+  // pool of max_parallel idle ones.
   void growWorkers() {
-    while (workers_.size() < static_cast<std::size_t>(options_.max_parallel)) {
+    while (queue_.size() > idle_workers_ &&
+           workers_.size() < static_cast<std::size_t>(options_.max_parallel)) {
       const std::size_t index = workers_.size();
       worker_done_.push_back(false);
       workers_.emplace_back([this, index] { workerLoop(index); });
+      ++idle_workers_;  // it counts as idle until it takes a poll
     }
   }
 
@@ -314,6 +314,7 @@ class Scheduler::Impl {
       poll->context.cancel = &poll->cancel;
       in_flight_.push_back(poll);
       queue_.push_back(std::move(poll));
+      growWorkers();
       ++in_flight_total_;
       ++in_flight_by_source_[source.name];
       stats_.max_in_flight = std::max(stats_.max_in_flight, in_flight_total_);
@@ -392,12 +393,14 @@ class Scheduler::Impl {
     std::unique_lock lock(mutex_);
     while (true) {
       work_ready_.wait(lock, [&] { return workers_exit_ || !queue_.empty(); });
+      --idle_workers_;
       if (queue_.empty()) break;
       std::shared_ptr<Poll> poll = std::move(queue_.front());
       queue_.pop_front();
       if (poll->emitted) {  // aborted at shutdown before it started
         poll->returned = true;
         releaseSlot(poll);
+        ++idle_workers_;
         state_changed_.notify_all();
         continue;
       }
@@ -433,6 +436,7 @@ class Scheduler::Impl {
       // window admitted into a free slot always finds an idle worker, instead of waiting for
       // one that is still busy reporting (measured: up to 90 ms of start lag under load).
       releaseSlot(poll);
+      ++idle_workers_;
       state_changed_.notify_all();
     }
     worker_done_[index] = true;
@@ -568,6 +572,7 @@ class Scheduler::Impl {
   std::thread watchdog_;
   std::vector<std::thread> workers_;
   std::vector<bool> worker_done_;
+  std::size_t idle_workers_ = 0;  // started workers waiting for (or about to wait for) a poll
 };
 
 Scheduler::Scheduler(sdk::Clock& clock, SchedulerOptions options, ResultCallback on_result)

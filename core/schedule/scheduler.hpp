@@ -46,7 +46,7 @@ using ResultCallback = std::function<void(sdk::Batch&&)>;
 /// shutdown. A slow poll never delays the next window of its source (polls may overlap).
 ///
 /// Threads: one ticker (cadence, admission, clock jumps), one watchdog (deadlines, stop
-/// grace) and a pool of max_parallel workers. All public methods are thread-safe.
+/// grace) and up to max_parallel workers, started when polls overlap and kept. All public methods are thread-safe.
 class Scheduler {
  public:
   Scheduler(sdk::Clock& clock, SchedulerOptions options, ResultCallback on_result);

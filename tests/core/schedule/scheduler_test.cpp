@@ -4,6 +4,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <filesystem>
 #include <future>
 #include <mutex>
 #include <optional>
@@ -745,4 +746,29 @@ TEST_CASE("a wake that lands between the ticker's check and its sleep is not los
   if (!in_time) clock.inner().advance(3'600'000);  // let the test end, failed
   REQUIRE(in_time);
   CHECK(collector.count() == 1);
+}
+
+TEST_CASE("worker threads are started only when polls overlap, then kept", "[scheduler][threads]") {
+  auto threads = [] {
+    const std::filesystem::directory_iterator tasks("/proc/self/task");
+    return std::distance(std::filesystem::begin(tasks), std::filesystem::end(tasks));
+  };
+  const auto before = threads();
+  ManualClock clock(kBase);
+  Collector collector;
+  Gate gate;
+  Scheduler scheduler(clock, {}, collector.callback());  // max_parallel 6
+  scheduler.setSources({{"a", 10'000, gate.poll(Gate::Cancel::kHonour)}});
+  scheduler.start();
+  REQUIRE(gate.waitEntered(1));
+  CHECK(threads() == before + 3);  // ticker, watchdog, one worker
+  step(clock, 10'000);
+  REQUIRE(gate.waitEntered(2));
+  CHECK(threads() == before + 4);  // a second poll while the first still runs
+  gate.release();
+  REQUIRE(collector.waitFor(2));
+  step(clock, 10'000);
+  REQUIRE(collector.waitFor(3));
+  CHECK(threads() == before + 4);
+  scheduler.stop();
 }
