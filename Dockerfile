@@ -7,7 +7,7 @@
 FROM debian:bookworm AS build
 RUN apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
       build-essential cmake pkg-config libpoco-dev libboost-dev libboost-filesystem-dev \
-      libspdlog-dev libsqlite3-dev libssl-dev ca-certificates \
+      libspdlog-dev libsqlite3-dev libssl-dev libsimdjson-dev ca-certificates \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .
@@ -19,7 +19,7 @@ FROM debian:bookworm-slim
 RUN apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
       libpocofoundation80 libpoconet80 libpoconetssl80 libpococrypto80 libpocoutil80 \
       libpocoxml80 libpocojson80 libpocodata80 libpocodatasqlite80 libspdlog1.10 libfmt9 \
-      libboost-filesystem1.74.0 libsqlite3-0 libssl3 ca-certificates \
+      libboost-filesystem1.74.0 libsqlite3-0 libssl3 libsimdjson14 ca-certificates \
     && rm -rf /var/lib/apt/lists/* \
     && useradd --system --home /var/lib/gatherd gatherd \
     && install -d -o gatherd -g gatherd -m 0700 /var/lib/gatherd

@@ -1,26 +1,21 @@
 #include "parser.hpp"
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <functional>
 #include <limits>
 
-#include <Poco/Dynamic/Var.h>
-#include <Poco/Exception.h>
-#include <Poco/JSON/Array.h>
-#include <Poco/JSON/Object.h>
-#include <Poco/JSON/Parser.h>
-
 #include "gatherd/sdk/streams.hpp"
 #include "json/json_writer.hpp"
 #include "json/time_format.hpp"
+#include <simdjson.h>
 
 namespace gatherd::plugins::xychatai {
 namespace {
 
-using Poco::Dynamic::Var;
-using Poco::JSON::Array;
-using Poco::JSON::Object;
+using simdjson::dom::element;
+using simdjson::dom::element_type;
 namespace inv = sdk::streams::invocation;
 namespace quo = sdk::streams::quota;
 
@@ -46,8 +41,66 @@ std::string lowerCase(std::string_view text) {
   return lower;
 }
 
-bool isObject(const Var& value) { return value.type() == typeid(Object::Ptr); }
-bool isArray(const Var& value) { return value.type() == typeid(Array::Ptr); }
+/// A JSON value of the parsed document, or nothing (a missing member). Valid while the parser
+/// that made the document is not reused, i.e. during one parseQuotaResponse() call.
+class Var {
+ public:
+  Var() = default;
+  explicit Var(element value) : value_(value), present_(true) {}
+
+  bool isEmpty() const { return !present_ || value_.type() == element_type::NULL_VALUE; }
+  bool isObject() const { return present_ && value_.type() == element_type::OBJECT; }
+  bool isArray() const { return present_ && value_.type() == element_type::ARRAY; }
+  bool isString() const { return present_ && value_.type() == element_type::STRING; }
+  bool isBoolean() const { return present_ && value_.type() == element_type::BOOL; }
+  bool isSigned() const { return present_ && value_.type() == element_type::INT64; }
+  bool isInteger() const {
+    return present_ &&
+           (value_.type() == element_type::INT64 || value_.type() == element_type::UINT64);
+  }
+  bool isNumeric() const {
+    return isInteger() || (present_ && value_.type() == element_type::DOUBLE);
+  }
+
+  // Call only after the matching is...() check.
+  std::string_view string() const { return value_.get_string().value_unsafe(); }
+  bool boolean() const { return value_.get_bool().value_unsafe(); }
+  std::int64_t int64() const { return value_.get_int64().value_unsafe(); }
+  std::uint64_t uint64() const { return value_.get_uint64().value_unsafe(); }
+  /// Any number as a double.
+  double number() const {
+    switch (value_.type()) {
+      case element_type::INT64: return static_cast<double>(int64());
+      case element_type::UINT64: return static_cast<double>(uint64());
+      default: return value_.get_double().value_unsafe();
+    }
+  }
+  simdjson::dom::object object() const { return value_.get_object().value_unsafe(); }
+  simdjson::dom::array array() const { return value_.get_array().value_unsafe(); }
+  element raw() const { return value_; }
+
+ private:
+  element value_;
+  bool present_ = false;
+};
+
+/// A number as the shortest text that reads back as the same value.
+std::string numberText(double value) {
+  char buffer[32];
+  const auto [end, error] = std::to_chars(buffer, buffer + sizeof(buffer), value);
+  return error == std::errc() ? std::string(buffer, end) : std::string("?");
+}
+
+/// Any value as text, the way it is quoted in a problem message.
+std::string convertToText(const Var& value) {
+  if (value.isEmpty()) return "";
+  if (value.isString()) return std::string(value.string());
+  if (value.isBoolean()) return value.boolean() ? "true" : "false";
+  if (value.isSigned()) return std::to_string(value.int64());
+  if (value.isInteger()) return std::to_string(value.uint64());
+  if (value.isNumeric()) return numberText(value.number());
+  return simdjson::minify(value.raw());
+}
 
 /// A value read leniently: absent (missing, null, blank), understood, or present but invalid.
 template <class T>
@@ -58,12 +111,7 @@ struct Lenient {
 };
 
 std::string shownValue(const Var& value) {
-  std::string text;
-  try {
-    text = value.convert<std::string>();
-  } catch (const Poco::Exception&) {
-    text = "?";
-  }
+  std::string text = convertToText(value);
   if (text.size() > kMaxQuotedChars) text = text.substr(0, kMaxQuotedChars) + "...";
   return text;
 }
@@ -71,27 +119,23 @@ std::string shownValue(const Var& value) {
 Lenient<double> readDouble(const Var& value) {
   Lenient<double> result;
   if (value.isEmpty()) return result;
-  try {
-    if (value.isString()) {
-      const std::string& text = value.extract<std::string>();
-      const std::string_view trimmed = trim(text);
-      if (trimmed.empty()) return result;
-      double parsed = 0;
-      const auto [end, error] =
-          std::from_chars(trimmed.data(), trimmed.data() + trimmed.size(), parsed);
-      if (error == std::errc() && end == trimmed.data() + trimmed.size() && std::isfinite(parsed)) {
-        result.state = Lenient<double>::State::kValue;
-        result.value = parsed;
-        return result;
-      }
-    } else if (value.isNumeric() && !value.isBoolean()) {
-      result.value = value.convert<double>();
-      if (std::isfinite(result.value)) {
-        result.state = Lenient<double>::State::kValue;
-        return result;
-      }
+  if (value.isString()) {
+    const std::string_view trimmed = trim(value.string());
+    if (trimmed.empty()) return result;
+    double parsed = 0;
+    const auto [end, error] =
+        std::from_chars(trimmed.data(), trimmed.data() + trimmed.size(), parsed);
+    if (error == std::errc() && end == trimmed.data() + trimmed.size() && std::isfinite(parsed)) {
+      result.state = Lenient<double>::State::kValue;
+      result.value = parsed;
+      return result;
     }
-  } catch (const Poco::Exception&) {
+  } else if (value.isNumeric()) {
+    result.value = value.number();
+    if (std::isfinite(result.value)) {
+      result.state = Lenient<double>::State::kValue;
+      return result;
+    }
   }
   result.state = Lenient<double>::State::kInvalid;
   result.shown = shownValue(value);
@@ -101,26 +145,23 @@ Lenient<double> readDouble(const Var& value) {
 Lenient<std::int64_t> readInt(const Var& value) {
   Lenient<std::int64_t> result;
   if (value.isEmpty()) return result;
-  try {
-    if (value.isInteger() && !value.isBoolean()) {
-      if (value.isSigned() || value.convert<std::uint64_t>() <=
-                                  static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())) {
-        result.state = Lenient<std::int64_t>::State::kValue;
-        result.value = value.convert<std::int64_t>();
-        return result;
-      }
-    } else {
-      const auto number = readDouble(value);
-      if (number.state == Lenient<double>::State::kAbsent) return result;
-      // Counts sent as "10" or 10.0 are whole numbers; 10.5 tokens is not a count.
-      if (number.state == Lenient<double>::State::kValue && std::floor(number.value) == number.value &&
-          std::fabs(number.value) < 9.0e18) {
-        result.state = Lenient<std::int64_t>::State::kValue;
-        result.value = static_cast<std::int64_t>(number.value);
-        return result;
-      }
+  if (value.isInteger()) {
+    // An unsigned value is above INT64_MAX (the parser reads everything else as signed).
+    if (value.isSigned()) {
+      result.state = Lenient<std::int64_t>::State::kValue;
+      result.value = value.int64();
+      return result;
     }
-  } catch (const Poco::Exception&) {
+  } else {
+    const auto number = readDouble(value);
+    if (number.state == Lenient<double>::State::kAbsent) return result;
+    // Counts sent as "10" or 10.0 are whole numbers; 10.5 tokens is not a count.
+    if (number.state == Lenient<double>::State::kValue &&
+        std::floor(number.value) == number.value && std::fabs(number.value) < 9.0e18) {
+      result.state = Lenient<std::int64_t>::State::kValue;
+      result.value = static_cast<std::int64_t>(number.value);
+      return result;
+    }
   }
   result.state = Lenient<std::int64_t>::State::kInvalid;
   result.shown = shownValue(value);
@@ -130,34 +171,30 @@ Lenient<std::int64_t> readInt(const Var& value) {
 Lenient<bool> readBool(const Var& value) {
   Lenient<bool> result;
   if (value.isEmpty()) return result;
-  try {
-    if (value.isBoolean()) {
+  if (value.isBoolean()) {
+    result.state = Lenient<bool>::State::kValue;
+    result.value = value.boolean();
+    return result;
+  }
+  if (value.isInteger()) {
+    if (value.isSigned() && (value.int64() == 0 || value.int64() == 1)) {
       result.state = Lenient<bool>::State::kValue;
-      result.value = value.extract<bool>();
+      result.value = value.int64() == 1;
       return result;
     }
-    if (value.isInteger()) {
-      const auto number = value.convert<std::int64_t>();
-      if (number == 0 || number == 1) {
-        result.state = Lenient<bool>::State::kValue;
-        result.value = number == 1;
-        return result;
-      }
-    } else if (value.isString()) {
-      const std::string lower = lowerCase(trim(value.extract<std::string>()));
-      if (lower.empty()) return result;
-      if (lower == "true" || lower == "yes" || lower == "1") {
-        result.state = Lenient<bool>::State::kValue;
-        result.value = true;
-        return result;
-      }
-      if (lower == "false" || lower == "no" || lower == "0") {
-        result.state = Lenient<bool>::State::kValue;
-        result.value = false;
-        return result;
-      }
+  } else if (value.isString()) {
+    const std::string lower = lowerCase(trim(value.string()));
+    if (lower.empty()) return result;
+    if (lower == "true" || lower == "yes" || lower == "1") {
+      result.state = Lenient<bool>::State::kValue;
+      result.value = true;
+      return result;
     }
-  } catch (const Poco::Exception&) {
+    if (lower == "false" || lower == "no" || lower == "0") {
+      result.state = Lenient<bool>::State::kValue;
+      result.value = false;
+      return result;
+    }
   }
   result.state = Lenient<bool>::State::kInvalid;
   result.shown = shownValue(value);
@@ -166,48 +203,48 @@ Lenient<bool> readBool(const Var& value) {
 
 /// Strings, and numbers as their decimal text (ids sometimes arrive as numbers).
 std::optional<std::string> readText(const Var& value) {
-  if (value.isEmpty() || isObject(value) || isArray(value)) return std::nullopt;
-  try {
-    if (value.isString()) return value.extract<std::string>();
-    if (value.isInteger() && !value.isBoolean()) {
-      return value.isSigned() ? std::to_string(value.convert<std::int64_t>())
-                              : std::to_string(value.convert<std::uint64_t>());
-    }
-    return value.convert<std::string>();
-  } catch (const Poco::Exception&) {
-    return std::nullopt;
-  }
+  if (value.isEmpty() || value.isObject() || value.isArray()) return std::nullopt;
+  return convertToText(value);
 }
 
-/// Member lookup without copies: Poco's Object::get() copies the value (and the key string).
+/// An object's members in key order, each key once with its last value (what a map-based
+/// parser gives: raw JSON keeps the key order gatherd has always written).
 class ObjectView {
  public:
-  explicit ObjectView(const Object& object) {
+  explicit ObjectView(simdjson::dom::object object) {
     members_.reserve(24);
-    for (const auto& member : object) members_.emplace_back(member.first, &member.second);
-  }
-  const Var& get(std::string_view name) const {
-    for (const auto& [key, value] : members_) {
-      if (key == name) return *value;
+    for (const auto member : object) members_.emplace_back(member.key, member.value);
+    std::stable_sort(members_.begin(), members_.end(),
+                     [](const auto& left, const auto& right) { return left.first < right.first; });
+    // Of equal keys keep the last one.
+    std::size_t kept = 0;
+    for (std::size_t i = 0; i < members_.size(); ++i) {
+      if (i + 1 < members_.size() && members_[i + 1].first == members_[i].first) continue;
+      members_[kept++] = members_[i];
     }
-    return null();
+    members_.resize(kept);
+  }
+  Var get(std::string_view name) const {
+    const auto found = std::lower_bound(
+        members_.begin(), members_.end(), name,
+        [](const auto& member, std::string_view key) { return member.first < key; });
+    if (found == members_.end() || found->first != name) return Var();
+    return Var(found->second);
   }
   bool has(std::string_view name) const { return !get(name).isEmpty(); }
+  const std::vector<std::pair<std::string_view, element>>& members() const { return members_; }
 
  private:
-  static const Var& null() {
-    static const Var empty;
-    return empty;
-  }
-  std::vector<std::pair<std::string_view, const Var*>> members_;
+  std::vector<std::pair<std::string_view, element>> members_;
 };
 
 void writeValue(json::Writer& writer, const Var& value, const Redactor& redactor);
 void writeString(json::Writer& writer, std::string_view text);
 
-void writeObject(json::Writer& writer, const Object& object, const Redactor& redactor) {
+void writeObject(json::Writer& writer, const ObjectView& object, const Redactor& redactor) {
   writer.beginObject();
-  for (const auto& [name, value] : object) {
+  for (const auto& [name, raw] : object.members()) {
+    const Var value(raw);
     writer.key(name);
     if (isSecretKey(name) && !value.isEmpty()) {
       writer.string(kRedacted);
@@ -221,45 +258,31 @@ void writeObject(json::Writer& writer, const Object& object, const Redactor& red
 void writeValue(json::Writer& writer, const Var& value, const Redactor& redactor) {
   if (value.isEmpty()) {
     writer.null();
-  } else if (isObject(value)) {
-    const auto& object = value.extract<Object::Ptr>();
-    if (object.isNull()) {
-      writer.null();
-    } else {
-      writeObject(writer, *object, redactor);
-    }
-  } else if (isArray(value)) {
-    const auto& array = value.extract<Array::Ptr>();
-    if (array.isNull()) {
-      writer.null();
-      return;
-    }
+  } else if (value.isObject()) {
+    writeObject(writer, ObjectView(value.object()), redactor);
+  } else if (value.isArray()) {
     writer.beginArray();
-    for (const auto& item : *array) writeValue(writer, item, redactor);
+    for (const element item : value.array()) writeValue(writer, Var(item), redactor);
     writer.endArray();
   } else if (value.isString()) {
-    const auto& text = value.extract<std::string>();
+    const std::string_view text = value.string();
     if (redactor.containsSecret(text)) {
       writer.string(redactor.apply(text));
     } else {
       writeString(writer, text);
     }
   } else if (value.isBoolean()) {
-    writer.boolean(value.extract<bool>());
+    writer.boolean(value.boolean());
+  } else if (value.isSigned()) {
+    writer.integer(value.int64());
   } else if (value.isInteger()) {
-    if (value.isSigned()) {
-      writer.integer(value.convert<std::int64_t>());
-    } else {
-      writer.raw(std::to_string(value.convert<std::uint64_t>()));
-    }
-  } else if (value.isNumeric()) {
-    writer.number(value.convert<double>());
+    writer.raw(std::to_string(value.uint64()));
   } else {
-    writer.string(redactor.apply(value.convert<std::string>()));
+    writer.number(value.number());
   }
 }
 
-/// Poco's parser only yields valid UTF-8, so a string without quotes, backslashes or control
+/// The parser only yields valid UTF-8, so a string without quotes, backslashes or control
 /// characters can be copied as it is; the rest goes through the full escaper.
 void writeString(json::Writer& writer, std::string_view text) {
   for (const char c : text) {
@@ -276,7 +299,7 @@ void writeString(json::Writer& writer, std::string_view text) {
   writer.raw(quoted);
 }
 
-std::string rawJson(const Object& object, const Redactor& redactor) {
+std::string rawJson(const ObjectView& object, const Redactor& redactor) {
   std::string out;
   out.reserve(512);
   json::Writer writer(out);
@@ -345,12 +368,11 @@ std::optional<sdk::Record> parseInvocation(std::size_t index, const Var& item,
                                            const ParseOptions& options, const Redactor& redactor,
                                            std::vector<std::string>& problems) {
   auto position = [index] { return "record " + std::to_string(index + 1); };
-  if (!isObject(item) || item.extract<Object::Ptr>().isNull()) {
+  if (!item.isObject()) {
     addProblem(problems, position() + ": not a JSON object (rejected)");
     return std::nullopt;
   }
-  const Object& raw_object = *item.extract<Object::Ptr>();
-  const ObjectView object(raw_object);
+  const ObjectView object(item.object());
   const auto request_id = readText(object.get("requestId"));
   if (!request_id || trim(*request_id).empty()) {
     addProblem(problems, position() + ": no requestId (rejected)");
@@ -406,29 +428,27 @@ std::optional<sdk::Record> parseInvocation(std::size_t index, const Var& item,
   if (auto model = fields.find(inv::kModel); model != fields.end()) {
     if (auto* text = std::get_if<std::string>(&model->second)) *text = redactor.apply(*text);
   }
-  record.raw_json = rawJson(raw_object, redactor);
+  record.raw_json = rawJson(object, redactor);
   return record;
 }
 
 /// The plan to report: the first active subscription of an array, else its first object.
-Object::Ptr pickSubscription(const Var& value) {
-  if (isObject(value)) return value.extract<Object::Ptr>();
-  if (!isArray(value)) return nullptr;
-  const auto& array = value.extract<Array::Ptr>();
-  if (array.isNull()) return nullptr;
-  Object::Ptr first;
-  for (const auto& item : *array) {
-    if (!isObject(item)) continue;
-    const auto& object = item.extract<Object::Ptr>();
-    if (object.isNull()) continue;
-    if (first.isNull()) first = object;
-    const auto active = readBool(object->get("isActive"));
+std::optional<ObjectView> pickSubscription(const Var& value) {
+  if (value.isObject()) return ObjectView(value.object());
+  if (!value.isArray()) return std::nullopt;
+  std::optional<ObjectView> first;
+  for (const element raw : value.array()) {
+    const Var item(raw);
+    if (!item.isObject()) continue;
+    ObjectView object(item.object());
+    const auto active = readBool(object.get("isActive"));
     if (active.state == Lenient<bool>::State::kValue && active.value) return object;
+    if (!first) first = std::move(object);
   }
   return first;
 }
 
-std::optional<sdk::Record> parseQuota(const Object& service_object, const ParseOptions& options,
+std::optional<sdk::Record> parseQuota(const ObjectView& service_object, const ParseOptions& options,
                                       const Redactor& redactor,
                                       std::vector<std::string>& problems) {
   const Var subscriptions = service_object.get("subscriptions");
@@ -444,8 +464,8 @@ std::optional<sdk::Record> parseQuota(const Object& service_object, const ParseO
   const auto is_auth = readBool(service_object.get("isAuth"));
   if (is_auth.state == Lenient<bool>::State::kValue) fields[quo::kIsAuth] = is_auth.value;
 
-  if (const Object::Ptr plan = pickSubscription(subscriptions); !plan.isNull()) {
-    const ObjectView plan_view(*plan);
+  if (const auto plan = pickSubscription(subscriptions)) {
+    const ObjectView& plan_view = *plan;
     RecordBuilder builder(plan_view, fields, problems, [] { return std::string("subscriptions"); });
     builder.text("subTypeName", quo::kPlanName);
     builder.text("id", quo::kPlanId);
@@ -459,9 +479,11 @@ std::optional<sdk::Record> parseQuota(const Object& service_object, const ParseO
     // Amount plans count USD, count plans count calls; `limit` means calls, so an amount plan
     // never falls back to it (an earlier tool mixed the two units that way).
     if (billing_type.empty()) {
-      if (builder.has("amountLimit") || builder.has("usedAmount") || builder.has("remainingAmount")) {
+      if (builder.has("amountLimit") || builder.has("usedAmount") ||
+          builder.has("remainingAmount")) {
         billing_type = "amount";
-      } else if (builder.has("limit") || builder.has("usedCount") || builder.has("remainingCount")) {
+      } else if (builder.has("limit") || builder.has("usedCount") ||
+                 builder.has("remainingCount")) {
         billing_type = "count";
       }
     }
@@ -476,8 +498,8 @@ std::optional<sdk::Record> parseQuota(const Object& service_object, const ParseO
       builder.integer("remainingCount", quo::kCountRemaining);
     }
   }
-  if (isObject(usage) && !usage.extract<Object::Ptr>().isNull()) {
-    const ObjectView usage_view(*usage.extract<Object::Ptr>());
+  if (usage.isObject()) {
+    const ObjectView usage_view(usage.object());
     RecordBuilder builder(usage_view, fields, problems, [] { return std::string("currentUsage"); });
     builder.integer("totalRequests", quo::kUsage24hRequests);
     builder.integer("totalTokens", quo::kUsage24hTokens);
@@ -490,8 +512,9 @@ std::optional<sdk::Record> parseQuota(const Object& service_object, const ParseO
   std::string raw;
   json::Writer writer(raw);
   writer.beginObject();
-  for (const auto& [name, value] : service_object) {
+  for (const auto& [name, raw_value] : service_object.members()) {
     if (name == "recentRecords") continue;
+    const Var value(raw_value);
     writer.key(name);
     if (isSecretKey(name) && !value.isEmpty()) {
       writer.string(kRedacted);
@@ -527,20 +550,15 @@ ParsedResponse parseQuotaResponse(std::string_view body, const ParseOptions& opt
     return malformed("the response is not a JSON object (starts with '" +
                      std::string(trimmed.substr(0, 1)) + "')");
   }
-  Var root;
-  try {
-    Poco::JSON::Parser parser;
-    root = parser.parse(std::string(trimmed));
-  } catch (const Poco::Exception& error) {
-    return malformed("the response is not valid JSON: " + redactor.apply(error.message()));
-  } catch (const std::exception& error) {
+  // One parser per thread: its buffers are kept for the next response of about the same size.
+  thread_local simdjson::dom::parser parser;
+  element root;
+  if (const auto error = parser.parse(trimmed.data(), trimmed.size()).get(root)) {
     return malformed(std::string("the response is not valid JSON: ") +
-                     redactor.apply(error.what()));
+                     redactor.apply(simdjson::error_message(error)));
   }
-  if (!isObject(root) || root.extract<Object::Ptr>().isNull()) {
-    return malformed("the response is not a JSON object");
-  }
-  const Object& envelope = *root.extract<Object::Ptr>();
+  if (root.type() != element_type::OBJECT) return malformed("the response is not a JSON object");
+  const ObjectView envelope(root.get_object().value_unsafe());
 
   ParsedResponse result;
   result.code = readCode(envelope.get("code"));
@@ -557,20 +575,19 @@ ParsedResponse parseQuotaResponse(std::string_view body, const ParseOptions& opt
     return result;
   }
   const Var data = envelope.get("data");
-  if (!isObject(data) || data.extract<Object::Ptr>().isNull()) {
-    return malformed("code 1 but the response has no 'data' object");
-  }
-  const Object& data_object = *data.extract<Object::Ptr>();
+  if (!data.isObject()) return malformed("code 1 but the response has no 'data' object");
+  const ObjectView data_object(data.object());
   const Var service_value = data_object.get(options.service);
-  if (!isObject(service_value) || service_value.extract<Object::Ptr>().isNull()) {
+  if (!service_value.isObject()) {
     std::string others;
-    for (const auto& [name, value] : data_object) {
-      if (isObject(value)) others += (others.empty() ? "" : ", ") + name;
+    for (const auto& [name, value] : data_object.members()) {
+      if (Var(value).isObject()) others += (others.empty() ? "" : ", ") + std::string(name);
     }
-    return malformed("the response has no data." + options.service +
-                     (others.empty() ? std::string() : " (it has: " + others + "; check 'service')"));
+    return malformed(
+        "the response has no data." + options.service +
+        (others.empty() ? std::string() : " (it has: " + others + "; check 'service')"));
   }
-  const Object& service_object = *service_value.extract<Object::Ptr>();
+  const ObjectView service_object(service_value.object());
   if (const auto api_key = readText(service_object.get("apiKey"))) redactor.add(*api_key);
 
   const auto is_auth = readBool(service_object.get("isAuth"));
@@ -578,15 +595,15 @@ ParsedResponse parseQuotaResponse(std::string_view body, const ParseOptions& opt
 
   const Var records = service_object.get("recentRecords");
   if (!records.isEmpty()) {
-    if (!isArray(records) || records.extract<Array::Ptr>().isNull()) {
+    if (!records.isArray()) {
       return malformed("data." + options.service + ".recentRecords is not an array");
     }
-    const Array& array = *records.extract<Array::Ptr>();
+    const simdjson::dom::array array = records.array();
     result.records_seen = static_cast<std::int64_t>(array.size());
     result.invocations.reserve(array.size());
     std::size_t index = 0;
-    for (const Var& item : array) {
-      if (auto record = parseInvocation(index++, item, options, redactor, result.problems)) {
+    for (const element item : array) {
+      if (auto record = parseInvocation(index++, Var(item), options, redactor, result.problems)) {
         result.invocations.push_back(std::move(*record));
       } else {
         ++result.records_rejected;
@@ -600,10 +617,16 @@ ParsedResponse parseQuotaResponse(std::string_view body, const ParseOptions& opt
 }
 
 std::uint64_t changeFingerprint(const sdk::Record& record) {
-  static constexpr const char* kChanging[] = {
-      inv::kStatus,          inv::kCostUsd,         inv::kErrorMessage,    inv::kInputTokens,
-      inv::kOutputTokens,    inv::kCacheInputTokens, inv::kCacheCreationTokens,
-      inv::kCacheReadTokens, inv::kReasoningTokens, inv::kTotalTokens};
+  static constexpr const char* kChanging[] = {inv::kStatus,
+                                              inv::kCostUsd,
+                                              inv::kErrorMessage,
+                                              inv::kInputTokens,
+                                              inv::kOutputTokens,
+                                              inv::kCacheInputTokens,
+                                              inv::kCacheCreationTokens,
+                                              inv::kCacheReadTokens,
+                                              inv::kReasoningTokens,
+                                              inv::kTotalTokens};
   std::string text;
   for (const char* name : kChanging) {
     text += name;
