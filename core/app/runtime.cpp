@@ -1,5 +1,6 @@
 #include "core/app/runtime.hpp"
 
+#include <chrono>
 #include <condition_variable>
 #include <filesystem>
 #include <future>
@@ -110,7 +111,7 @@ void Runtime::build(DaemonConfig config, const PluginCatalog& catalog, Mode mode
   }
   services_ = std::make_unique<HostServices>(HostServices{
       logging_, metrics_, clock_, sources_, config_.data_dir, GATHERD_VERSION, {},
-      [this] { return store_.load(); }});
+      [this] { return store_.load(); }, &telemetry_});
 
   if (mode == Mode::kService) {
     HttpServerOptions options;
@@ -119,8 +120,9 @@ void Runtime::build(DaemonConfig config, const PluginCatalog& catalog, Mode mode
     options.token = config_.http_token;
     options.cors_origins = config_.http_cors_origins;
     http_ = std::make_unique<HttpServer>(options, sources_, [this] { return store_.load(); });
-    services_->register_route = [this](const std::string& path, sdk::RouteHandler handler) {
-      return http_->registerRoute(path, std::move(handler));
+    services_->register_route = [this](const std::string& path, sdk::RouteHandler handler,
+                                       const sdk::RouteOptions& options) {
+      return http_->registerRoute(path, std::move(handler), options);
     };
     for (const auto& section : config_.sinks) sinks_.push_back(makeSink(section, catalog));
   }
@@ -133,8 +135,25 @@ void Runtime::build(DaemonConfig config, const PluginCatalog& catalog, Mode mode
 void Runtime::onWindowResult(sdk::Batch&& batch) {
   const sdk::WindowResult& window = batch.window;
   sources_.recordWindow(window);
-  metrics_.increment(std::string("windows_") + sdk::outcomeName(window.outcome), window.source);
-  metrics_.increment("records", window.source, static_cast<std::int64_t>(batch.records.size()));
+  const sdk::MetricLabels source = {{"source", window.source}};
+  metrics_.add(metric::kWindows,
+               {{"source", window.source}, {"outcome", sdk::outcomeName(window.outcome)}});
+  if (window.records_seen != 0) {
+    metrics_.add(metric::kRecordsSeen, source, static_cast<double>(window.records_seen));
+  }
+  if (window.records_emitted != 0) {
+    metrics_.add(metric::kRecordsEmitted, source, static_cast<double>(window.records_emitted));
+  }
+  if (window.records_rejected != 0) {
+    metrics_.add(metric::kRecordsRejected, source, static_cast<double>(window.records_rejected));
+  }
+  if (window.gap_suspected) metrics_.add(metric::kGaps, source);
+  if (window.clock_jump) metrics_.add(metric::kClockJumps, source);
+  if (window.started_ms != 0 && window.finished_ms >= window.started_ms) {
+    metrics_.observe(metric::kPollDuration,
+                     {{"source", window.source}, {"outcome", sdk::outcomeName(window.outcome)}},
+                     static_cast<double>(window.finished_ms - window.started_ms) / 1000.0);
+  }
   {
     // A failing source would otherwise log the same warning every interval.
     std::lock_guard lock(outcome_mutex_);
@@ -164,8 +183,20 @@ void Runtime::scheduleSources() {
   std::vector<ScheduledSource> scheduled;
   for (auto& [name, entry] : source_entries_) {
     std::shared_ptr<SourceInstance> instance = entry.instance;
+    MetricsRegistry* metrics = &metrics_;
     scheduled.push_back({name, config_.interval_ms,
-                         [instance](const sdk::PollContext& context, sdk::Batch& batch) {
+                         [instance, metrics, name = name](const sdk::PollContext& context,
+                                                          sdk::Batch& batch) {
+                           // The moment poll() is entered minus the window's scheduled start,
+                           // in microseconds (the ledger's started_ms has milliseconds only).
+                           const std::int64_t now_us =
+                               std::chrono::duration_cast<std::chrono::microseconds>(
+                                   std::chrono::system_clock::now().time_since_epoch())
+                                   .count();
+                           const std::int64_t lag_us =
+                               std::max<std::int64_t>(0, now_us - context.window_ms * 1000);
+                           metrics->observe(metric::kWindowStartLag, {{"source", name}},
+                                            static_cast<double>(lag_us) / 1e6);
                            instance->poll(context, batch);
                          }});
   }
@@ -202,7 +233,19 @@ void Runtime::start() {
     else logger->info("{}", message);
   });
   for (auto& sink : sinks_) {
-    pipeline_->addSink(sink->name(), [sink](const sdk::Batch& batch) { return sink->write(batch); });
+    MetricsRegistry* metrics = &metrics_;
+    pipeline_->addSink(sink->name(), [sink, metrics](const sdk::Batch& batch) {
+      const auto begin = std::chrono::steady_clock::now();
+      const sdk::WriteResult result = sink->write(batch);
+      const std::chrono::duration<double> took = std::chrono::steady_clock::now() - begin;
+      metrics->observe(metric::kSinkWriteDuration, {{"sink", sink->name()}}, took.count());
+      metrics->add(metric::kSinkWrites,
+                   {{"sink", sink->name()},
+                    {"result", result == sdk::WriteResult::kOk      ? "ok"
+                               : result == sdk::WriteResult::kRetry ? "retry"
+                                                                    : "drop"}});
+      return result;
+    });
   }
   pipeline_->start();
   for (auto& [name, entry] : source_entries_) {
@@ -214,6 +257,7 @@ void Runtime::start() {
   scheduler_ = std::make_unique<Scheduler>(clock_, schedulerOptions(config_),
                                            [this](sdk::Batch&& batch) { onWindowResult(std::move(batch)); });
   scheduleSources();
+  telemetry_.attach(scheduler_.get(), pipeline_.get());
   scheduler_->start();
   log_->info("gatherd {} started: {} source(s) every {} ms, {} sink(s), at most {} polls in flight",
              GATHERD_VERSION, source_entries_.size(), config_.interval_ms, sinks_.size(),

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "core/app/core_telemetry.hpp"
 #include "core/config/daemon_config.hpp"
 #include "core/observe/logging.hpp"
 #include "core/observe/metrics_registry.hpp"
@@ -71,6 +72,7 @@ class Runtime {
   std::uint16_t httpPort() const;
   const DaemonConfig& config() const { return config_; }
   MetricsRegistry& metrics() { return metrics_; }
+  const CoreTelemetry& telemetry() const { return telemetry_; }
   SourceStatusRegistry& sources() { return sources_; }
 
  private:
@@ -98,6 +100,7 @@ class Runtime {
   DaemonConfig config_;
   MetricsRegistry metrics_;
   SourceStatusRegistry sources_;
+  CoreTelemetry telemetry_{metrics_, sources_, GATHERD_VERSION};
   std::unique_ptr<HostServices> services_;
   std::atomic<sdk::Store*> store_{nullptr};
   std::unique_ptr<HttpServer> http_;

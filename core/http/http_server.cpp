@@ -155,6 +155,7 @@ class PocoExchange final : public sdk::HttpExchange {
 struct PluginRoute {
   std::string path;
   sdk::RouteHandler handler;
+  std::string token;  // accepted besides the API token; when set, a token is always needed
 };
 
 }  // namespace
@@ -172,6 +173,7 @@ struct HttpServer::Impl {
   bool readRequest(HTTPServerRequest& request, HTTPServerResponse& response,
                    sdk::HttpRequest& out);
   bool authorized(const sdk::HttpRequest& request) const;
+  bool routeAuthorized(const PluginRoute& route, const sdk::HttpRequest& request) const;
   sdk::HttpResponse login(const sdk::HttpRequest& request) const;
   void addCors(const sdk::HttpRequest& request, HTTPServerResponse& response) const;
   const PluginRoute* findRoute(const std::string& path) const;
@@ -289,6 +291,19 @@ bool HttpServer::Impl::authorized(const sdk::HttpRequest& request) const {
   return false;
 }
 
+bool HttpServer::Impl::routeAuthorized(const PluginRoute& route,
+                                       const sdk::HttpRequest& request) const {
+  if (route.token.empty()) return authorized(request);
+  if (auto it = request.headers.find("authorization"); it != request.headers.end()) {
+    const std::string& value = it->second;
+    if (value.size() > 7 && lower(value.substr(0, 7)) == "bearer " &&
+        constantTimeEquals(value.substr(7), route.token)) {
+      return true;
+    }
+  }
+  return !options.token.empty() && authorized(request);
+}
+
 sdk::HttpResponse HttpServer::Impl::login(const sdk::HttpRequest& request) const {
   if (request.method != "POST") {
     auto response = jsonError(405, "method not allowed; use POST");
@@ -390,7 +405,7 @@ void HttpServer::Impl::serve(HTTPServerRequest& request, HTTPServerResponse& res
   }
   const PluginRoute* route = findRoute(req.path);
   const bool is_api = req.path == "/api" || req.path.rfind("/api/", 0) == 0;
-  if ((is_api || route != nullptr) && !authorized(req)) {
+  if (route != nullptr ? !routeAuthorized(*route, req) : is_api && !authorized(req)) {
     auto answer = jsonError(401, "missing or invalid token (send Authorization: Bearer <token>)");
     answer.headers.emplace_back("WWW-Authenticate", "Bearer");
     sendResponse(response, answer, head_only);
@@ -439,7 +454,8 @@ std::string HttpServer::sessionCookieValue(const std::string& token) {
   return Poco::DigestEngine::digestToHex(hmac.digest());
 }
 
-sdk::Status HttpServer::registerRoute(const std::string& path, sdk::RouteHandler handler) {
+sdk::Status HttpServer::registerRoute(const std::string& path, sdk::RouteHandler handler,
+                                      const sdk::RouteOptions& route_options) {
   if (impl_->started) return sdk::Status::failure("routes must be registered before the server starts");
   if (path.size() < 2 || path[0] != '/' || path.back() == '/') {
     return sdk::Status::failure("route path must start with '/' and not end with it: " + path);
@@ -451,7 +467,7 @@ sdk::Status HttpServer::registerRoute(const std::string& path, sdk::RouteHandler
   for (const auto& route : impl_->routes) {
     if (route.path == path) return sdk::Status::failure("route already registered: " + path);
   }
-  impl_->routes.push_back({path, std::move(handler)});
+  impl_->routes.push_back({path, std::move(handler), route_options.token});
   return sdk::Status::success();
 }
 

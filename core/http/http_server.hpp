@@ -38,7 +38,8 @@ class HttpServer {
   HttpServer& operator=(const HttpServer&) = delete;
 
   /// A plugin route (sdk/host.hpp semantics: `path` and everything under `path/`). Before start().
-  sdk::Status registerRoute(const std::string& path, sdk::RouteHandler handler);
+  sdk::Status registerRoute(const std::string& path, sdk::RouteHandler handler,
+                            const sdk::RouteOptions& route_options = {});
   /// Binds and starts serving. Throws std::runtime_error naming the address if bind fails.
   void start();
   /// Stops accepting, aborts open connections and joins the pool; returns within about a second.

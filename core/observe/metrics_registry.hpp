@@ -1,5 +1,6 @@
 #pragma once
-// Counters and gauges of the core and of every plugin instance, labelled by instance.
+// Counters, gauges and histograms of the core (labelled families) and of every plugin instance
+// (labelled by instance), read as a snapshot by the telemetry that /metrics exposes.
 
 #include <cstdint>
 #include <map>
@@ -10,10 +11,15 @@
 #include <vector>
 
 #include "gatherd/sdk/host.hpp"
+#include "gatherd/sdk/telemetry.hpp"
 
 namespace gatherd::core {
 
-/// Thread-safe. Series are identified by (name, instance); values are read as a snapshot.
+/// Thread-safe. Two kinds of series:
+/// - labelled families of the core: describe() once, then add() / set() / observe(); each
+///   family keeps at most kMaxSeriesPerFamily label sets (the rest is counted, not kept);
+/// - plugin instances' series through sdk::Metrics, identified by (name, instance) and exposed
+///   as gatherd_plugin_<name>{plugin_instance="..."} (Prometheus keeps `instance` for the target).
 class MetricsRegistry {
  public:
   struct Sample {
@@ -22,16 +28,57 @@ class MetricsRegistry {
     double value = 0;
     bool counter = true;
   };
+  /// Label sets beyond this many per family are refused (counted in
+  /// gatherd_metric_series_refused_total): a bug that puts an unbounded value into a label
+  /// costs a counter, not the process's memory.
+  static constexpr std::size_t kMaxSeriesPerFamily = 2'000;
 
+  MetricsRegistry();
+
+  // Plugin instances' series.
   void increment(std::string_view name, std::string_view instance, std::int64_t by = 1);
   void setGauge(std::string_view name, std::string_view instance, double value);
   /// 0 when the series does not exist.
   double value(std::string_view name, std::string_view instance) const;
   std::vector<Sample> snapshot() const;
 
+  // Labelled families.
+  /// Declares a family; a second declaration of the same name is ignored. Histogram bounds
+  /// ascending (seconds, bytes: base units).
+  void describe(const std::string& name, sdk::MetricType type, std::string help,
+                std::string unit = {}, std::vector<double> bounds = {});
+  /// Adds to a counter (a family used before describe() becomes an undocumented counter).
+  void add(std::string_view family, const sdk::MetricLabels& labels, double by = 1);
+  /// Sets a gauge.
+  void set(std::string_view family, const sdk::MetricLabels& labels, double value);
+  /// Records one observation into a histogram.
+  void observe(std::string_view family, const sdk::MetricLabels& labels, double value);
+  /// A counter's or gauge's value, a histogram's count (0 when missing).
+  double labelledValue(std::string_view family, const sdk::MetricLabels& labels) const;
+
+  /// Appends every family: the labelled ones and the plugin instances' series.
+  void collect(std::vector<sdk::MetricFamily>& families) const;
+
  private:
+  struct Series {
+    double value = 0;
+    std::vector<std::uint64_t> buckets;  // per bound, not cumulative
+    double sum = 0;
+    std::uint64_t count = 0;
+  };
+  struct Family {
+    sdk::MetricType type = sdk::MetricType::kCounter;
+    std::string help;
+    std::string unit;
+    std::vector<double> bounds;
+    std::map<sdk::MetricLabels, Series> series;
+  };
+  Series* findSeries(std::string_view family, const sdk::MetricLabels& labels,
+                     sdk::MetricType type);
+
   mutable std::mutex mutex_;
   std::map<std::pair<std::string, std::string>, Sample, std::less<>> series_;
+  std::map<std::string, Family, std::less<>> families_;
 };
 
 /// The sdk::Metrics view that one plugin instance gets: every series labelled with it.

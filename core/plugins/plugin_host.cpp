@@ -11,11 +11,16 @@ PluginHost::PluginHost(HostServices& services, std::string instance,
       metrics_(services.metrics, instance_) {}
 
 sdk::Status PluginHost::registerRoute(const std::string& path, sdk::RouteHandler handler) {
+  return registerRoute(path, std::move(handler), sdk::RouteOptions{});
+}
+
+sdk::Status PluginHost::registerRoute(const std::string& path, sdk::RouteHandler handler,
+                                      const sdk::RouteOptions& options) {
   if (!services_.register_route) {
     return sdk::Status::failure("no HTTP server is running, so route " + path +
                                 " cannot be served");
   }
-  return services_.register_route(path, std::move(handler));
+  return services_.register_route(path, std::move(handler), options);
 }
 
 sdk::Store* PluginHost::store() { return services_.store ? services_.store() : nullptr; }

@@ -22,9 +22,12 @@ struct HostServices {
   std::string data_dir;
   std::string version;
   /// Registers a plugin route with the HTTP server (fails when there is no server).
-  std::function<sdk::Status(const std::string&, sdk::RouteHandler)> register_route;
+  std::function<sdk::Status(const std::string&, sdk::RouteHandler, const sdk::RouteOptions&)>
+      register_route;
   /// The configured store, or nullptr.
   std::function<sdk::Store*()> store;
+  /// The core's metrics for plugins that export them; nullptr when there are none.
+  const sdk::Telemetry* telemetry = nullptr;
 };
 
 class PluginHost final : public sdk::Host {
@@ -39,6 +42,9 @@ class PluginHost final : public sdk::Host {
   sdk::Metrics& metrics() override { return metrics_; }
   sdk::Clock& clock() override { return services_.clock; }
   sdk::Status registerRoute(const std::string& path, sdk::RouteHandler handler) override;
+  sdk::Status registerRoute(const std::string& path, sdk::RouteHandler handler,
+                            const sdk::RouteOptions& options) override;
+  const sdk::Telemetry* telemetry() const override { return services_.telemetry; }
   sdk::Store* store() override;
   void reportAuthState(sdk::AuthState state, const std::string& hint) override;
 

@@ -11,6 +11,7 @@
 
 #include "gatherd/sdk/record.hpp"
 #include "gatherd/sdk/status.hpp"
+#include "gatherd/sdk/telemetry.hpp"
 
 namespace gatherd::sdk {
 
@@ -105,6 +106,14 @@ class HttpExchange {
 /// answers 500 if it does) and should return quickly.
 using RouteHandler = std::function<void(HttpExchange&)>;
 
+/// How a plugin route is protected (since ABI minor 2).
+struct RouteOptions {
+  /// A bearer token accepted for this route besides the API's ([http] token, or its session
+  /// cookie). When set, the route always needs one of them, even when the API has no token.
+  /// Compared in constant time; keep it out of logs (declare its config key secret).
+  std::string token;
+};
+
 /// What the core gives a plugin instance. Owned by the core; outlives the plugin instance.
 /// Methods are thread-safe unless noted.
 class Host {
@@ -128,6 +137,17 @@ class Host {
   /// Sources report their credentials' state here; the core logs each change once and shows
   /// it in /api/sources. `hint` tells a human what to do (no secrets).
   virtual void reportAuthState(AuthState state, const std::string& hint) = 0;
+  /// registerRoute() with options (since ABI minor 2). Call during init() only.
+  [[nodiscard]] virtual Status registerRoute(const std::string& path, RouteHandler handler,
+                                             const RouteOptions& options) {
+    if (!options.token.empty()) {
+      return Status::failure("this host cannot protect route " + path + " with its own token");
+    }
+    return registerRoute(path, std::move(handler));
+  }
+  /// The core's own metrics (since ABI minor 2), or nullptr from a host that has none. Valid as
+  /// long as the Host; callable from any thread.
+  virtual const Telemetry* telemetry() const { return nullptr; }
 };
 
 }  // namespace gatherd::sdk

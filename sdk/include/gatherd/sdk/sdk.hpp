@@ -11,3 +11,4 @@
 #include "gatherd/sdk/status.hpp"
 #include "gatherd/sdk/store.hpp"
 #include "gatherd/sdk/streams.hpp"
+#include "gatherd/sdk/telemetry.hpp"

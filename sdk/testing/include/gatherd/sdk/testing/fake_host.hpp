@@ -36,11 +36,17 @@ class FakeHost final : public Host, public Logger, public Metrics {
   Metrics& metrics() override { return *this; }
   Clock& clock() override { return clock_; }
   Status registerRoute(const std::string& path, RouteHandler handler) override {
+    return registerRoute(path, std::move(handler), RouteOptions{});
+  }
+  Status registerRoute(const std::string& path, RouteHandler handler,
+                       const RouteOptions& options) override {
     std::lock_guard lock(mutex_);
     if (routes_.count(path) != 0) return Status::failure("route already registered: " + path);
     routes_[path] = std::move(handler);
+    route_tokens_[path] = options.token;
     return Status::success();
   }
+  const Telemetry* telemetry() const override { return telemetry_; }
   Store* store() override { return store_; }
   void reportAuthState(AuthState state, const std::string& hint) override {
     std::lock_guard lock(mutex_);
@@ -67,6 +73,13 @@ class FakeHost final : public Host, public Logger, public Metrics {
   // Test access
   ManualClock& manualClock() { return clock_; }
   void setStore(Store* store) { store_ = store; }
+  void setTelemetry(const Telemetry* telemetry) { telemetry_ = telemetry; }
+  /// The RouteOptions::token a route was registered with (empty: none).
+  std::string routeToken(const std::string& path) const {
+    std::lock_guard lock(mutex_);
+    auto it = route_tokens_.find(path);
+    return it == route_tokens_.end() ? std::string() : it->second;
+  }
   std::vector<LogLine> logs() const {
     std::lock_guard lock(mutex_);
     return logs_;
@@ -105,11 +118,13 @@ class FakeHost final : public Host, public Logger, public Metrics {
   std::string version_ = "0.0.0-test";
   ManualClock clock_;
   Store* store_ = nullptr;
+  const Telemetry* telemetry_ = nullptr;
   std::vector<LogLine> logs_;
   std::map<std::string, std::int64_t> counters_;
   std::map<std::string, double> gauges_;
   std::vector<AuthReport> auth_reports_;
   std::map<std::string, RouteHandler> routes_;
+  std::map<std::string, std::string> route_tokens_;
 };
 
 }  // namespace gatherd::sdk::testing

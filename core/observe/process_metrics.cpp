@@ -1,0 +1,123 @@
+#include "core/observe/process_metrics.hpp"
+
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+
+#include <dirent.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+namespace gatherd::core {
+namespace {
+
+sdk::MetricFamily gauge(const char* name, const char* help, const char* unit, double value,
+                        sdk::MetricType type = sdk::MetricType::kGauge) {
+  sdk::MetricFamily family;
+  family.name = name;
+  family.type = type;
+  family.help = help;
+  family.unit = unit;
+  sdk::MetricSample sample;
+  sample.value = value;
+  family.samples.push_back(std::move(sample));
+  return family;
+}
+
+// The fields of /proc/self/stat after the command name (which may contain spaces).
+bool readStat(std::string& fields) {
+  std::FILE* file = std::fopen("/proc/self/stat", "r");
+  if (file == nullptr) return false;
+  char buffer[1024];
+  const std::size_t size = std::fread(buffer, 1, sizeof buffer - 1, file);
+  std::fclose(file);
+  buffer[size] = '\0';
+  const char* close = std::strrchr(buffer, ')');
+  if (close == nullptr) return false;
+  fields.assign(close + 2);
+  return true;
+}
+
+// Field `index` counted like proc(5) (1 = pid; 3 = state is the first after the name).
+std::string statField(const std::string& fields, int index) {
+  int current = 3;
+  std::size_t begin = 0;
+  while (current < index) {
+    begin = fields.find(' ', begin);
+    if (begin == std::string::npos) return {};
+    ++begin;
+    ++current;
+  }
+  return fields.substr(begin, fields.find(' ', begin) - begin);
+}
+
+double bootTimeSeconds() {
+  std::FILE* file = std::fopen("/proc/stat", "r");
+  if (file == nullptr) return 0;
+  char line[256];
+  double boot = 0;
+  while (std::fgets(line, sizeof line, file) != nullptr) {
+    if (std::strncmp(line, "btime ", 6) == 0) {
+      boot = std::strtod(line + 6, nullptr);
+      break;
+    }
+  }
+  std::fclose(file);
+  return boot;
+}
+
+double startTimeSeconds() {
+  static const double start = [] {
+    std::string fields;
+    if (!readStat(fields)) return 0.0;
+    const double ticks = std::strtod(statField(fields, 22).c_str(), nullptr);
+    const long hertz = ::sysconf(_SC_CLK_TCK);
+    return hertz > 0 ? bootTimeSeconds() + ticks / static_cast<double>(hertz) : 0.0;
+  }();
+  return start;
+}
+
+double openFds() {
+  DIR* dir = ::opendir("/proc/self/fd");
+  if (dir == nullptr) return 0;
+  double count = 0;
+  while (const dirent* entry = ::readdir(dir)) {
+    if (entry->d_name[0] != '.') ++count;
+  }
+  ::closedir(dir);
+  return count - 1;  // the descriptor of the listing itself
+}
+
+}  // namespace
+
+void collectProcessMetrics(std::vector<sdk::MetricFamily>& families) {
+  rusage usage{};
+  ::getrusage(RUSAGE_SELF, &usage);
+  const double cpu = static_cast<double>(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) +
+                     static_cast<double>(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6;
+  families.push_back(gauge("process_cpu_seconds", "User and system CPU time spent by gatherd",
+                           "seconds", cpu, sdk::MetricType::kCounter));
+
+  std::string fields;
+  if (readStat(fields)) {
+    const double page = static_cast<double>(::sysconf(_SC_PAGESIZE));
+    families.push_back(gauge("process_resident_memory_bytes", "Resident memory size", "bytes",
+                             std::strtod(statField(fields, 24).c_str(), nullptr) * page));
+    families.push_back(gauge("process_virtual_memory_bytes", "Virtual memory size", "bytes",
+                             std::strtod(statField(fields, 23).c_str(), nullptr)));
+    families.push_back(gauge("gatherd_process_threads", "Threads of the gatherd process", "",
+                             std::strtod(statField(fields, 20).c_str(), nullptr)));
+  }
+  families.push_back(gauge("process_open_fds", "Open file descriptors", "", openFds()));
+  rlimit limit{};
+  if (::getrlimit(RLIMIT_NOFILE, &limit) == 0) {
+    families.push_back(gauge("process_max_fds", "Limit of open file descriptors", "",
+                             static_cast<double>(limit.rlim_cur)));
+  }
+  families.push_back(gauge("process_start_time_seconds",
+                           "Start time of the process, seconds since the Unix epoch", "seconds",
+                           startTimeSeconds()));
+}
+
+}  // namespace gatherd::core
