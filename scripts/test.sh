@@ -6,11 +6,32 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
 # Chromium for the browser tests; the CJK font so that screenshots show the Chinese UI.
 ensure_packages chromium fonts-wqy-microhei
+# Prometheus (and promtool) for the prometheus sink's tests: see the Prometheus block below.
+ensure_packages prometheus
 cd "$GATHERD_ROOT"
 
 echo "== house rules: plugins include only the sdk, never core/"
 if grep -rnE '#include *[<"](core/|gatherd/core/)' plugins; then
   echo "test: a plugin includes core headers" >&2
+  exit 1
+fi
+
+echo "== Prometheus: alerting rules, their unit tests, names the rules and dashboard use"
+# The exposition itself is checked by promtool and by a real Prometheus scraping gatherd in the
+# C++ tests (plugins/sinks/prometheus/tests, tests/runtime/prometheus_test.cpp).
+promtool check rules conf/prometheus/gatherd-alerts.yml
+promtool test rules conf/prometheus/gatherd-alerts.test.yml
+prometheus_check="$(mktemp -d)"
+cp conf/prometheus/*.yml "$prometheus_check/"
+echo token > "$prometheus_check/token"  # the example's credentials_file is the user's
+sed -i "s|credentials_file: .*|credentials_file: $prometheus_check/token|" "$prometheus_check/prometheus.yml"
+promtool check config "$prometheus_check/prometheus.yml"
+rm -rf "$prometheus_check"
+undocumented="$(grep -ohE '\b(gatherd|process)_[a-z0-9_]+' conf/prometheus/*.yml conf/prometheus/*.json |
+  sed -E 's/_(total|bucket|sum|count)$//' | sort -u |
+  while read -r name; do grep -qE "\b${name}(_total|_bucket)?\b" docs/metrics.md || echo "$name"; done)"
+if [ -n "$undocumented" ]; then
+  echo "test: conf/prometheus uses metrics that docs/metrics.md does not list: $undocumented" >&2
   exit 1
 fi
 
