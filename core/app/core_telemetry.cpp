@@ -6,6 +6,7 @@
 #include "core/pipeline/pipeline.hpp"
 #include "core/schedule/scheduler.hpp"
 #include "gatherd/sdk/abi.hpp"
+#include "gatherd/sdk/metric_family.hpp"
 
 namespace gatherd::core {
 namespace {
@@ -19,22 +20,8 @@ const std::vector<double> kPollBounds = {0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1,
 const std::vector<double> kWriteBounds = {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01,
                                           0.025,  0.05,    0.1,    0.25,  0.5,    1,     5};
 
-sdk::MetricFamily family(const char* name, sdk::MetricType type, const char* help,
-                         const char* unit = "") {
-  sdk::MetricFamily out;
-  out.name = name;
-  out.type = type;
-  out.help = help;
-  out.unit = unit;
-  return out;
-}
-
-void addSample(sdk::MetricFamily& family, sdk::MetricLabels labels, double value) {
-  sdk::MetricSample sample;
-  sample.labels = std::move(labels);
-  sample.value = value;
-  family.samples.push_back(std::move(sample));
-}
+using sdk::addMetricSample;
+using sdk::makeMetricFamily;
 
 }  // namespace
 
@@ -86,30 +73,32 @@ void CoreTelemetry::collect(std::vector<sdk::MetricFamily>& families) const {
   using sdk::MetricType;
   registry_.collect(families);
 
-  auto auth = family("gatherd_source_auth_state", MetricType::kGauge,
-                     "1 for the auth state a source last reported (unknown, ok, expired, "
-                     "missing), 0 for the others");
-  auto state = family("gatherd_source_state", MetricType::kGauge,
-                      "1 for the state of a source instance (running, failed, stopped)");
-  auto failures = family("gatherd_source_consecutive_failed_windows", MetricType::kGauge,
-                         "Windows in a row that ended neither ok nor skipped nor aborted");
-  auto last_success = family("gatherd_source_last_success_timestamp_seconds", MetricType::kGauge,
-                             "When the last ok window of a source finished", "seconds");
+  auto auth = makeMetricFamily("gatherd_source_auth_state", MetricType::kGauge,
+                               "1 for the auth state a source last reported (unknown, ok, expired, "
+                               "missing), 0 for the others");
+  auto state = makeMetricFamily("gatherd_source_state", MetricType::kGauge,
+                                "1 for the state of a source instance (running, failed, stopped)");
+  auto failures =
+      makeMetricFamily("gatherd_source_consecutive_failed_windows", MetricType::kGauge,
+                       "Windows in a row that ended neither ok nor skipped nor aborted");
+  auto last_success =
+      makeMetricFamily("gatherd_source_last_success_timestamp_seconds", MetricType::kGauge,
+                       "When the last ok window of a source finished", "seconds");
   for (const auto& status : sources_.snapshot()) {
     for (auto value : {sdk::AuthState::kUnknown, sdk::AuthState::kOk, sdk::AuthState::kExpired,
                        sdk::AuthState::kMissing}) {
-      addSample(auth, {{"source", status.name}, {"state", sdk::authStateName(value)}},
-                status.auth_state == value ? 1 : 0);
+      addMetricSample(auth, {{"source", status.name}, {"state", sdk::authStateName(value)}},
+                      status.auth_state == value ? 1 : 0);
     }
     for (auto value : {InstanceState::kRunning, InstanceState::kFailed, InstanceState::kStopped}) {
-      addSample(state, {{"source", status.name}, {"state", instanceStateName(value)}},
-                status.state == value ? 1 : 0);
+      addMetricSample(state, {{"source", status.name}, {"state", instanceStateName(value)}},
+                      status.state == value ? 1 : 0);
     }
-    addSample(failures, {{"source", status.name}},
-              static_cast<double>(status.consecutive_failures));
+    addMetricSample(failures, {{"source", status.name}},
+                    static_cast<double>(status.consecutive_failures));
     if (status.last_success_ms > 0) {
-      addSample(last_success, {{"source", status.name}},
-                static_cast<double>(status.last_success_ms) / 1000.0);
+      addMetricSample(last_success, {{"source", status.name}},
+                      static_cast<double>(status.last_success_ms) / 1000.0);
     }
   }
   for (auto* built : {&auth, &state, &failures, &last_success}) {
@@ -118,40 +107,41 @@ void CoreTelemetry::collect(std::vector<sdk::MetricFamily>& families) const {
 
   if (const Scheduler* scheduler = scheduler_.load()) {
     const Scheduler::Stats stats = scheduler->stats();
-    auto in_flight = family("gatherd_polls_in_flight", MetricType::kGauge,
-                            "Polls running now, over every source");
-    addSample(in_flight, {}, stats.in_flight);
+    auto in_flight = makeMetricFamily("gatherd_polls_in_flight", MetricType::kGauge,
+                                      "Polls running now, over every source");
+    addMetricSample(in_flight, {}, stats.in_flight);
     families.push_back(std::move(in_flight));
-    auto abandoned = family("gatherd_polls_abandoned", MetricType::kGauge,
-                            "Polls whose result was given up on (deadline or shutdown) that "
-                            "still hold a slot");
-    addSample(abandoned, {}, stats.abandoned);
+    auto abandoned =
+        makeMetricFamily("gatherd_polls_abandoned", MetricType::kGauge,
+                         "Polls whose result was given up on (deadline or shutdown) that "
+                         "still hold a slot");
+    addMetricSample(abandoned, {}, stats.abandoned);
     families.push_back(std::move(abandoned));
-    auto most = family("gatherd_polls_in_flight_max", MetricType::kGauge,
-                       "The largest number of polls in flight since the start");
-    addSample(most, {}, stats.max_in_flight);
+    auto most = makeMetricFamily("gatherd_polls_in_flight_max", MetricType::kGauge,
+                                 "The largest number of polls in flight since the start");
+    addMetricSample(most, {}, stats.max_in_flight);
     families.push_back(std::move(most));
   }
 
   if (const Pipeline* pipeline = pipeline_.load()) {
-    auto queued = family("gatherd_sink_queue_batches", MetricType::kGauge,
-                         "Batches waiting for a sink, the one being written included");
-    auto delivered =
-        family("gatherd_sink_delivered_batches", MetricType::kCounter, "Batches a sink accepted");
-    auto retries =
-        family("gatherd_sink_retries", MetricType::kCounter, "Writes a sink asked to retry later");
-    auto dropped = family("gatherd_sink_dropped_batches", MetricType::kCounter,
-                          "Batches a sink refused for good, or left at shutdown");
-    auto overflowed = family("gatherd_sink_overflowed_batches", MetricType::kCounter,
-                             "Batches refused because a sink's queue was full");
+    auto queued = makeMetricFamily("gatherd_sink_queue_batches", MetricType::kGauge,
+                                   "Batches waiting for a sink, the one being written included");
+    auto delivered = makeMetricFamily("gatherd_sink_delivered_batches", MetricType::kCounter,
+                                      "Batches a sink accepted");
+    auto retries = makeMetricFamily("gatherd_sink_retries", MetricType::kCounter,
+                                    "Writes a sink asked to retry later");
+    auto dropped = makeMetricFamily("gatherd_sink_dropped_batches", MetricType::kCounter,
+                                    "Batches a sink refused for good, or left at shutdown");
+    auto overflowed = makeMetricFamily("gatherd_sink_overflowed_batches", MetricType::kCounter,
+                                       "Batches refused because a sink's queue was full");
     for (const auto& name : pipeline->sinkNames()) {
       const Pipeline::SinkStats stats = pipeline->stats(name);
       const sdk::MetricLabels labels = {{"sink", name}};
-      addSample(queued, labels, static_cast<double>(stats.queued));
-      addSample(delivered, labels, static_cast<double>(stats.delivered));
-      addSample(retries, labels, static_cast<double>(stats.retries));
-      addSample(dropped, labels, static_cast<double>(stats.dropped));
-      addSample(overflowed, labels, static_cast<double>(stats.overflowed));
+      addMetricSample(queued, labels, static_cast<double>(stats.queued));
+      addMetricSample(delivered, labels, static_cast<double>(stats.delivered));
+      addMetricSample(retries, labels, static_cast<double>(stats.retries));
+      addMetricSample(dropped, labels, static_cast<double>(stats.dropped));
+      addMetricSample(overflowed, labels, static_cast<double>(stats.overflowed));
     }
     for (auto* built : {&queued, &delivered, &retries, &dropped, &overflowed}) {
       if (!built->samples.empty()) families.push_back(std::move(*built));
@@ -159,13 +149,13 @@ void CoreTelemetry::collect(std::vector<sdk::MetricFamily>& families) const {
   }
 
   collectProcessMetrics(families);
-  auto build = family("gatherd_build_info", MetricType::kGauge,
-                      "Always 1; the labels say which gatherd this is");
-  addSample(build,
-            {{"version", version_},
-             {"abi", std::to_string(sdk::kAbiMajor) + "." + std::to_string(sdk::kAbiMinor)},
-             {"fingerprint", sdk::kBuildFingerprint}},
-            1);
+  auto build = makeMetricFamily("gatherd_build_info", MetricType::kGauge,
+                                "Always 1; the labels say which gatherd this is");
+  addMetricSample(build,
+                  {{"version", version_},
+                   {"abi", std::to_string(sdk::kAbiMajor) + "." + std::to_string(sdk::kAbiMinor)},
+                   {"fingerprint", sdk::kBuildFingerprint}},
+                  1);
   families.push_back(std::move(build));
 }
 

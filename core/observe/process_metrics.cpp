@@ -5,6 +5,7 @@
 #include <cstring>
 #include <string>
 
+#include "gatherd/sdk/metric_family.hpp"
 #include <dirent.h>
 #include <sys/resource.h>
 #include <unistd.h>
@@ -14,14 +15,8 @@ namespace {
 
 sdk::MetricFamily gauge(const char* name, const char* help, const char* unit, double value,
                         sdk::MetricType type = sdk::MetricType::kGauge) {
-  sdk::MetricFamily family;
-  family.name = name;
-  family.type = type;
-  family.help = help;
-  family.unit = unit;
-  sdk::MetricSample sample;
-  sample.value = value;
-  family.samples.push_back(std::move(sample));
+  sdk::MetricFamily family = sdk::makeMetricFamily(name, type, help, unit);
+  sdk::addMetricSample(family, {}, value);
   return family;
 }
 

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "gatherd/sdk/metric_family.hpp"
 #include "gatherd/sdk/streams.hpp"
 #include "json/time_format.hpp"
 
@@ -13,22 +14,8 @@ namespace qf = sdk::streams::quota;
 
 const char* const kKindNames[] = {"input", "output", "cache_input", "reasoning"};
 
-void add(sdk::MetricFamily& family, sdk::MetricLabels labels, double value) {
-  sdk::MetricSample sample;
-  sample.labels = std::move(labels);
-  sample.value = value;
-  family.samples.push_back(std::move(sample));
-}
-
-sdk::MetricFamily family(const char* name, sdk::MetricType type, const char* help,
-                         const char* unit = "") {
-  sdk::MetricFamily out;
-  out.name = name;
-  out.type = type;
-  out.help = help;
-  out.unit = unit;
-  return out;
-}
+using sdk::addMetricSample;
+using sdk::makeMetricFamily;
 
 std::optional<double> seconds(const sdk::Record& record, const char* field) {
   auto text = record.get<std::string>(field);
@@ -227,57 +214,63 @@ std::size_t DataMetrics::modelLabels() const {
 
 void DataMetrics::collect(std::vector<sdk::MetricFamily>& families) const {
   using sdk::MetricType;
-  auto invocations = family("gatherd_invocations", MetricType::kCounter,
-                            "Finished invocations by source, model and status class (success, "
-                            "failure); a running call counts once it is final");
-  auto cost = family("gatherd_cost_usd", MetricType::kCounter,
-                     "Cost of the invocations in US dollars, as the upstream reports it", "usd");
-  auto tokens = family("gatherd_tokens", MetricType::kCounter,
-                       "Tokens of the invocations by kind (input, output, cache_input, "
-                       "reasoning)");
-  auto limit_usd = family("gatherd_quota_amount_limit_usd", MetricType::kGauge,
-                          "The plan's spending limit of the current period", "usd");
-  auto used_usd = family("gatherd_quota_amount_used_usd", MetricType::kGauge,
-                         "Spent in the current period", "usd");
-  auto remaining_usd = family("gatherd_quota_amount_remaining_usd", MetricType::kGauge,
-                              "Left to spend in the current period", "usd");
-  auto count_limit = family("gatherd_quota_count_limit", MetricType::kGauge,
-                            "The plan's call limit of the current period (count plans)");
-  auto count_used = family("gatherd_quota_count_used", MetricType::kGauge,
-                           "Calls made in the current period (count plans)");
-  auto count_remaining = family("gatherd_quota_count_remaining", MetricType::kGauge,
-                                "Calls left in the current period (count plans)");
-  auto reset = family("gatherd_quota_reset_timestamp_seconds", MetricType::kGauge,
-                      "When the current period resets, seconds since the Unix epoch", "seconds");
-  auto expiry = family("gatherd_quota_expiry_timestamp_seconds", MetricType::kGauge,
-                       "When the plan expires, seconds since the Unix epoch", "seconds");
-  auto usage_24h = family("gatherd_quota_usage_24h_cost_usd", MetricType::kGauge,
-                          "Spending of the last 24 hours as the upstream reports it", "usd");
-  auto active =
-      family("gatherd_quota_active", MetricType::kGauge, "1 when the plan is active, else 0");
-  auto updated = family("gatherd_quota_updated_timestamp_seconds", MetricType::kGauge,
-                        "When the latest quota snapshot was taken", "seconds");
-  auto info = family("gatherd_quota_plan_info", MetricType::kGauge,
-                     "Always 1; the labels name the current plan and its billing type");
+  auto invocations =
+      makeMetricFamily("gatherd_invocations", MetricType::kCounter,
+                       "Finished invocations by source, model and status class (success, "
+                       "failure); a running call counts once it is final");
+  auto cost =
+      makeMetricFamily("gatherd_cost_usd", MetricType::kCounter,
+                       "Cost of the invocations in US dollars, as the upstream reports it", "usd");
+  auto tokens = makeMetricFamily("gatherd_tokens", MetricType::kCounter,
+                                 "Tokens of the invocations by kind (input, output, cache_input, "
+                                 "reasoning)");
+  auto limit_usd = makeMetricFamily("gatherd_quota_amount_limit_usd", MetricType::kGauge,
+                                    "The plan's spending limit of the current period", "usd");
+  auto used_usd = makeMetricFamily("gatherd_quota_amount_used_usd", MetricType::kGauge,
+                                   "Spent in the current period", "usd");
+  auto remaining_usd = makeMetricFamily("gatherd_quota_amount_remaining_usd", MetricType::kGauge,
+                                        "Left to spend in the current period", "usd");
+  auto count_limit = makeMetricFamily("gatherd_quota_count_limit", MetricType::kGauge,
+                                      "The plan's call limit of the current period (count plans)");
+  auto count_used = makeMetricFamily("gatherd_quota_count_used", MetricType::kGauge,
+                                     "Calls made in the current period (count plans)");
+  auto count_remaining = makeMetricFamily("gatherd_quota_count_remaining", MetricType::kGauge,
+                                          "Calls left in the current period (count plans)");
+  auto reset =
+      makeMetricFamily("gatherd_quota_reset_timestamp_seconds", MetricType::kGauge,
+                       "When the current period resets, seconds since the Unix epoch", "seconds");
+  auto expiry = makeMetricFamily("gatherd_quota_expiry_timestamp_seconds", MetricType::kGauge,
+                                 "When the plan expires, seconds since the Unix epoch", "seconds");
+  auto usage_24h =
+      makeMetricFamily("gatherd_quota_usage_24h_cost_usd", MetricType::kGauge,
+                       "Spending of the last 24 hours as the upstream reports it", "usd");
+  auto active = makeMetricFamily("gatherd_quota_active", MetricType::kGauge,
+                                 "1 when the plan is active, else 0");
+  auto updated = makeMetricFamily("gatherd_quota_updated_timestamp_seconds", MetricType::kGauge,
+                                  "When the latest quota snapshot was taken", "seconds");
+  auto info = makeMetricFamily("gatherd_quota_plan_info", MetricType::kGauge,
+                               "Always 1; the labels name the current plan and its billing type");
 
   std::lock_guard lock(mutex_);
   for (const auto& [source, models] : totals_) {
     for (const auto& [model, totals] : models) {
-      add(invocations, {{"source", source}, {"model", model}, {"status_class", "success"}},
-          totals.success);
-      add(invocations, {{"source", source}, {"model", model}, {"status_class", "failure"}},
-          totals.failure);
-      add(cost, {{"source", source}, {"model", model}}, totals.amounts.cost_usd);
+      addMetricSample(invocations,
+                      {{"source", source}, {"model", model}, {"status_class", "success"}},
+                      totals.success);
+      addMetricSample(invocations,
+                      {{"source", source}, {"model", model}, {"status_class", "failure"}},
+                      totals.failure);
+      addMetricSample(cost, {{"source", source}, {"model", model}}, totals.amounts.cost_usd);
       for (int kind = 0; kind < kKinds; ++kind) {
-        add(tokens, {{"source", source}, {"model", model}, {"kind", kKindNames[kind]}},
-            totals.amounts.tokens[kind]);
+        addMetricSample(tokens, {{"source", source}, {"model", model}, {"kind", kKindNames[kind]}},
+                        totals.amounts.tokens[kind]);
       }
     }
   }
   for (const auto& [source, quota] : quota_) {
     const sdk::MetricLabels labels = {{"source", source}};
     auto put = [&](sdk::MetricFamily& target, const std::optional<double>& value) {
-      if (value) add(target, labels, *value);
+      if (value) addMetricSample(target, labels, *value);
     };
     put(limit_usd, quota.amount_limit);
     put(used_usd, quota.amount_used);
@@ -288,9 +281,10 @@ void DataMetrics::collect(std::vector<sdk::MetricFamily>& families) const {
     put(reset, quota.reset_s);
     put(expiry, quota.expiry_s);
     put(usage_24h, quota.usage_24h_cost);
-    if (quota.active) add(active, labels, *quota.active ? 1 : 0);
-    add(updated, labels, static_cast<double>(quota.time_ms) / 1000.0);
-    add(info, {{"source", source}, {"plan", quota.plan}, {"billing_type", quota.billing_type}}, 1);
+    if (quota.active) addMetricSample(active, labels, *quota.active ? 1 : 0);
+    addMetricSample(updated, labels, static_cast<double>(quota.time_ms) / 1000.0);
+    addMetricSample(
+        info, {{"source", source}, {"plan", quota.plan}, {"billing_type", quota.billing_type}}, 1);
   }
   for (auto* built :
        {&invocations, &cost, &tokens, &limit_usd, &used_usd, &remaining_usd, &count_limit,

@@ -4,6 +4,7 @@
 #include "gatherd/sdk/abi.hpp"
 #include "gatherd/sdk/config.hpp"
 #include "gatherd/sdk/host.hpp"
+#include "gatherd/sdk/metric_family.hpp"
 #include "gatherd/sdk/plugin.hpp"
 #include "gatherd/sdk/record.hpp"
 #include "gatherd/sdk/sink.hpp"
