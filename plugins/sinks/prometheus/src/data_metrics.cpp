@@ -119,8 +119,25 @@ void DataMetrics::applyInvocation(const std::string& source, const sdk::Record& 
   remember(keys, record.key, std::move(seen));
 }
 
+void DataMetrics::render(Format format, std::string& out) const {
+  std::lock_guard render_lock(render_mutex_);
+  Rendered& rendered = rendered_[format == Format::kOpenMetrics ? 1 : 0];
+  // Read before collecting: a change that lands in between makes the next scrape render again.
+  const std::uint64_t generation = generation_.load();
+  if (rendered.generation != generation) {
+    std::vector<sdk::MetricFamily> families;
+    collect(families);
+    rendered.text.clear();
+    writeFamilies(families, format, rendered.text);
+    rendered.generation = generation;
+  }
+  out.append(rendered.text);
+}
+
 void DataMetrics::apply(const sdk::Batch& batch) {
+  if (batch.records.empty()) return;
   std::lock_guard lock(mutex_);
+  ++generation_;
   const std::string& source = batch.window.source;
   for (const auto& record : batch.records) {
     if (record.stream == sdk::streams::kInvocation) {
@@ -159,6 +176,7 @@ sdk::Status DataMetrics::seed(sdk::Store& store, const std::vector<std::string>&
       if (!consistent && attempt < 2) continue;
 
       std::lock_guard lock(mutex_);
+      ++generation_;
       auto& totals = totals_[source];
       totals.clear();
       keys_[source] = {};

@@ -3,6 +3,7 @@
 // per source, model and status class, and each source's latest quota. Counters start from the
 // store's totals and grow with the records this sink sees, so they survive a restart.
 
+#include <atomic>
 #include <cstdint>
 #include <deque>
 #include <map>
@@ -13,6 +14,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "exposition.hpp"
 #include "gatherd/sdk/record.hpp"
 #include "gatherd/sdk/status.hpp"
 #include "gatherd/sdk/store.hpp"
@@ -42,6 +44,9 @@ class DataMetrics {
   void apply(const sdk::Batch& batch);
   /// Appends the data families.
   void collect(std::vector<sdk::MetricFamily>& families) const;
+  /// Appends the data families' exposition in `format`: made again only after a batch or a
+  /// seed changed something, else the text of the previous scrape.
+  void render(Format format, std::string& out) const;
   /// Distinct model label values in use (at most max_models + 1).
   std::size_t modelLabels() const;
 
@@ -87,7 +92,14 @@ class DataMetrics {
 
   const std::size_t max_models_;
   mutable std::mutex mutex_;
-  std::set<std::string, std::less<>> models_;                         // named model labels
+  std::atomic<std::uint64_t> generation_{1};  // bumped (under mutex_) by every change
+  struct Rendered {
+    std::uint64_t generation = 0;
+    std::string text;
+  };
+  mutable std::mutex render_mutex_;            // taken before mutex_, never after
+  mutable Rendered rendered_[2];               // by Format
+  std::set<std::string, std::less<>> models_;  // named model labels
   std::map<std::string, std::map<std::string, ModelTotals>> totals_;  // source -> model label
   std::map<std::string, SourceKeys> keys_;
   std::map<std::string, Quota> quota_;

@@ -208,6 +208,16 @@ void appendBound(std::string& out, double bound) {
 
 void writeExposition(const std::vector<sdk::MetricFamily>& families, Format format,
                      std::string& out) {
+  writeFamilies(families, format, out);
+  endExposition(format, out);
+}
+
+void endExposition(Format format, std::string& out) {
+  if (format == Format::kOpenMetrics) out.append("# EOF\n");
+}
+
+void writeFamilies(const std::vector<sdk::MetricFamily>& families, Format format,
+                   std::string& out) {
   const bool open_metrics = format == Format::kOpenMetrics;
   std::set<std::string, std::less<>> written;
   for (const auto& family : families) {
@@ -260,7 +270,6 @@ void writeExposition(const std::vector<sdk::MetricFamily>& families, Format form
       }
     }
   }
-  if (open_metrics) out.append("# EOF\n");
 }
 
 }  // namespace gatherd::plugins::prometheus

@@ -27,6 +27,11 @@ const char* contentType(Format format);
 /// that are not valid UTF-8 get U+FFFD for each bad byte.
 void writeExposition(const std::vector<sdk::MetricFamily>& families, Format format,
                      std::string& out);
+/// writeExposition() without OpenMetrics' final "# EOF" line, for an exposition written in parts
+/// (the parts' family names must differ).
+void writeFamilies(const std::vector<sdk::MetricFamily>& families, Format format, std::string& out);
+/// Ends an exposition written with writeFamilies() ("# EOF" for OpenMetrics).
+void endExposition(Format format, std::string& out);
 
 /// A label value in double quotes' escaping: backslash, double quote and line feed.
 void appendEscapedLabelValue(std::string& out, std::string_view value);

@@ -83,15 +83,18 @@ sdk::WriteResult PrometheusSink::write(const sdk::Batch& batch) {
 }
 
 std::string PrometheusSink::render(Format format) const {
-  std::vector<sdk::MetricFamily> families;
-  families.reserve(64);
-  data_->collect(families);
-  if (core_ && host_ != nullptr) {
-    if (const sdk::Telemetry* telemetry = host_->telemetry()) telemetry->collect(families);
-  }
   std::string out;
   out.reserve(64 * 1024);
-  writeExposition(families, format, out);
+  data_->render(format, out);
+  if (core_ && host_ != nullptr) {
+    if (const sdk::Telemetry* telemetry = host_->telemetry()) {
+      std::vector<sdk::MetricFamily> families;
+      families.reserve(64);
+      telemetry->collect(families);
+      writeFamilies(families, format, out);
+    }
+  }
+  endExposition(format, out);
   return out;
 }
 

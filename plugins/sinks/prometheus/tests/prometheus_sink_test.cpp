@@ -363,3 +363,22 @@ TEST_CASE("bad keys are refused at init") {
 }
 
 }  // namespace gatherd::plugins::prometheus
+
+namespace gatherd::plugins::prometheus {
+
+TEST_CASE("the data text is rendered again only after a change") {
+  Sink sink;
+  const std::int64_t t = nowMs();
+  REQUIRE(sink.sink.write(batch({invocation("a", t, "success")})) == sdk::WriteResult::kOk);
+  const std::string first = sink.text();
+  CHECK(sink.text() == first);
+  REQUIRE(sink.sink.write(batch({})) == sdk::WriteResult::kOk);  // a window without records
+  CHECK(sink.text() == first);
+  REQUIRE(sink.sink.write(batch({invocation("b", t, "success")})) == sdk::WriteResult::kOk);
+  CHECK(value(sink.text(), kOk) == 2);
+  // Each format keeps its own text.
+  CHECK(sink.sink.render(Format::kOpenMetrics).find("# EOF") != std::string::npos);
+  CHECK(sink.text().find("# EOF") == std::string::npos);
+}
+
+}  // namespace gatherd::plugins::prometheus
