@@ -8,7 +8,8 @@ namespace {
 constexpr std::int64_t kReaderBusyTimeoutMs = 2'000;
 }  // namespace
 
-ReaderPool::ReaderPool(std::string path, int size) : path_(std::move(path)), size_(size) {}
+ReaderPool::ReaderPool(std::string path, int size, std::string pragmas)
+    : path_(std::move(path)), pragmas_(std::move(pragmas)), size_(size) {}
 
 ReaderPool::~ReaderPool() {
   close();
@@ -31,10 +32,7 @@ ReaderPool::Lease ReaderPool::acquire() {
   lock.unlock();
   try {
     auto connection = std::make_unique<Connection>(path_, kReaderBusyTimeoutMs);
-    // Pages come from the OS cache through the mapping instead of a pread copy each.
-    connection->exec(
-        "PRAGMA query_only = ON; PRAGMA mmap_size = 1073741824; "
-        "PRAGMA cache_size = -16000");
+    connection->exec("PRAGMA query_only = ON; " + pragmas_);
     return Lease(*this, std::move(connection));
   } catch (...) {
     std::lock_guard relock(mutex_);

@@ -15,7 +15,8 @@ namespace gatherd::plugins::sqlite {
 class ReaderPool {
  public:
   /// Opens connections lazily, at most `size` at once; callers beyond that wait for one.
-  ReaderPool(std::string path, int size);
+  /// `pragmas` run on each new connection (cache and mmap sizes).
+  ReaderPool(std::string path, int size, std::string pragmas = {});
   ~ReaderPool();
 
   /// A connection borrowed for one query; returned to the pool on destruction.
@@ -43,6 +44,7 @@ class ReaderPool {
   void release(std::unique_ptr<Connection> connection);
 
   const std::string path_;
+  const std::string pragmas_;
   const int size_;
   std::mutex mutex_;
   std::condition_variable available_;

@@ -81,6 +81,21 @@ sdk::ConfigSchema settingsSchema() {
        false,
        "days of the change sequence to keep at most",
        {}},
+      {"cache_mb",
+       ConfigType::kInt,
+       "2",
+       false,
+       false,
+       "page cache of each database connection (the writer and every reader), MiB",
+       {}},
+      {"mmap_mb",
+       ConfigType::kInt,
+       "0",
+       false,
+       false,
+       "how much of the database file each connection maps into memory, MiB (0: read "
+       "with pread)",
+       {}},
       {"legacy_source",
        ConfigType::kString,
        "xychatai",
@@ -131,6 +146,16 @@ sdk::Status parseSettings(const sdk::Config& config, const std::string& data_dir
         std::tuple{"changes_keep_days", &settings.changes_keep_days, std::int64_t{1}}}) {
     if (auto status = readCount(config, key, minimum, *target); !status) return status;
   }
+  std::int64_t cache_mb = settings.cache_kb / 1024;
+  std::int64_t mmap_mb = settings.mmap_bytes / (1024 * 1024);
+  if (auto status = readCount(config, "cache_mb", 1, cache_mb); !status) return status;
+  if (auto status = readCount(config, "mmap_mb", 0, mmap_mb); !status) return status;
+  if (cache_mb > 65'536 || mmap_mb > 1'048'576) {
+    return sdk::Status::failure("sink '" + name +
+                                "': keys 'cache_mb' and 'mmap_mb' are at most 65536 and 1048576");
+  }
+  settings.cache_kb = cache_mb * 1024;
+  settings.mmap_bytes = mmap_mb * 1024 * 1024;
   if (config.has("legacy_source")) settings.legacy_source = config.getString("legacy_source");
   return sdk::Status::success();
 }

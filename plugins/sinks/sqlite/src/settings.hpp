@@ -28,6 +28,10 @@ struct Settings {
   std::string legacy_source = "xychatai";
   /// Read connections kept for Store queries.
   int reader_connections = 4;
+  /// Page cache of each connection (the writer and every reader), KiB.
+  std::int64_t cache_kb = 2 * 1024;
+  /// How much of the database file each connection reads through a memory map (0: none).
+  std::int64_t mmap_bytes = 0;
 };
 
 /// The keys [sink.<name>] accepts with plugin = sqlite.

@@ -125,16 +125,20 @@ sdk::Status SqliteSink::open() {
     }
     writer_->exec(settings_.synchronous == Synchronous::kFull ? "PRAGMA synchronous = FULL"
                                                               : "PRAGMA synchronous = NORMAL");
-    // The unique key and time indexes of a large table stay in memory during ingest.
-    // A larger WAL between checkpoints writes hot pages (rollups, index tails) back less often.
-    writer_->exec(
-        "PRAGMA cache_size = -32000; PRAGMA mmap_size = 1073741824; "
-        "PRAGMA wal_autocheckpoint = 4000");
+    // The page cache is what the process keeps of the database (it fills up to cache_mb and
+    // stays): small by default, larger for a big database that is queried a lot. Mapped pages
+    // count in the process's RSS too. A larger WAL between checkpoints writes hot pages
+    // (rollups, index tails) back less often.
+    const std::string cache_pragmas =
+        "PRAGMA cache_size = -" + std::to_string(settings_.cache_kb) +
+        "; PRAGMA mmap_size = " + std::to_string(settings_.mmap_bytes);
+    writer_->exec(cache_pragmas + "; PRAGMA wal_autocheckpoint = 4000");
     registerFunctions(*writer_);
     migrate(*writer_, settings_.legacy_source, host_->clock().utcNowMs());
     batch_writer_ = std::make_unique<BatchWriter>(*writer_);
     batch_writer_->load();
-    store_ = std::make_unique<SqliteStore>(path, settings_.reader_connections, host_->clock());
+    store_ = std::make_unique<SqliteStore>(path, settings_.reader_connections, host_->clock(),
+                                           cache_pragmas);
     store_->publish(writer_->queryInt("SELECT seq FROM sqlite_sequence WHERE name = 'changes'", 0));
   } catch (const SqliteError& error) {
     return sdk::Status::failure(error.code() == 5 /* SQLITE_BUSY */

@@ -149,8 +149,9 @@ std::optional<std::string> checkRange(const sdk::RangeQuery& query, Range& range
 
 }  // namespace
 
-SqliteStore::SqliteStore(const std::string& path, int readers, sdk::Clock& clock)
-    : readers_(path, readers), clock_(clock) {}
+SqliteStore::SqliteStore(const std::string& path, int readers, sdk::Clock& clock,
+                         const std::string& reader_pragmas)
+    : readers_(path, readers, reader_pragmas), clock_(clock) {}
 
 void SqliteStore::publish(std::int64_t sequence) {
   {

@@ -17,7 +17,9 @@ namespace gatherd::plugins::sqlite {
 class SqliteStore final : public sdk::Store {
  public:
   /// `clock` (the host's) supplies "now" for open-ended time series; it outlives the store.
-  SqliteStore(const std::string& path, int readers, sdk::Clock& clock);
+  /// `reader_pragmas` run on each read connection (cache and mmap sizes).
+  SqliteStore(const std::string& path, int readers, sdk::Clock& clock,
+              const std::string& reader_pragmas = {});
 
   /// The writer calls this after each commit: wakes waitForChange().
   void publish(std::int64_t sequence);

@@ -76,6 +76,14 @@ TEST_CASE("bad settings are refused with the key named") {
   status = other.init(sdk::Config("db", {{"invocation_retention_days", "-3"}}), host);
   REQUIRE_FALSE(status);
   CHECK_THAT(status.message(), Catch::Contains("invocation_retention_days"));
+  SqliteSink no_cache;
+  status = no_cache.init(sdk::Config("db", {{"cache_mb", "0"}}), host);
+  REQUIRE_FALSE(status);
+  CHECK_THAT(status.message(), Catch::Contains("cache_mb"));
+  SqliteSink bad_map;
+  status = bad_map.init(sdk::Config("db", {{"mmap_mb", "lots"}}), host);
+  REQUIRE_FALSE(status);
+  CHECK_THAT(status.message(), Catch::Contains("mmap_mb"));
 }
 
 TEST_CASE("the database file is 0600 and a folder it creates is 0700") {
