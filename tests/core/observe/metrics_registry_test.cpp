@@ -52,7 +52,7 @@ TEST_CASE("labelled counters, gauges and histograms come out with their descript
   CHECK(queue->type == sdk::MetricType::kGauge);
 }
 
-TEST_CASE("a family keeps a bounded number of series; the refused ones are counted") {
+TEST_CASE("a family keeps a bounded number of series and the refused ones are counted") {
   MetricsRegistry registry;
   registry.describe("gatherd_things", sdk::MetricType::kCounter, "Things");
   for (std::size_t i = 0; i < MetricsRegistry::kMaxSeriesPerFamily + 500; ++i) {

@@ -109,7 +109,7 @@ TEST_CASE("histograms: cumulative buckets with le, +Inf, _sum and _count") {
         "gatherd_poll_duration_seconds_count{source=\"a\"} 4\n");
 }
 
-TEST_CASE("label values escape backslash, quote and line feed; bad UTF-8 becomes U+FFFD") {
+TEST_CASE("label values escape backslash, quote and line feed and bad UTF-8 becomes U+FFFD") {
   std::string out;
   appendEscapedLabelValue(out, "a\\b\"c\nd");
   CHECK(out == "a\\\\b\\\"c\\nd");

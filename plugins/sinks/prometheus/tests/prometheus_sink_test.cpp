@@ -185,7 +185,7 @@ TEST_CASE("invocations, cost and tokens by source, model and status class") {
   CHECK(text.find("gatherd_core_marker 0") != std::string::npos);  // the core's telemetry
 }
 
-TEST_CASE("a record seen again is not counted twice; a running call counts once it is final") {
+TEST_CASE("a record seen again is not counted twice and a running call counts once it is final") {
   Sink sink;
   const std::int64_t t = nowMs();
   CHECK(sink.sink.write(batch(
