@@ -9,6 +9,11 @@
 #include <fstream>
 #include <iostream>
 
+#include <Poco/Net/HTTPClientSession.h>
+#include <Poco/Net/HTTPRequest.h>
+#include <Poco/Net/HTTPResponse.h>
+#include <Poco/StreamCopier.h>
+#include <Poco/Timespan.h>
 #include <Poco/Util/HelpFormatter.h>
 #include <Poco/Util/Option.h>
 #include <Poco/Util/OptionSet.h>
@@ -16,6 +21,7 @@
 #include <spdlog/spdlog.h>
 
 #include "core/app/runtime.hpp"
+#include "core/app/service_notifier.hpp"
 #include "core/config/daemon_config.hpp"
 #include "core/observe/logging.hpp"
 #include "core/plugins/plugin_loader.hpp"
@@ -25,6 +31,8 @@ namespace gatherd::core {
 namespace {
 
 constexpr const char* kDefaultConfig = "conf/gatherd.ini";
+// Where the .deb and the Docker image install it: the default when ./conf/gatherd.ini is absent.
+constexpr const char* kInstalledConfig = "/etc/gatherd/gatherd.ini";
 constexpr const char* kPidFile = "gatherd.pid";
 
 // The running service's pid, in data_dir, so that `gatherd reload` finds it.
@@ -76,10 +84,12 @@ Application::Application() { setUnixOptions(true); }
 
 void Application::defineOptions(Poco::Util::OptionSet& options) {
   ServerApplication::defineOptions(options);
-  options.addOption(Poco::Util::Option("config", "c", "the ini file (default conf/gatherd.ini)")
-                        .required(false)
-                        .repeatable(false)
-                        .argument("FILE"));
+  options.addOption(
+      Poco::Util::Option("config", "c",
+                         "the ini file (default conf/gatherd.ini, else /etc/gatherd/gatherd.ini)")
+          .required(false)
+          .repeatable(false)
+          .argument("FILE"));
   options.addOption(Poco::Util::Option("help", "h", "show this help").required(false));
   options.addOption(Poco::Util::Option("version", "V", "print the version").required(false));
 }
@@ -105,7 +115,7 @@ void Application::printHelp() {
   Poco::Util::HelpFormatter help(options());
   help.setCommand("gatherd");
   help.setWidth(110);
-  help.setUsage("[--config FILE] [once | check-config | plugins | reload]");
+  help.setUsage("[--config FILE] [once | check-config | plugins | reload | health]");
   help.setHeader(
       "gatherd collects records from source plugins every interval and hands them to sink "
       "plugins.\n"
@@ -114,13 +124,20 @@ void Application::printHelp() {
       "  check-config   validate the config against the plugins' schemas and print it\n"
       "  plugins        list the plugins found in plugin_dir, and why any was refused\n"
       "  reload         ask the running service (pid file in data_dir) to re-read its config\n"
+      "  health         ask the running service's /ready on [http] bind: exit 0 ready, 1 not\n"
       "Exit codes: 0 ok, 1 runtime error, 2 configuration or usage error, 3 a `once` poll failed.");
   help.format(std::cout);
 }
 
 int Application::main(const std::vector<std::string>& args) {
   if (stop_) return kExitOk;
-  if (config_path_.empty()) config_path_ = std::filesystem::absolute(kDefaultConfig).string();
+  if (config_path_.empty()) {
+    std::error_code error;
+    config_path_ = !std::filesystem::exists(kDefaultConfig, error) &&
+                           std::filesystem::exists(kInstalledConfig, error)
+                       ? kInstalledConfig
+                       : std::filesystem::absolute(kDefaultConfig).string();
+  }
   if (args.size() > 1) {
     std::cerr << "gatherd: one verb at most (see --help)\n";
     return kExitConfigError;
@@ -139,6 +156,7 @@ int Application::main(const std::vector<std::string>& args) {
     if (verb == "check-config") return checkConfig();
     if (verb == "plugins") return listPlugins();
     if (verb == "reload") return signalReload();
+    if (verb == "health") return checkHealth();
     std::cerr << "gatherd: unknown verb '" << verb << "' (see --help)\n";
     return kExitConfigError;
   } catch (const ConfigError& error) {
@@ -164,10 +182,18 @@ int Application::runService() {
   std::vector<std::unique_ptr<PluginCatalog>> catalogs;  // kept: libraries are never unloaded
   catalogs.push_back(std::make_unique<PluginCatalog>(loadPlugins(config.plugin_dir)));
   reportRefused(*catalogs.back(), *log);
+  ServiceNotifier notifier;  // systemd Type=notify; does nothing outside systemd
   Runtime runtime(logging, clock);
+  runtime.setNotifier(&notifier);
   runtime.build(std::move(config), *catalogs.back(), Runtime::Mode::kService);
   runtime.start();
   PidFile pid_file(runtime.config().data_dir);
+  // The store is open and HTTP listens (start() returned): ready.
+  notifier.ready("ready: " + runtime.statusLine());
+  if (notifier.watchdogPingIntervalMs() > 0) {
+    log->info("systemd watchdog: the scheduler pings every {} ms",
+              notifier.watchdogPingIntervalMs());
+  }
 
   sigset_t signals;
   sigemptyset(&signals);
@@ -178,16 +204,21 @@ int Application::runService() {
     if (signal != SIGHUP) {
       log->info("{} received: stopping (in-flight polls get {} ms)", strsignal(signal),
                 runtime.config().shutdown_grace_ms);
+      notifier.stopping();
       break;
     }
     log->info("SIGHUP received: reloading {}", config_path_);
+    notifier.reloading();
+    std::string outcome = "reloaded";
     try {
       DaemonConfig next = loadDaemonConfig(config_path_);
       catalogs.push_back(std::make_unique<PluginCatalog>(loadPlugins(next.plugin_dir)));
       runtime.reload(std::move(next), *catalogs.back());
     } catch (const std::exception& error) {
       log->error("reload failed, the running config stays: {}", error.what());
+      outcome = "reload failed, the old config runs";
     }
+    notifier.ready(outcome + ": " + runtime.statusLine());
   }
   runtime.stop();
   return kExitOk;
@@ -261,6 +292,48 @@ int Application::signalReload() {
   std::cout << "sent SIGHUP to gatherd (pid " << pid << "): it re-reads " << config_path_
             << "; its log says whether the new config was taken\n";
   return kExitOk;
+}
+
+int Application::checkHealth() {
+  DaemonConfig config = loadDaemonConfig(config_path_);
+  const std::string& bind = config.http_bind;
+  const auto colon = bind.rfind(':');
+  std::string host = colon == std::string::npos ? "" : bind.substr(0, colon);
+  const std::string port_text = colon == std::string::npos ? "" : bind.substr(colon + 1);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+  }
+  // A wildcard bind listens on loopback too.
+  if (host.empty() || host == "0.0.0.0") host = "127.0.0.1";
+  if (host == "::") host = "::1";
+  int port = 0;
+  try {
+    port = std::stoi(port_text);
+  } catch (const std::exception&) {
+  }
+  if (port <= 0 || port > 65535) {
+    std::cerr << "gatherd: health: [http] bind '" << bind << "' names no fixed port to ask\n";
+    return kExitConfigError;
+  }
+  try {
+    Poco::Net::HTTPClientSession session(host, static_cast<Poco::UInt16>(port));
+    session.setTimeout(Poco::Timespan(5, 0));
+    Poco::Net::HTTPRequest request(Poco::Net::HTTPRequest::HTTP_GET, "/ready",
+                                   Poco::Net::HTTPMessage::HTTP_1_1);
+    session.sendRequest(request);
+    Poco::Net::HTTPResponse response;
+    std::istream& body = session.receiveResponse(response);
+    std::string text;
+    Poco::StreamCopier::copyToString(body, text);
+    std::cout << "http://" << (host.find(':') != std::string::npos ? "[" + host + "]" : host) << ":"
+              << port << "/ready: " << static_cast<int>(response.getStatus()) << " " << text
+              << "\n";
+    return response.getStatus() == Poco::Net::HTTPResponse::HTTP_OK ? kExitOk : kExitRuntimeError;
+  } catch (const std::exception& error) {
+    std::cerr << "gatherd: health: no answer from " << host << ":" << port << ": " << error.what()
+              << "\n";
+    return kExitRuntimeError;
+  }
 }
 
 int Application::listPlugins() {

@@ -8,7 +8,7 @@
 
 namespace gatherd::core {
 
-/// `gatherd [--config FILE] [once | check-config | plugins | reload]`, `--help`, `--version`.
+/// `gatherd [--config FILE] [once | check-config | plugins | reload | health]`, `--help`, `--version`.
 /// Signals: main() blocks SIGINT, SIGTERM, SIGQUIT and SIGHUP before any thread starts; the
 /// service loop takes them with sigwait (SIGHUP reloads, the others drain and stop).
 class Application final : public Poco::Util::ServerApplication {
@@ -26,6 +26,7 @@ class Application final : public Poco::Util::ServerApplication {
   int checkConfig();
   int listPlugins();
   int signalReload();
+  int checkHealth();  // `health`: GET /ready on [http] bind, for Docker's HEALTHCHECK
   void printHelp();
 
   std::string config_path_;

@@ -7,6 +7,7 @@
 #include <ostream>
 #include <thread>
 
+#include "core/app/service_notifier.hpp"
 #include "core/http/http_server.hpp"
 #include "core/pipeline/pipeline.hpp"
 #include "core/schedule/scheduler.hpp"
@@ -169,7 +170,16 @@ void Runtime::onWindowResult(sdk::Batch&& batch) {
       }
       it->second = window.outcome;
     }
+    std::string summary = window.source + " " + sdk::outcomeName(window.outcome) + " at " +
+                          json::formatIsoUtc(window.window_ms);
+    if (window.outcome == sdk::Outcome::kOk) {
+      summary += " (" + std::to_string(batch.records.size()) + " records)";
+    } else if (!window.message.empty()) {
+      summary += ": " + window.message.substr(0, 160);
+    }
+    last_window_[window.source] = std::move(summary);
   }
+  if (notifier_ != nullptr && notifier_->enabled()) notifier_->status(statusLine());
   if (window.gap_suspected) {
     logging_.get("source." + window.source)
         ->warn("records may have been lost between {} and {} (the upstream keeps only its newest "
@@ -177,6 +187,18 @@ void Runtime::onWindowResult(sdk::Batch&& batch) {
                json::formatIsoUtc(window.gap_from_ms), json::formatIsoUtc(window.gap_to_ms));
   }
   if (pipeline_) pipeline_->publish(std::make_shared<const sdk::Batch>(std::move(batch)));
+}
+
+std::string Runtime::statusLine() {
+  std::string line;
+  {
+    std::lock_guard lock(outcome_mutex_);
+    for (const auto& [source, summary] : last_window_) {
+      line += (line.empty() ? "" : "; ") + summary;
+    }
+  }
+  if (line.empty()) line = "no window has ended yet";
+  return logging_.secrets().mask(line);
 }
 
 void Runtime::scheduleSources() {
@@ -258,6 +280,11 @@ void Runtime::start() {
                                            [this](sdk::Batch&& batch) { onWindowResult(std::move(batch)); });
   scheduleSources();
   telemetry_.attach(scheduler_.get(), pipeline_.get());
+  if (notifier_ != nullptr && notifier_->watchdogPingIntervalMs() > 0) {
+    const ServiceNotifier* notifier = notifier_;
+    scheduler_->setHeartbeat(notifier->watchdogPingIntervalMs(),
+                             [notifier] { notifier->watchdog(); });
+  }
   scheduler_->start();
   log_->info("gatherd {} started: {} source(s) every {} ms, {} sink(s), at most {} polls in flight",
              GATHERD_VERSION, source_entries_.size(), config_.interval_ms, sinks_.size(),
@@ -327,6 +354,8 @@ void Runtime::reload(DaemonConfig config, const PluginCatalog& catalog) {
     if (next.count(name) == 0) {
       log_->info("reload: source.{} removed", name);
       sources_.setState(name, InstanceState::kStopped);
+      std::lock_guard lock(outcome_mutex_);
+      last_window_.erase(name);
     }
   }
   for (const auto& [name, entry] : next) sources_.add(name, entry.plugin, config_.interval_ms);

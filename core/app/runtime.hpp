@@ -22,6 +22,7 @@ namespace gatherd::core {
 class HttpServer;
 class Pipeline;
 class Scheduler;
+class ServiceNotifier;
 
 /// A start-up failure with the exit code the CLI should return.
 class StartupError : public std::runtime_error {
@@ -55,8 +56,13 @@ class Runtime {
   /// Validates every instance against its plugin, creates and initialises the instances.
   /// Throws StartupError (config errors: exit 2; a plugin refusing to start: exit 1).
   void build(DaemonConfig config, const PluginCatalog& catalog, Mode mode);
+  /// systemd notifications (kService): STATUS= after every window, and WATCHDOG=1 from the
+  /// scheduler's loop when systemd asks for it. Call before start(); `notifier` outlives this.
+  void setNotifier(const ServiceNotifier* notifier) { notifier_ = notifier; }
   /// Starts sinks, the HTTP server, the pipeline, the sources and the scheduler.
   void start();
+  /// One line for systemd's STATUS=: every source's last window outcome.
+  std::string statusLine();
   /// Stops the scheduler (in-flight polls drain up to the grace period, the rest are recorded
   /// aborted), drains the pipeline, stops the plugins and the HTTP server. Idempotent.
   void stop();
@@ -110,6 +116,8 @@ class Runtime {
   std::vector<std::shared_ptr<SinkInstance>> sinks_;
   std::mutex outcome_mutex_;
   std::map<std::string, sdk::Outcome> last_outcome_;  // to log a failure once per change
+  std::map<std::string, std::string> last_window_;    // by source: its last window, for STATUS=
+  const ServiceNotifier* notifier_ = nullptr;
   bool started_ = false;
   bool stopped_ = false;
 };

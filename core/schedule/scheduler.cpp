@@ -131,6 +131,12 @@ class Scheduler::Impl {
     if (started_ && !stopping_) pokeThreads();
   }
 
+  void setHeartbeat(std::int64_t interval_ms, std::function<void()> heartbeat) {
+    std::lock_guard lock(mutex_);
+    heartbeat_interval_ms_ = heartbeat ? interval_ms : 0;
+    heartbeat_ = std::move(heartbeat);
+  }
+
   void start() {
     std::lock_guard lock(mutex_);
     if (started_) return;
@@ -243,9 +249,13 @@ class Scheduler::Impl {
         if (due <= steady) due = steady + (source.next_window_ms - utc);
         wake = std::min(wake, due);
       }
+      const bool beat = heartbeat_interval_ms_ > 0 && next_heartbeat_ms_ <= steady;
+      if (beat) next_heartbeat_ms_ = steady + heartbeat_interval_ms_;
+      if (heartbeat_interval_ms_ > 0) wake = std::min(wake, next_heartbeat_ms_);
       if (admitted) work_ready_.notify_all();
       lock.unlock();
       emitAll(results);
+      if (beat) heartbeat_();
       clock_.sleepUntil(wake, generation);
       lock.lock();
     }
@@ -568,6 +578,10 @@ class Scheduler::Impl {
   bool workers_exit_ = false;
   std::int64_t grace_deadline_ms_ = 0;
 
+  std::int64_t heartbeat_interval_ms_ = 0;
+  std::int64_t next_heartbeat_ms_ = 0;
+  std::function<void()> heartbeat_;  // set before start(), called by the ticker only
+
   std::thread ticker_;
   std::thread watchdog_;
   std::vector<std::thread> workers_;
@@ -586,6 +600,10 @@ void Scheduler::setSources(std::vector<ScheduledSource> sources) {
 
 void Scheduler::setOptions(SchedulerOptions options) {
   impl_->setOptions(options);
+}
+
+void Scheduler::setHeartbeat(std::int64_t interval_ms, std::function<void()> heartbeat) {
+  impl_->setHeartbeat(interval_ms, std::move(heartbeat));
 }
 
 void Scheduler::start() {

@@ -65,6 +65,10 @@ class Scheduler {
   /// Applies new options (reload); the pool grows when max_parallel grows. Throws
   /// std::invalid_argument on non-positive max_parallel or timeout.
   void setOptions(SchedulerOptions options);
+  /// Calls `heartbeat` from the ticker's own loop about every `interval_ms` (the service
+  /// watchdog: a ticker that is stuck stops calling it, and systemd restarts the service).
+  /// Call before start(); interval_ms <= 0 or an empty function turns it off.
+  void setHeartbeat(std::int64_t interval_ms, std::function<void()> heartbeat);
   /// Starts the threads. Call once.
   void start();
   /// No new windows; waits up to shutdown_grace_ms for in-flight polls, then cancels the rest

@@ -772,3 +772,57 @@ TEST_CASE("worker threads are started only when polls overlap, then kept", "[sch
   CHECK(threads() == before + 4);
   scheduler.stop();
 }
+
+TEST_CASE("the heartbeat comes from the ticker's loop and stops while the ticker is stuck",
+          "[scheduler][heartbeat]") {
+  ManualClock clock(kBase);
+  std::atomic<int> beats{0};
+  // The result callback blocks on the first skipped window: the ticker emits skipped results
+  // itself, so that is a stuck ticker (as when a sink's publish hangs).
+  std::mutex mutex;
+  std::condition_variable changed;
+  bool stuck = false;
+  bool unstick = false;
+  auto on_result = [&](Batch&& batch) {
+    if (batch.window.outcome != Outcome::kSkipped) return;
+    std::unique_lock lock(mutex);
+    stuck = true;
+    changed.notify_all();
+    changed.wait(lock, [&] { return unstick; });
+  };
+  Gate gate;
+  SchedulerOptions options;
+  options.max_parallel = 1;
+  options.timeout_ms = 600'000;
+  Scheduler scheduler(clock, options, on_result);
+  scheduler.setSources({{"slow", 10'000, gate.poll(Gate::Cancel::kIgnore)}});
+  scheduler.setHeartbeat(1'000, [&] { ++beats; });
+  scheduler.start();
+  REQUIRE(gate.waitEntered(1));
+  clock.waitForBlockedSleepers(kIdleSleepers);
+  REQUIRE(beats == 1);  // at start
+  for (int second = 1; second <= 9; ++second) step(clock, 1'000);
+  CHECK(beats == 10);  // one per interval while the ticker runs, between windows too
+
+  // The next window finds the only slot taken: skipped, and the ticker hangs in the callback.
+  clock.advance(1'000);
+  {
+    std::unique_lock lock(mutex);
+    REQUIRE(changed.wait_for(lock, kThreadWait, [&] { return stuck; }));
+  }
+  const int before = beats;
+  for (int second = 1; second <= 5; ++second) {
+    clock.advance(1'000);
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  CHECK(beats == before);  // no ping from a stuck scheduler: systemd's watchdog fires
+
+  {
+    std::lock_guard lock(mutex);
+    unstick = true;
+    changed.notify_all();
+  }
+  REQUIRE(eventually([&] { return beats > before; }));
+  gate.release();
+  scheduler.stop();
+}
