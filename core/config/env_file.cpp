@@ -115,7 +115,10 @@ void mergeEnvFile(const std::filesystem::path& file, std::map<std::string, std::
 }  // namespace
 
 std::map<std::string, std::string> parseEnvFile(const std::string& path) {
-  const std::string text = config_detail::readWholeFile(path);
+  return parseEnvText(config_detail::readWholeFile(path), path);
+}
+
+std::map<std::string, std::string> parseEnvText(const std::string& text, const std::string& path) {
   std::map<std::string, std::string> values;
   std::string_view rest(text);
   int line = 0;

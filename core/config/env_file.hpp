@@ -18,6 +18,8 @@ using EnvLookup = std::function<std::optional<std::string>(const std::string& na
 /// (trimmed; a ` #` starts a comment). A later line wins over an earlier one. Values are not
 /// expanded. Throws ConfigError with file and line on a malformed line or an unreadable file.
 std::map<std::string, std::string> parseEnvFile(const std::string& path);
+/// The same for text already read; `path` is used in errors (and by the fuzz target).
+std::map<std::string, std::string> parseEnvText(const std::string& text, const std::string& path);
 
 /// The lookup gatherd uses: the process environment wins over `<config_dir>/.env.local`, which
 /// wins over `<config_dir>/.env`. Missing files are fine. The files and the process

@@ -5,7 +5,6 @@
 #include <spdlog/pattern_formatter.h>
 #include <spdlog/sinks/base_sink.h>
 
-#include "core/config/redaction.hpp"
 
 namespace gatherd::core {
 namespace {
@@ -43,20 +42,30 @@ spdlog::level::level_enum toSpdlog(sdk::LogLevel level) {
 }  // namespace
 
 void SecretSet::replace(std::set<std::string> secrets) {
-  std::unique_lock lock(mutex_);
-  secrets_ = std::move(secrets);
+  std::lock_guard lock(mutex_);
+  configured_ = std::move(secrets);
+  rebuildLocked();
 }
 
 void SecretSet::add(const std::string& secret) {
   if (secret.empty()) return;
-  std::unique_lock lock(mutex_);
-  secrets_.insert(secret);
+  std::lock_guard lock(mutex_);
+  if (configured_.insert(secret).second) rebuildLocked();
 }
 
-std::string SecretSet::mask(std::string_view text) const {
-  std::shared_lock lock(mutex_);
-  return maskSecrets(text, secrets_);
+void SecretSet::learn(std::string_view secret) {
+  if (secret.empty()) return;
+  std::lock_guard lock(mutex_);
+  if (learned_.emplace(secret).second) rebuildLocked();
 }
+
+void SecretSet::rebuildLocked() {
+  std::set<std::string> all = configured_;
+  all.insert(learned_.begin(), learned_.end());
+  mask_.replace(all);
+}
+
+std::string SecretSet::mask(std::string_view text) const { return mask_.apply(text); }
 
 Logging::Logging() : Logging(std::cerr) {}
 

@@ -11,19 +11,31 @@
 #include <spdlog/logger.h>
 
 #include "gatherd/sdk/host.hpp"
+#include "gatherd/sdk/redaction.hpp"
 
 namespace gatherd::core {
 
-/// The secrets that must never appear in a log line. Thread-safe; shared by all loggers.
+/// The secrets that must never appear in a log line: the configured ones and those plugins
+/// learned at run time (Host::addSecret). Thread-safe; shared by all loggers. Masking is the
+/// sdk's SecretMask, the same algorithm the plugins' redactors use (plain and URL-encoded).
 class SecretSet {
  public:
+  /// Replaces the configured secrets (start-up, reload); learned ones are kept.
   void replace(std::set<std::string> secrets);
+  /// Adds a configured secret.
   void add(const std::string& secret);
+  /// Adds a secret a plugin learned at run time (an API key in a response); kept for the
+  /// life of the process, through reloads.
+  void learn(std::string_view secret);
   std::string mask(std::string_view text) const;
 
  private:
-  mutable std::shared_mutex mutex_;
-  std::set<std::string> secrets_;
+  void rebuildLocked();
+
+  std::mutex mutex_;  // guards the two sets; mask_ has its own lock
+  std::set<std::string> configured_;
+  std::set<std::string> learned_;
+  sdk::SecretMask mask_{"***"};
 };
 
 /// Owns the log sink. Every logger made here writes through the same sink, after masking.

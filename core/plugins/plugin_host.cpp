@@ -34,4 +34,6 @@ void PluginHost::reportAuthState(sdk::AuthState state, const std::string& hint) 
   else spdlog_->warn("{}", text);
 }
 
+void PluginHost::addSecret(std::string_view secret) { services_.logging.secrets().learn(secret); }
+
 }  // namespace gatherd::core

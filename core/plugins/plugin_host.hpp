@@ -47,6 +47,7 @@ class PluginHost final : public sdk::Host {
   const sdk::Telemetry* telemetry() const override { return services_.telemetry; }
   sdk::Store* store() override;
   void reportAuthState(sdk::AuthState state, const std::string& hint) override;
+  void addSecret(std::string_view secret) override;
 
  private:
   HostServices& services_;

@@ -1,5 +1,7 @@
 #include "core/config/redaction.hpp"
 
+#include "gatherd/sdk/redaction.hpp"
+
 #include <catch2/catch.hpp>
 
 using gatherd::core::maskSecrets;
@@ -29,4 +31,22 @@ TEST_CASE("redaction: overlapping secrets leave no fragment behind", "[redaction
 TEST_CASE("redaction: a secret at the very start and end is masked", "[redaction]") {
   CHECK(maskSecrets("s3cr3t", {"s3cr3t"}) == "***");
   CHECK(maskSecrets("s3cr3t-s3cr3t", {"s3cr3t"}) == "***-***");
+}
+
+TEST_CASE("redaction: URL-encoded copies are masked, upper or lower hex, '+' for a space",
+          "[redaction]") {
+  const std::set<std::string> secrets = {"k/ey=1 2"};
+  CHECK(maskSecrets("a k%2Fey%3D1%202 b", secrets) == "a *** b");
+  CHECK(maskSecrets("a k%2fey%3d1+2 b", secrets) == "a *** b");
+  CHECK(maskSecrets("a k/ey%3D1 2 b", secrets) == "a *** b");  // partly encoded
+  CHECK(maskSecrets("100% sure, k/ey=1 2", secrets) == "100% sure, ***");
+  CHECK(maskSecrets("trailing %2", secrets) == "trailing %2");
+}
+
+TEST_CASE("redaction: a secret configured URL-encoded is masked decoded too", "[redaction]") {
+  gatherd::sdk::SecretMask mask("***", 4);
+  mask.add("abc%3Ddef");
+  CHECK(mask.apply("x abc=def y abc%3Ddef") == "x *** y ***");
+  CHECK_FALSE(mask.add("ab"));  // shorter than the minimum: ignored
+  CHECK(mask.apply("ab") == "ab");
 }

@@ -90,3 +90,22 @@ TEST_CASE("auth state changes are logged once per change and masked") {
   CHECK_THAT(text, Catch::Contains("auth state is now ok"));
   CHECK(s.sources.find("acct")->auth_state == sdk::AuthState::kOk);
 }
+
+TEST_CASE("a secret a plugin learns at run time is masked in every log line, through reloads") {
+  Services s;
+  s.logging.secrets().replace({"configured-secret-1"});
+  PluginHost host(s.services, "acct", "source.acct");
+  const std::string learned = "CANARY-learned-api-key/+=";
+  host.addSecret(learned);
+  // A reload replaces the configured secrets; what was learned stays masked.
+  s.logging.secrets().replace({"configured-secret-2"});
+  auto other = s.logging.get("core");
+  other->info("plain {} and encoded {} and configured-secret-2", learned,
+              "CANARY-learned-api-key%2F%2B%3D");
+  host.logger().warn("again " + learned);
+  const std::string text = s.log_text.str();
+  INFO(text);
+  CHECK(text.find("CANARY-learned") == std::string::npos);
+  CHECK(text.find("configured-secret-2") == std::string::npos);
+  CHECK_THAT(text, Catch::Contains("plain *** and encoded *** and ***"));
+}

@@ -2,6 +2,9 @@
 
 #include <catch2/catch.hpp>
 
+#include <fstream>
+#include <iterator>
+
 #include "connection.hpp"
 #include "gatherd/sdk/streams.hpp"
 #include "test_support.hpp"
@@ -157,6 +160,50 @@ TEST_CASE("a version 1 database (the seed's table) migrates with its rows, typed
   REQUIRE(fixture.sink.write(makeBatch("xychatai", kNow, {again})) == sdk::WriteResult::kOk);
   CHECK(raw.integer("SELECT count(*) FROM codex_invocations") == 3);
   CHECK(fixture.host.counter("sqlite_invocations_unchanged") == 1);
+}
+
+TEST_CASE("seed-era raw responses are validated and their secrets masked; none stays in the file",
+          "[secrets]") {
+  TempDir dir;
+  const std::string path = dir.file("seed-secrets.db");
+  {
+    RawDb raw(path);
+    REQUIRE(raw.exec(R"(CREATE TABLE IF NOT EXISTS codex_invocations (
+        id INTEGER PRIMARY KEY AUTOINCREMENT, invoke_id TEXT NOT NULL, occurred_at TEXT NOT NULL,
+        payload JSON, raw_response JSON, created_at TEXT NOT NULL DEFAULT (datetime('now')),
+        UNIQUE(invoke_id, occurred_at)))") == SQLITE_OK);
+    REQUIRE(raw.exec(R"(INSERT INTO codex_invocations (invoke_id, occurred_at, payload, raw_response) VALUES
+    ('s-1', '2026-02-25T02:09:41Z', '{"model":"m","status":"success"}',
+     '{"requestId":"s-1","apiKey":"CANARY-seed-apikey-1","nested":[{"Cookie":"CANARY-seed-cookie-2"}],"model":"m"}'),
+    ('s-2', '2026-02-25T02:10:41Z', '{"model":"m","status":"success"}', 'CANARY-seed-notjson-3 {'),
+    ('s-3', '2026-02-25T02:11:41Z', '{"model":"m","status":"success"}', '"CANARY-seed-scalar-4"'),
+    ('s-4', '2026-02-25T02:12:41Z', '{"model":"m","status":"success"}', '{"requestId":"s-4","model":"m"}'))") ==
+            SQLITE_OK);
+  }
+  {
+    SinkFixture fixture(path, {{"legacy_source", "xychatai"}});
+    INFO(fixture.problem());
+    REQUIRE(fixture.started());
+    RawDb raw(path);
+    CHECK(raw.integer("SELECT count(*) FROM codex_invocations") == 4);
+    const std::string masked =
+        raw.text("SELECT raw_response FROM codex_invocations WHERE invoke_id = 's-1'");
+    CHECK_THAT(masked, Catch::Contains("\"apiKey\":\"[redacted]\""));
+    CHECK_THAT(masked, Catch::Contains("\"Cookie\":\"[redacted]\""));
+    CHECK_THAT(masked, Catch::Contains("\"requestId\":\"s-1\""));
+    CHECK(raw.integer("SELECT raw_response IS NULL FROM codex_invocations WHERE invoke_id = 's-2'") == 1);
+    CHECK(raw.integer("SELECT raw_response IS NULL FROM codex_invocations WHERE invoke_id = 's-3'") == 1);
+    CHECK(raw.text("SELECT raw_response FROM codex_invocations WHERE invoke_id = 's-4'") ==
+          R"({"requestId":"s-4","model":"m"})");
+  }
+  // The seed's table was dropped with secure_delete: its pages hold no copy of the canaries.
+  std::string bytes;
+  for (const char* suffix : {"", "-wal", "-journal"}) {
+    std::ifstream in(path + suffix, std::ios::binary);
+    bytes += std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  }
+  REQUIRE_FALSE(bytes.empty());
+  CHECK(bytes.find("CANARY-seed") == std::string::npos);
 }
 
 TEST_CASE("a version 2 database gains the per-source hourly rollup, built from its rollups") {

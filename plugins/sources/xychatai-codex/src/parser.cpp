@@ -107,12 +107,12 @@ template <class T>
 struct Lenient {
   enum class State { kAbsent, kValue, kInvalid } state = State::kAbsent;
   T value{};
-  std::string shown;  ///< the invalid value as text, for the problem message
+  std::string shown;  ///< the invalid value as text, for the problem message (not yet redacted)
 };
 
 std::string shownValue(const Var& value) {
   std::string text = convertToText(value);
-  if (text.size() > kMaxQuotedChars) text = text.substr(0, kMaxQuotedChars) + "...";
+  // Whole: it is redacted before it is cut to kMaxQuotedChars (redactedQuote).
   return text;
 }
 
@@ -311,8 +311,12 @@ class RecordBuilder {
  public:
   /// `context` names the object in problem messages; it is built only when there is one.
   RecordBuilder(const ObjectView& object, sdk::Fields& fields, std::vector<std::string>& problems,
-                std::function<std::string()> context)
-      : object_(object), fields_(fields), problems_(problems), context_(std::move(context)) {}
+                const Redactor& redactor, std::function<std::string()> context)
+      : object_(object),
+        fields_(fields),
+        problems_(problems),
+        redactor_(redactor),
+        context_(std::move(context)) {}
 
   void integer(const char* upstream_name, const char* field) {
     put(readInt(object_.get(upstream_name)), upstream_name, field, "a whole number");
@@ -350,13 +354,15 @@ class RecordBuilder {
   }
   void invalid(const char* upstream_name, const std::string& shown, const char* expected) {
     if (problems_.size() >= kMaxProblems) return;
-    problems_.push_back(context_() + ": " + upstream_name + " '" + shown + "' is not " + expected +
+    problems_.push_back(context_() + ": " + upstream_name + " '" +
+                        redactedQuote(redactor_, shown, kMaxQuotedChars) + "' is not " + expected +
                         " (field left out)");
   }
 
   const ObjectView& object_;
   sdk::Fields& fields_;
   std::vector<std::string>& problems_;
+  const Redactor& redactor_;
   std::function<std::string()> context_;
 };
 
@@ -378,7 +384,9 @@ std::optional<sdk::Record> parseInvocation(std::size_t index, const Var& item,
     addProblem(problems, position() + ": no requestId (rejected)");
     return std::nullopt;
   }
-  auto context = [&] { return position() + " (" + redactor.apply(*request_id) + ")"; };
+  auto context = [&] {
+    return position() + " (" + redactedQuote(redactor, *request_id, kMaxQuotedChars) + ")";
+  };
   const auto request_time = readText(object.get("requestTime"));
   if (!request_time || trim(*request_time).empty()) {
     addProblem(problems, context() + ": no requestTime (rejected)");
@@ -386,8 +394,8 @@ std::optional<sdk::Record> parseInvocation(std::size_t index, const Var& item,
   }
   const auto time_ms = json::parseTimestamp(*request_time, options.utc_offset_minutes);
   if (!time_ms) {
-    std::string shown = request_time->substr(0, kMaxQuotedChars);
-    addProblem(problems, context() + ": requestTime '" + redactor.apply(shown) +
+    addProblem(problems, context() + ": requestTime '" +
+                             redactedQuote(redactor, *request_time, kMaxQuotedChars) +
                              "' is not a time (rejected)");
     return std::nullopt;
   }
@@ -403,7 +411,7 @@ std::optional<sdk::Record> parseInvocation(std::size_t index, const Var& item,
   fields[inv::kOccurredAt] = occurred_at;
   fields[inv::kService] = options.service;
 
-  RecordBuilder builder(object, fields, problems, context);
+  RecordBuilder builder(object, fields, problems, redactor, context);
   builder.text("model", inv::kModel);
   const auto status = readText(object.get("status"));
   const std::string status_text = status ? lowerCase(trim(*status)) : std::string();
@@ -466,7 +474,7 @@ std::optional<sdk::Record> parseQuota(const ObjectView& service_object, const Pa
 
   if (const auto plan = pickSubscription(subscriptions)) {
     const ObjectView& plan_view = *plan;
-    RecordBuilder builder(plan_view, fields, problems, [] { return std::string("subscriptions"); });
+    RecordBuilder builder(plan_view, fields, problems, redactor, [] { return std::string("subscriptions"); });
     builder.text("subTypeName", quo::kPlanName);
     builder.text("id", quo::kPlanId);
     builder.text("period", quo::kPeriod);
@@ -500,7 +508,7 @@ std::optional<sdk::Record> parseQuota(const ObjectView& service_object, const Pa
   }
   if (usage.isObject()) {
     const ObjectView usage_view(usage.object());
-    RecordBuilder builder(usage_view, fields, problems, [] { return std::string("currentUsage"); });
+    RecordBuilder builder(usage_view, fields, problems, redactor, [] { return std::string("currentUsage"); });
     builder.integer("totalRequests", quo::kUsage24hRequests);
     builder.integer("totalTokens", quo::kUsage24hTokens);
     builder.number("totalCost", quo::kUsage24hCostUsd);
@@ -583,12 +591,17 @@ ParsedResponse parseQuotaResponse(std::string_view body, const ParseOptions& opt
     for (const auto& [name, value] : data_object.members()) {
       if (Var(value).isObject()) others += (others.empty() ? "" : ", ") + std::string(name);
     }
-    return malformed(
-        "the response has no data." + options.service +
-        (others.empty() ? std::string() : " (it has: " + others + "; check 'service')"));
+    // Key names come from the upstream too: redacted like any other text of the response.
+    return malformed(redactor.apply("the response has no data." + options.service +
+                                    (others.empty() ? std::string()
+                                                    : " (it has: " + others + "; check 'service')")));
   }
   const ObjectView service_object(service_value.object());
-  if (const auto api_key = readText(service_object.get("apiKey"))) redactor.add(*api_key);
+  // The apiKey is a secret from here on: in this parse, and (through learned_secrets) in what
+  // the source and the core write afterwards.
+  if (const auto api_key = readText(service_object.get("apiKey"))) {
+    if (redactor.add(*api_key)) result.learned_secrets.push_back(*api_key);
+  }
 
   const auto is_auth = readBool(service_object.get("isAuth"));
   result.is_auth = is_auth.state != Lenient<bool>::State::kValue || is_auth.value;

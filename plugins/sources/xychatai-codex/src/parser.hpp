@@ -40,6 +40,9 @@ struct ParsedResponse {
   std::int64_t records_rejected = 0;     ///< items that could not be understood
   /// Why records were rejected or fields left out ("record 3: ..."); empty when all was fine.
   std::vector<std::string> problems;
+  /// Secrets found in the response that the given redactor did not know (the apiKey): the
+  /// caller adds them to its redactor and to the core's log mask (Host::addSecret).
+  std::vector<std::string> learned_secrets;
 };
 
 /// Parses one response body of /frontend-api/vibe-code/quota. Never throws.

@@ -1,45 +1,17 @@
 #include "redactor.hpp"
 
-#include <algorithm>
-#include <array>
-
 namespace gatherd::plugins::xychatai {
 
-void Redactor::add(std::string_view secret) {
-  if (secret.size() < 4) return;
-  if (std::find(secrets_.begin(), secrets_.end(), secret) != secrets_.end()) return;
-  secrets_.emplace_back(secret);
-  // Longest first, so a secret that contains another is replaced whole.
-  std::sort(secrets_.begin(), secrets_.end(),
-            [](const std::string& a, const std::string& b) { return a.size() > b.size(); });
-}
+bool isSecretKey(std::string_view key) { return sdk::isSecretKeyName(key); }
 
-std::string Redactor::apply(std::string_view text) const {
-  std::string result(text);
-  for (const auto& secret : secrets_) {
-    std::size_t pos = 0;
-    while ((pos = result.find(secret, pos)) != std::string::npos) {
-      result.replace(pos, secret.size(), kRedacted);
-      pos += std::char_traits<char>::length(kRedacted);
-    }
-  }
-  return result;
-}
-
-bool Redactor::containsSecret(std::string_view text) const {
-  return std::any_of(secrets_.begin(), secrets_.end(), [&](const std::string& secret) {
-    return text.find(secret) != std::string_view::npos;
-  });
-}
-
-bool isSecretKey(std::string_view key) {
-  static constexpr std::array<std::string_view, 10> kNames = {
-      "apikey",   "api_key",  "cookie",      "authorization", "password",
-      "secret",   "sessionid", "accesstoken", "access_token",  "share-session"};
-  std::string lower;
-  lower.reserve(key.size());
-  for (char c : key) lower.push_back(static_cast<char>(c >= 'A' && c <= 'Z' ? c + 32 : c));
-  return std::find(kNames.begin(), kNames.end(), lower) != kNames.end();
+std::string redactedQuote(const Redactor& redactor, std::string_view text, std::size_t max_chars) {
+  std::string shown = redactor.apply(text);
+  if (shown.size() <= max_chars) return shown;
+  std::size_t cut = max_chars;
+  // Do not split a UTF-8 sequence: back up over continuation bytes (10xxxxxx).
+  while (cut > 0 && (static_cast<unsigned char>(shown[cut]) & 0xC0) == 0x80) --cut;
+  shown.resize(cut);
+  return shown + "...";
 }
 
 }  // namespace gatherd::plugins::xychatai

@@ -32,15 +32,20 @@ std::string lowerCase(std::string_view text) {
 
 bool startsWithHttp(const std::string& text) { return text.rfind("http", 0) == 0; }
 
-sdk::Status checkHttpsUrl(const std::string& key_name, const std::string& text) {
+/// `secret`: the value may hold credentials (a proxy URL), so messages do not repeat it.
+sdk::Status checkHttpsUrl(const std::string& key_name, const std::string& text,
+                          bool secret = false) {
+  const std::string shown = secret ? std::string("the value") : "'" + text + "'";
   try {
     const Poco::URI uri(text);
     if ((uri.getScheme() != "https" && uri.getScheme() != "http") || uri.getHost().empty()) {
-      return sdk::Status::failure(key_name + ": '" + text +
-                                  "' is not an http(s) URL with a host name");
+      return sdk::Status::failure(key_name + ": " + shown +
+                                  " is not an http(s) URL with a host name");
     }
   } catch (const Poco::Exception& error) {
-    return sdk::Status::failure(key_name + ": '" + text + "' is not a URL: " + error.message());
+    // Poco's message quotes the text too.
+    return sdk::Status::failure(key_name + ": " + shown + " is not a URL" +
+                                (secret ? std::string() : ": " + error.message()));
   }
   return sdk::Status::success();
 }
@@ -113,7 +118,9 @@ sdk::ConfigSchema settingsSchema() {
           "offset of the upstream's naive times (Asia/Shanghai is +08:00)"),
       key("ca_file", ConfigType::kPath, "", "PEM CA bundle; empty uses the system trust store"),
       key("proxy", ConfigType::kString, "",
-          "http://host:port of an HTTP proxy; empty uses HTTPS_PROXY when it is set"),
+          "http://[user:password@]host:port of an HTTP proxy; empty uses HTTPS_PROXY when it is "
+          "set; a secret (it can hold credentials)",
+          /*secret=*/true),
       key("user_agent", ConfigType::kString, "", "User-Agent header; empty names gatherd"),
       key("shared_connections", ConfigType::kInt, "2",
           "keep-alive connections are reused while at most this many requests are in flight"),
@@ -164,7 +171,9 @@ sdk::Status parseSettings(const sdk::Config& config, Settings& settings) {
   }
   parsed.shared_connections = static_cast<int>(shared);
   if (!parsed.proxy.empty()) {
-    if (auto status = checkHttpsUrl("proxy", parsed.proxy); !status) return status;
+    if (auto status = checkHttpsUrl("proxy", parsed.proxy, /*secret=*/true); !status) {
+      return status;
+    }
   }
   settings = std::move(parsed);
   return sdk::Status::success();

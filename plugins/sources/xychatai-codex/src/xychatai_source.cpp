@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <vector>
 
 #include <Poco/URI.h>
 
@@ -20,6 +21,21 @@ bool looksLikeLogin(const std::string& location) {
   const std::string lower = lowerCase(location);
   return lower.find("login") != std::string::npos || lower.find("signin") != std::string::npos ||
          lower.find("sign-in") != std::string::npos || lower.find("auth") != std::string::npos;
+}
+
+/// What of a proxy URL must be masked: nothing without user info; else the URL, the user info
+/// and the password.
+std::vector<std::string> proxySecrets(const std::string& proxy) {
+  const auto scheme_end = proxy.find("://");
+  const std::size_t start = scheme_end == std::string::npos ? 0 : scheme_end + 3;
+  const auto at = proxy.find('@', start);
+  if (at == std::string::npos) return {};
+  const std::string user_info = proxy.substr(start, at - start);
+  std::vector<std::string> secrets = {proxy, user_info};
+  if (const auto colon = user_info.find(':'); colon != std::string::npos) {
+    secrets.push_back(user_info.substr(colon + 1));
+  }
+  return secrets;
 }
 
 bool looksLikeHtml(const FetchResult& fetch) {
@@ -61,6 +77,9 @@ sdk::Status XychataiSource::init(const sdk::Config& config, sdk::Host& host) {
   options.url = settings_.url();
   options.ca_file = settings_.ca_file;
   options.proxy = effectiveProxy(settings_);
+  // The proxy (configured or from HTTPS_PROXY) may carry user:password: the whole URL, the
+  // user info and the password are secrets here and in the core's log mask.
+  for (const auto& secret : proxySecrets(options.proxy)) learnSecret(secret);
   options.user_agent = settings_.user_agent.empty()
                            ? "gatherd/" + host.version() + " " + kPluginId + "/" + kPluginVersion
                            : settings_.user_agent;
@@ -81,6 +100,11 @@ sdk::Status XychataiSource::init(const sdk::Config& config, sdk::Host& host) {
 
 void XychataiSource::stop() {
   if (client_) client_->shutdown();
+}
+
+void XychataiSource::learnSecret(const std::string& secret) {
+  redactor_.add(secret);
+  host_->addSecret(secret);  // the core keeps a set: a repeat costs a lookup
 }
 
 std::string XychataiSource::renewHint() const {
@@ -234,6 +258,7 @@ void XychataiSource::fetchAndParse(const sdk::PollContext& context, sdk::WindowR
   options.now_utc_ms = host_->clock().utcNowMs();
   options.redactor = &redactor_;
   ParsedResponse response = parseQuotaResponse(fetch.body, options);
+  for (const auto& secret : response.learned_secrets) learnSecret(secret);
   switch (response.envelope) {
     case Envelope::kAuthExpired:
       window.outcome = sdk::Outcome::kAuthError;

@@ -62,6 +62,8 @@ class XychataiSource final : public sdk::Source {
   void setAuthState(sdk::AuthState state, const std::string& hint, sdk::WindowResult& window);
   void noteFailure(const sdk::WindowResult& window);
   std::string renewHint() const;
+  /// Adds a secret to this instance's redactor and, when new, to the core's log mask.
+  void learnSecret(const std::string& secret);
 
   Settings settings_;
   sdk::Host* host_ = nullptr;

@@ -1,5 +1,6 @@
 #include "xychatai_source.hpp"
 
+#include <algorithm>
 #include <atomic>
 #include <future>
 #include <cstdlib>
@@ -668,4 +669,128 @@ TEST_CASE("a server that never answers the TLS handshake is cut at the deadline"
   const Batch batch = finished.get();
   INFO(batch.window.message);
   CHECK(batch.window.outcome == Outcome::kTimeout);
+}
+
+// Canaries for the secret paths a review found (issue 10): each canary is unique, so a hit
+// anywhere names the path that leaked it.
+namespace {
+
+/// Every text a batch carries: window message, record keys, fields and raw JSON.
+std::string everythingIn(const Batch& batch) {
+  std::string text = batch.window.message + "\n";
+  for (const auto& record : batch.records) {
+    text += record.key + "\n" + record.raw_json + "\n";
+    for (const auto& [name, value] : record.fields) {
+      if (const auto* field = std::get_if<std::string>(&value)) text += *field + "\n";
+    }
+  }
+  return text;
+}
+
+}  // namespace
+
+TEST_CASE("an echoed secret is redacted before a problem message cuts it to 40 characters",
+          "[source][secrets]") {
+  // 41+ characters: cut first, the first 40 would no longer match the secret and leak.
+  const std::string cookie = "CANARY-cut-cookie-0123456789abcdefghijklmnop";
+  auto upstream = httpsUpstream();
+  std::string body = fixture("quota-happy.json");
+  const std::string marker = "\"inputTokens\": 48175";
+  REQUIRE(body.find(marker) != std::string::npos);
+  body.replace(body.find(marker), marker.size(), "\"inputTokens\": \"" + cookie + "\"");
+  const std::string time_marker = "\"requestTime\": \"";
+  const auto second = body.find(time_marker, body.find(time_marker) + 1);
+  REQUIRE(second != std::string::npos);
+  body.insert(second + time_marker.size(), cookie + " ");  // an invalid time that echoes it
+  upstream->setDefault(ScriptedResponse::json(body));
+  Harness harness;
+  REQUIRE(harness.init(*upstream, {{"cookie", cookie}}));
+  const Batch batch = harness.poll();
+  INFO(batch.window.message);
+  CHECK(batch.window.outcome == Outcome::kOk);
+  CHECK(batch.window.message.find("inputTokens '[redacted]'") != std::string::npos);
+  CHECK(batch.window.message.find("requestTime '[redacted]") != std::string::npos);
+  const std::string prefix = cookie.substr(0, 20);
+  CHECK(everythingIn(batch).find(prefix) == std::string::npos);
+  CHECK(harness.host.allLogText().find(prefix) == std::string::npos);
+}
+
+TEST_CASE("the apiKey learned in one poll is redacted in later polls and given to the core",
+          "[source][secrets]") {
+  auto upstream = httpsUpstream();
+  upstream->enqueue(ScriptedResponse::json(fixture("quota-happy.json")));
+  // A later error that echoes the key: no apiKey in this body, so only what was learned helps.
+  upstream->enqueue(ScriptedResponse::json(std::string(R"({"code":0,"msg":"key )") + kApiKey +
+                                           " is rate limited\"}"));
+  upstream->setDefault(ScriptedResponse::json(std::string(R"({"code":2,"msg":"key )") + kApiKey +
+                                              " disabled\"}"));
+  Harness harness;
+  REQUIRE(harness.init(*upstream));
+  CHECK(harness.poll().window.outcome == Outcome::kOk);
+  const Batch second = harness.poll();
+  const Batch third = harness.poll();
+  CHECK(second.window.outcome == Outcome::kHttpError);
+  CHECK(second.window.message.find("key [redacted] is rate limited") != std::string::npos);
+  CHECK(everythingIn(second).find(kApiKey) == std::string::npos);
+  CHECK(everythingIn(third).find(kApiKey) == std::string::npos);
+  CHECK(harness.host.allLogText().find(kApiKey) == std::string::npos);
+  const auto added = harness.host.addedSecrets();
+  CHECK(std::find(added.begin(), added.end(), std::string(kApiKey)) != added.end());
+}
+
+TEST_CASE("URL-encoded copies of the cookie are redacted", "[source][secrets]") {
+  const std::string cookie = "CANARY/url+enc=cookie==";
+  const std::string upper = "CANARY%2Furl%2Benc%3Dcookie%3D%3D";
+  const std::string lower = "CANARY%2furl%2benc%3dcookie%3d%3d";
+  auto upstream = httpsUpstream();
+  upstream->enqueue(ScriptedResponse::json(R"({"code":0,"msg":"bad session=)" + upper +
+                                           " or " + lower + "\"}"));
+  ScriptedResponse redirect = ScriptedResponse::json("", 302);
+  redirect.headers.emplace_back("Location", "https://elsewhere.test/next?s=" + upper);
+  upstream->setDefault(redirect);
+  Harness harness;
+  REQUIRE(harness.init(*upstream, {{"cookie", cookie}}));
+  for (int i = 0; i < 2; ++i) {
+    const Batch batch = harness.poll();
+    INFO(batch.window.message);
+    CHECK(batch.window.message.find("[redacted]") != std::string::npos);
+    for (const std::string& form : {cookie, upper, lower, std::string("url%2Benc")}) {
+      CHECK(everythingIn(batch).find(form) == std::string::npos);
+    }
+  }
+  const std::string logs = harness.host.allLogText();
+  CHECK(logs.find(upper) == std::string::npos);
+  CHECK(logs.find(lower) == std::string::npos);
+}
+
+TEST_CASE("the proxy's credentials are secrets: in the schema and in the core's log mask",
+          "[source][secrets][proxy]") {
+  const auto schema = settingsSchema();
+  const auto proxy_key = std::find_if(schema.begin(), schema.end(),
+                                      [](const auto& key) { return key.name == "proxy"; });
+  REQUIRE(proxy_key != schema.end());
+  CHECK(proxy_key->secret);
+  auto upstream = httpsUpstream();
+  upstream->setDefault(ScriptedResponse::json(fixture("quota-happy.json")));
+  ConnectProxy proxy;
+  proxy.start();
+  const std::string password = "CANARY-proxy-password-42";
+  std::string url = proxy.url();
+  url.insert(url.find("://") + 3, "proxyuser:" + password + "@");
+  Harness harness;
+  REQUIRE(harness.init(*upstream, {{"proxy", url}}));
+  const auto added = harness.host.addedSecrets();
+  CHECK(std::find(added.begin(), added.end(), password) != added.end());
+  CHECK(std::find(added.begin(), added.end(), url) != added.end());
+  const Batch batch = harness.poll();
+  CHECK(everythingIn(batch).find(password) == std::string::npos);
+  CHECK(harness.host.allLogText().find(password) == std::string::npos);
+
+  // A bad proxy value is refused without repeating it.
+  XychataiSource other;
+  FakeHost host{"xy"};
+  const auto status = other.init(
+      makeConfig({{"cookie", kCookie}, {"proxy", "ftp://user:" + password + "@proxy.test"}}), host);
+  CHECK_FALSE(status);
+  CHECK(status.message().find(password) == std::string::npos);
 }

@@ -148,6 +148,10 @@ class Host {
   /// The core's own metrics (since ABI minor 2), or nullptr from a host that has none. Valid as
   /// long as the Host; callable from any thread.
   virtual const Telemetry* telemetry() const { return nullptr; }
+  /// A secret the plugin learned at run time (an API key in a response): from now on the core
+  /// masks it in every log line, as it does the configured secrets (plain and URL-encoded),
+  /// for the rest of the process's life. Since ABI minor 3.
+  virtual void addSecret(std::string_view secret) { (void)secret; }
 };
 
 }  // namespace gatherd::sdk

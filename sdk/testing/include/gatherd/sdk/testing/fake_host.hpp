@@ -52,6 +52,10 @@ class FakeHost final : public Host, public Logger, public Metrics {
     std::lock_guard lock(mutex_);
     auth_reports_.push_back({state, hint});
   }
+  void addSecret(std::string_view secret) override {
+    std::lock_guard lock(mutex_);
+    added_secrets_.emplace_back(secret);
+  }
 
   // Logger
   void log(LogLevel level, std::string_view message) override {
@@ -105,6 +109,11 @@ class FakeHost final : public Host, public Logger, public Metrics {
     std::lock_guard lock(mutex_);
     return auth_reports_;
   }
+  /// What the plugin passed to addSecret(), in order.
+  std::vector<std::string> addedSecrets() const {
+    std::lock_guard lock(mutex_);
+    return added_secrets_;
+  }
   RouteHandler route(const std::string& path) const {
     std::lock_guard lock(mutex_);
     auto it = routes_.find(path);
@@ -123,6 +132,7 @@ class FakeHost final : public Host, public Logger, public Metrics {
   std::map<std::string, std::int64_t> counters_;
   std::map<std::string, double> gauges_;
   std::vector<AuthReport> auth_reports_;
+  std::vector<std::string> added_secrets_;
   std::map<std::string, RouteHandler> routes_;
   std::map<std::string, std::string> route_tokens_;
 };
