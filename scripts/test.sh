@@ -52,3 +52,51 @@ ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:ha
 
 echo "== C++ tests"
 ctest --test-dir "$GATHERD_BUILD" --output-on-failure -j2 --timeout 600
+
+# --- ThreadSanitizer (issue 10) -----------------------------------------------------------------
+# The C++ tests again, built with -fsanitize=thread in their own dir (benches off). Poco, spdlog
+# and libstdc++ are not instrumented: scripts/tsan.supp silences only what that causes in their
+# code, each entry with its reason. Tests that cannot run under TSan are excluded by name in
+# GATHERD_TSAN_EXCLUDE, each with its reason beside it.
+echo "== C++ tests under ThreadSanitizer"
+tsan_start=$SECONDS
+GATHERD_TSAN_EXCLUDE=(
+  # A known race, reported to the owner of plugins/sinks/sse (issue 9): Broadcaster::watch()
+  # reads cursor_ on the watcher thread while pumpChanges() writes it on the broadcaster
+  # thread (broadcaster.cpp, "std::int64_t seen = cursor_;"). Remove once it is fixed.
+  '^sse:'
+)
+build_native "$GATHERD_ROOT/build-tsan" -DGATHERD_TSAN=ON -DGATHERD_BUILD_BENCH=OFF
+tsan_exclude_regex="$(IFS='|'; echo "${GATHERD_TSAN_EXCLUDE[*]:-^\$}")"
+TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1:suppressions=$GATHERD_ROOT/scripts/tsan.supp" \
+  ctest --test-dir "$GATHERD_ROOT/build-tsan" --output-on-failure -j2 --timeout 600 \
+  -E "$tsan_exclude_regex"
+echo "== ThreadSanitizer step: $((SECONDS - tsan_start)) s"
+
+# --- libFuzzer (issue 10) -----------------------------------------------------------------------
+# Each fuzz target (fuzz/<target>/) is built with clang in build-fuzz and run for
+# GATHERD_FUZZ_SECONDS (default 25) on a copy of its corpus in the repo (fuzz/<target>/corpus/),
+# so CI never writes into the checkout. A crash, a sanitizer report or a leak fails CI; the
+# crashing input is kept in build-fuzz/fuzz/artifacts/ and printed.
+echo "== libFuzzer targets"
+fuzz_start=$SECONDS
+ensure_packages clang libclang-rt-14-dev
+cmake -S "$GATHERD_ROOT" -B "$GATHERD_ROOT/build-fuzz" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+  -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ -DGATHERD_FUZZ=ON -DBUILD_TESTING=OFF \
+  -DGATHERD_BUILD_BENCH=OFF $(command -v ccache >/dev/null && echo -DCMAKE_CXX_COMPILER_LAUNCHER=ccache) >/dev/null
+cmake --build "$GATHERD_ROOT/build-fuzz" -j"$(nproc)" --target fuzz
+for target_dir in "$GATHERD_ROOT"/fuzz/*/; do
+  target="$(basename "$target_dir")"
+  [ -x "$GATHERD_ROOT/build-fuzz/fuzz/fuzz_$target" ] || continue
+  work="$GATHERD_ROOT/build-fuzz/fuzz/run-$target"
+  rm -rf "$work" && mkdir -p "$work/corpus" "$GATHERD_ROOT/build-fuzz/fuzz/artifacts"
+  cp "$target_dir"corpus/* "$work/corpus/"
+  echo "-- fuzz_$target for ${GATHERD_FUZZ_SECONDS:-25} s"
+  ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+    "$GATHERD_ROOT/build-fuzz/fuzz/fuzz_$target" -max_total_time="${GATHERD_FUZZ_SECONDS:-25}" \
+    -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
+    -artifact_prefix="$GATHERD_ROOT/build-fuzz/fuzz/artifacts/$target-" "$work/corpus" \
+    >"$work/log" 2>&1 || { tail -60 "$work/log"; echo "test: fuzz_$target found a crash" >&2; exit 1; }
+  grep -E "^stat::(number_of_executed_units|average_exec_per_sec)" "$work/log" | tr '\n' ' '; echo
+done
+echo "== libFuzzer step: $((SECONDS - fuzz_start)) s"
