@@ -358,3 +358,23 @@ TEST_CASE("the change fingerprint follows status, cost and tokens only", "[parse
   tokens.fields[inv::kOutputTokens] = std::int64_t{1};
   CHECK(changeFingerprint(tokens) != original);
 }
+
+TEST_CASE("a member name that holds a secret is redacted in raw JSON (fuzz finding)",
+          "[parser][secrets]") {
+  const std::string cookie = "FUZZ-cookie-secret-value";
+  Redactor redactor;
+  redactor.add(cookie);
+  ParseOptions options;
+  options.redactor = &redactor;
+  const std::string body =
+      R"({"code":1,"msg":"ok","data":{"codex":{"isAuth":true,"subscriptions":{"billingType":"amount",")" +
+      cookie + R"(untLimit":90},"recentRecords":[{"requestId":"r1","requestTime":"2026-02-25 10:09:41",")" +
+      cookie + R"(":1}]}}})";
+  const auto parsed = parseQuotaResponse(body, options);
+  REQUIRE(parsed.envelope == Envelope::kOk);
+  REQUIRE(parsed.quota);
+  REQUIRE(parsed.invocations.size() == 1);
+  CHECK(parsed.quota->raw_json.find(cookie) == std::string::npos);
+  CHECK(parsed.invocations[0].raw_json.find(cookie) == std::string::npos);
+  CHECK(parsed.invocations[0].raw_json.find("\"[redacted]\":1") != std::string::npos);
+}
