@@ -39,6 +39,10 @@ function(gatherd_add_plugin)
     OUTPUT_NAME "gatherd-${P_ID}"
     CXX_VISIBILITY_PRESET hidden
     LIBRARY_OUTPUT_DIRECTORY "${GATHERD_PLUGIN_OUTPUT_DIR}")
+  if(GATHERD_PLUGIN_INSTALL_DIR)
+    install(TARGETS ${P_TARGET} LIBRARY DESTINATION "${GATHERD_PLUGIN_INSTALL_DIR}"
+            COMPONENT runtime)
+  endif()
 
   if(P_TEST_SOURCES AND BUILD_TESTING)
     add_executable(${P_TARGET}_tests ${P_TEST_SOURCES})

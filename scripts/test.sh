@@ -100,3 +100,13 @@ for target_dir in "$GATHERD_ROOT"/fuzz/*/; do
   grep -E "^stat::(number_of_executed_units|average_exec_per_sec)" "$work/log" | tr '\n' ' '; echo
 done
 echo "== libFuzzer step: $((SECONDS - fuzz_start)) s"
+
+# Packaging (issue 13): systemd-analyze verify of the unit; the Docker image built from a clean
+# clone (Release, tests off) and run (healthy, records kept across a restart, exit 0 on stop,
+# not root); where Docker cannot run this says so and builds Release on the host instead; the
+# .deb through lintian and `dpkg -i` in a fresh mmdebstrap chroot; the web build in a chroot
+# whose only Node.js is Debian's 18. The Docker image build dominates its time.
+echo "== packaging: unit, Docker image, .deb"
+packaging_start=$SECONDS
+bash scripts/packaging-test.sh
+echo "== packaging step: $((SECONDS - packaging_start)) s"
