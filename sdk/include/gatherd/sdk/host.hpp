@@ -19,6 +19,16 @@ class Store;
 
 enum class LogLevel { kTrace, kDebug, kInfo, kWarn, kError };
 
+/// What a sink says about the storage behind it (Host::reportSinkHealth, since ABI minor 4).
+enum class SinkHealth {
+  kOk,        ///< writes work
+  kDegraded,  ///< writes fail for a reason a retry alone does not fix (corrupt, read-only)
+};
+
+inline const char* sinkHealthName(SinkHealth health) noexcept {
+  return health == SinkHealth::kOk ? "ok" : "degraded";
+}
+
 /// A named logger for one plugin instance. The host masks every configured secret in each
 /// message, but plugins still must not log credentials on purpose. Thread-safe; lives as long
 /// as the Host.
@@ -152,6 +162,21 @@ class Host {
   /// masks it in every log line, as it does the configured secrets (plain and URL-encoded),
   /// for the rest of the process's life. Since ABI minor 3.
   virtual void addSecret(std::string_view secret) { (void)secret; }
+
+  // Since ABI minor 4 (appended: plugins built against an older minor never call them).
+
+  /// Sinks: asks the core to keep every batch for this sink in its durable on-disk spool
+  /// (data_dir/spool/<instance>) until write() returned kOk, and to deliver what a crash left
+  /// there first after the next start. Call during init() only. Use it for stores: write() must
+  /// then tolerate a batch it has already taken (after a crash it may come again).
+  virtual void requestSpool() {}
+  /// Sinks: reports the storage's health (logged once per change). A degraded sink makes
+  /// /ready answer 503 and shows on the dashboard until it reports kOk again; write() should
+  /// keep answering kRetry meanwhile so that the spool keeps the data. `reason` has no secrets.
+  virtual void reportSinkHealth(SinkHealth health, const std::string& reason) {
+    (void)health;
+    (void)reason;
+  }
 };
 
 }  // namespace gatherd::sdk

@@ -56,6 +56,15 @@ class FakeHost final : public Host, public Logger, public Metrics {
     std::lock_guard lock(mutex_);
     added_secrets_.emplace_back(secret);
   }
+  void requestSpool() override {
+    std::lock_guard lock(mutex_);
+    spool_requested_ = true;
+  }
+  void reportSinkHealth(SinkHealth health, const std::string& reason) override {
+    std::lock_guard lock(mutex_);
+    health_ = health;
+    health_reason_ = reason;
+  }
 
   // Logger
   void log(LogLevel level, std::string_view message) override {
@@ -105,6 +114,18 @@ class FakeHost final : public Host, public Logger, public Metrics {
     auto it = gauges_.find(name);
     return it == gauges_.end() ? 0 : it->second;
   }
+  bool spoolRequested() const {
+    std::lock_guard lock(mutex_);
+    return spool_requested_;
+  }
+  SinkHealth sinkHealth() const {
+    std::lock_guard lock(mutex_);
+    return health_;
+  }
+  std::string sinkHealthReason() const {
+    std::lock_guard lock(mutex_);
+    return health_reason_;
+  }
   std::vector<AuthReport> authReports() const {
     std::lock_guard lock(mutex_);
     return auth_reports_;
@@ -121,6 +142,9 @@ class FakeHost final : public Host, public Logger, public Metrics {
   }
 
  private:
+  bool spool_requested_ = false;
+  SinkHealth health_ = SinkHealth::kOk;
+  std::string health_reason_;
   mutable std::mutex mutex_;
   std::string instance_;
   std::string data_dir_;
