@@ -1,4 +1,5 @@
 #include "core/pipeline/pipeline.hpp"
+#include "core/spool/batch_codec.hpp"
 
 #include <algorithm>
 #include <chrono>
@@ -178,7 +179,7 @@ TEST_CASE(
   ScriptedSink sink([](int index, int attempt) {
     return index == 0 && attempt <= 2 ? WriteResult::kRetry : WriteResult::kOk;
   });
-  pipeline.addSink("store", sink.write(), SinkChannelOptions{100, 100, 30'000});
+  pipeline.addSink("store", sink.write(), SinkChannelOptions{1u << 20, 100, 30'000, {}});
   for (int index = 0; index < 3; ++index) pipeline.publish(makeBatch(index));
   pipeline.start();
 
@@ -217,7 +218,7 @@ TEST_CASE("the backoff stops doubling at retry_max_ms", "[pipeline][retry]") {
   Pipeline pipeline(clock);
   ScriptedSink sink(
       [](int, int attempt) { return attempt <= 4 ? WriteResult::kRetry : WriteResult::kOk; });
-  pipeline.addSink("store", sink.write(), SinkChannelOptions{100, 100, 300});
+  pipeline.addSink("store", sink.write(), SinkChannelOptions{1u << 20, 100, 300, {}});
   pipeline.publish(makeBatch(0));
   pipeline.start();
   // Expected pauses after each retry: 100, 200, 300, 300.
@@ -234,7 +235,7 @@ TEST_CASE("the backoff stops doubling at retry_max_ms", "[pipeline][retry]") {
   CHECK(pipeline.stats("store").retries == 4);
 }
 
-TEST_CASE("a full queue refuses new batches for that sink, counted and reported",
+TEST_CASE("a queue full in bytes refuses new batches for that sink, counted and reported",
           "[pipeline][overflow]") {
   ManualClock clock(kBase);
   Pipeline pipeline(clock);
@@ -242,8 +243,11 @@ TEST_CASE("a full queue refuses new batches for that sink, counted and reported"
   pipeline.setEventListener(events.listener());
   ScriptedSink slow;
   ScriptedSink fast;
-  pipeline.addSink("slow", slow.write(), SinkChannelOptions{2, 100, 1'000});
-  pipeline.addSink("fast", fast.write(), SinkChannelOptions{2, 100, 1'000});
+  // Room for batches 0 and 1 (batch 0 inside write() still counts), not for 2 and 3.
+  const std::size_t bound = gatherd::core::spool::approximateBytes(*makeBatch(0)) +
+                            gatherd::core::spool::approximateBytes(*makeBatch(1));
+  pipeline.addSink("slow", slow.write(), SinkChannelOptions{bound, 100, 1'000, {}});
+  pipeline.addSink("fast", fast.write(), SinkChannelOptions{bound * 4, 100, 1'000, {}});
   slow.block();
   pipeline.start();
   pipeline.publish(makeBatch(0));
@@ -257,7 +261,7 @@ TEST_CASE("a full queue refuses new batches for that sink, counted and reported"
   auto stats = pipeline.stats("slow");
   CHECK(stats.overflowed == 2);
   CHECK(stats.queued == 2);
-  const auto warnings = events.matching("slow", "queue full (2 batches)");
+  const auto warnings = events.matching("slow", "queue full (");
   REQUIRE(warnings.size() == 2);
   CHECK(warnings[0].warning);
   CHECK(pipeline.stats("fast").overflowed == 0);
@@ -344,7 +348,7 @@ TEST_CASE("stop() gives up after the drain time and reports what is left", "[pip
   EventLog events;
   pipeline.setEventListener(events.listener());
   ScriptedSink sink([](int, int) { return WriteResult::kRetry; });
-  pipeline.addSink("locked", sink.write(), SinkChannelOptions{100, 100, 1'000});
+  pipeline.addSink("locked", sink.write(), SinkChannelOptions{1u << 20, 100, 1'000, {}});
   for (int index = 0; index < 3; ++index) pipeline.publish(makeBatch(index));
   pipeline.start();
   REQUIRE(sink.waitAttempts(1));
@@ -379,9 +383,9 @@ TEST_CASE("bad sink definitions are refused", "[pipeline]") {
   ScriptedSink sink;
   CHECK_THROWS_AS(pipeline.addSink("", sink.write()), std::invalid_argument);
   CHECK_THROWS_AS(pipeline.addSink("a", {}), std::invalid_argument);
-  CHECK_THROWS_AS(pipeline.addSink("a", sink.write(), SinkChannelOptions{0, 100, 1'000}),
+  CHECK_THROWS_AS(pipeline.addSink("a", sink.write(), SinkChannelOptions{0, 100, 1'000, {}}),
                   std::invalid_argument);
-  CHECK_THROWS_AS(pipeline.addSink("a", sink.write(), SinkChannelOptions{10, 500, 100}),
+  CHECK_THROWS_AS(pipeline.addSink("a", sink.write(), SinkChannelOptions{1u << 20, 500, 100, {}}),
                   std::invalid_argument);
   pipeline.addSink("a", sink.write());
   CHECK_THROWS_AS(pipeline.addSink("a", sink.write()), std::invalid_argument);
