@@ -1,5 +1,9 @@
 #include "core/app/application.hpp"
 
+#include <sqlite3.h>
+
+#include <chrono>
+
 #include <unistd.h>
 
 #include <cerrno>
@@ -115,7 +119,7 @@ void Application::printHelp() {
   Poco::Util::HelpFormatter help(options());
   help.setCommand("gatherd");
   help.setWidth(110);
-  help.setUsage("[--config FILE] [once | check-config | plugins | reload | health]");
+  help.setUsage("[--config FILE] [once | check-config | plugins | reload | health | check-db]");
   help.setHeader(
       "gatherd collects records from source plugins every interval and hands them to sink "
       "plugins.\n"
@@ -125,6 +129,7 @@ void Application::printHelp() {
       "  plugins        list the plugins found in plugin_dir, and why any was refused\n"
       "  reload         ask the running service (pid file in data_dir) to re-read its config\n"
       "  health         ask the running service's /ready on [http] bind: exit 0 ready, 1 not\n"
+      "  check-db       run the full integrity check of every sqlite store (may take a while)\n"
       "Exit codes: 0 ok, 1 runtime error, 2 configuration or usage error, 3 a `once` poll failed.");
   help.format(std::cout);
 }
@@ -157,6 +162,7 @@ int Application::main(const std::vector<std::string>& args) {
     if (verb == "plugins") return listPlugins();
     if (verb == "reload") return signalReload();
     if (verb == "health") return checkHealth();
+    if (verb == "check-db") return checkDatabases();
     std::cerr << "gatherd: unknown verb '" << verb << "' (see --help)\n";
     return kExitConfigError;
   } catch (const ConfigError& error) {
@@ -334,6 +340,57 @@ int Application::checkHealth() {
               << "\n";
     return kExitRuntimeError;
   }
+}
+
+int Application::checkDatabases() {
+  DaemonConfig config = loadDaemonConfig(config_path_);
+  int checked = 0;
+  bool all_ok = true;
+  for (const auto& section : config.sinks) {
+    if (section.plugin != "sqlite") continue;
+    std::string path = "gatherd.db";
+    for (const auto& entry : section.entries) {
+      if (entry.key == "path" && !entry.value.empty()) path = entry.value;
+    }
+    if (path.front() != '/') path = (std::filesystem::path(config.data_dir) / path).string();
+    ++checked;
+    std::cout << "[" << section.section << "] " << path << ": ";
+    std::cout.flush();
+    sqlite3* db = nullptr;
+    if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) != SQLITE_OK) {
+      std::cout << "cannot open: " << (db != nullptr ? sqlite3_errmsg(db) : "out of memory") << "\n";
+      sqlite3_close(db);
+      all_ok = false;
+      continue;
+    }
+    sqlite3_busy_timeout(db, 10'000);
+    const auto started = std::chrono::steady_clock::now();
+    sqlite3_stmt* statement = nullptr;
+    std::vector<std::string> problems;
+    int rc = sqlite3_prepare_v2(db, "PRAGMA integrity_check(100)", -1, &statement, nullptr);
+    while (rc == SQLITE_OK || rc == SQLITE_ROW) {
+      if ((rc = sqlite3_step(statement)) != SQLITE_ROW) break;
+      const auto* text = reinterpret_cast<const char*>(sqlite3_column_text(statement, 0));
+      if (text != nullptr && std::string(text) != "ok") problems.emplace_back(text);
+    }
+    if (rc != SQLITE_DONE) problems.emplace_back(sqlite3_errmsg(db));
+    sqlite3_finalize(statement);
+    sqlite3_close(db);
+    const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                        std::chrono::steady_clock::now() - started)
+                        .count();
+    if (problems.empty()) {
+      std::cout << "ok (integrity_check, " << ms << " ms)\n";
+      continue;
+    }
+    all_ok = false;
+    std::cout << problems.size() << " problem(s) found (integrity_check, " << ms << " ms):\n";
+    for (const auto& problem : problems) std::cout << "  " << problem << "\n";
+    std::cout << "  stop gatherd, then restore a backup or move the file aside; batches not yet "
+                 "stored stay in data_dir/spool\n";
+  }
+  if (checked == 0) std::cout << "no sqlite sink is configured in " << config.file << "\n";
+  return all_ok ? kExitOk : kExitRuntimeError;
 }
 
 int Application::listPlugins() {

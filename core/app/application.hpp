@@ -27,6 +27,8 @@ class Application final : public Poco::Util::ServerApplication {
   int listPlugins();
   int signalReload();
   int checkHealth();  // `health`: GET /ready on [http] bind, for Docker's HEALTHCHECK
+  /// `gatherd check-db`: PRAGMA integrity_check on every sqlite sink's database.
+  int checkDatabases();
   void printHelp();
 
   std::string config_path_;

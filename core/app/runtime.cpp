@@ -125,7 +125,10 @@ void Runtime::build(DaemonConfig config, const PluginCatalog& catalog, Mode mode
                                        const sdk::RouteOptions& options) {
       return http_->registerRoute(path, std::move(handler), options);
     };
-    for (const auto& section : config_.sinks) sinks_.push_back(makeSink(section, catalog));
+    for (const auto& section : config_.sinks) {
+      sinks_.push_back(makeSink(section, catalog));
+      sources_.addSink(section.name, section.plugin);
+    }
   }
   for (const auto& section : config_.sources) {
     sources_.add(section.name, section.plugin, config_.interval_ms);
@@ -187,6 +190,61 @@ void Runtime::onWindowResult(sdk::Batch&& batch) {
                json::formatIsoUtc(window.gap_from_ms), json::formatIsoUtc(window.gap_to_ms));
   }
   if (pipeline_) pipeline_->publish(std::make_shared<const sdk::Batch>(std::move(batch)));
+  publishSinkMetrics();
+}
+
+void Runtime::fillSinkStats(std::vector<SinkStatus>& sinks) {
+  std::lock_guard lock(pipeline_mutex_);
+  if (!pipeline_) return;
+  for (SinkStatus& sink : sinks) {
+    Pipeline::SinkStats stats;
+    try {
+      stats = pipeline_->stats(sink.name);
+    } catch (const std::out_of_range&) {
+      continue;
+    }
+    sink.delivered = stats.delivered;
+    sink.retries = stats.retries;
+    sink.dropped = stats.dropped;
+    sink.overflowed = stats.overflowed;
+    sink.queued = stats.queued;
+    sink.queued_bytes = stats.queued_bytes;
+    sink.memory_bytes = stats.memory_bytes;
+    sink.oldest_age_ms = stats.oldest_age_ms;
+    sink.spooled = stats.spooled;
+    sink.spool_bytes = stats.spool_bytes;
+    sink.spool_records = stats.spool_records;
+    sink.spool_dropped = stats.spool_dropped;
+    sink.spool_bad_records = stats.spool_bad_records;
+    sink.spool_write_errors = stats.spool_write_errors;
+    sink.spool_error = stats.spool_error;
+    sink.backlogged = stats.retrying || !stats.spool_error.empty();
+  }
+}
+
+void Runtime::publishSinkMetrics() {
+  for (const SinkStatus& sink : sources_.sinkSnapshot()) {
+    const auto gauge = [&](const char* name, double value) {
+      metrics_.setGauge(name, sink.name, value);
+    };
+    gauge("pipeline_delivered_batches", static_cast<double>(sink.delivered));
+    gauge("pipeline_retries", static_cast<double>(sink.retries));
+    gauge("pipeline_dropped_batches", static_cast<double>(sink.dropped));
+    gauge("pipeline_overflowed_batches", static_cast<double>(sink.overflowed));
+    gauge("pipeline_queued_batches", static_cast<double>(sink.queued));
+    gauge("pipeline_queued_bytes", static_cast<double>(sink.queued_bytes));
+    gauge("pipeline_memory_bytes", static_cast<double>(sink.memory_bytes));
+    gauge("pipeline_oldest_age_seconds", static_cast<double>(sink.oldest_age_ms) / 1000.0);
+    gauge("sink_degraded", sink.degraded ? 1 : 0);
+    gauge("sink_backlogged", sink.backlogged ? 1 : 0);
+    if (!sink.spooled) continue;
+    gauge("spool_bytes", static_cast<double>(sink.spool_bytes));
+    gauge("spool_records", static_cast<double>(sink.spool_records));
+    gauge("spool_dropped_records", static_cast<double>(sink.spool_dropped));
+    gauge("spool_bad_records", static_cast<double>(sink.spool_bad_records));
+    gauge("spool_write_errors", static_cast<double>(sink.spool_write_errors));
+    gauge("spool_write_failing", sink.spool_error.empty() ? 0 : 1);
+  }
 }
 
 std::string Runtime::statusLine() {
@@ -255,20 +313,36 @@ void Runtime::start() {
     else logger->info("{}", message);
   });
   for (auto& sink : sinks_) {
+    SinkChannelOptions options;
+    options.memory_max_bytes = static_cast<std::size_t>(config_.memory_queue_max_bytes);
+    if (sink->host().spoolRequested()) {
+      options.spool = spool::SpoolOptions{
+          (std::filesystem::path(config_.data_dir) / "spool" / sink->name()).string(),
+          static_cast<std::uint64_t>(config_.spool_max_bytes), config_.spool_fsync, 0};
+    }
     MetricsRegistry* metrics = &metrics_;
-    pipeline_->addSink(sink->name(), [sink, metrics](const sdk::Batch& batch) {
-      const auto begin = std::chrono::steady_clock::now();
-      const sdk::WriteResult result = sink->write(batch);
-      const std::chrono::duration<double> took = std::chrono::steady_clock::now() - begin;
-      metrics->observe(metric::kSinkWriteDuration, {{"sink", sink->name()}}, took.count());
-      metrics->add(metric::kSinkWrites,
-                   {{"sink", sink->name()},
-                    {"result", result == sdk::WriteResult::kOk      ? "ok"
-                               : result == sdk::WriteResult::kRetry ? "retry"
-                                                                    : "drop"}});
-      return result;
-    });
+    try {
+      pipeline_->addSink(
+          sink->name(),
+          [sink, metrics](const sdk::Batch& batch) {
+            const auto begin = std::chrono::steady_clock::now();
+            const sdk::WriteResult result = sink->write(batch);
+            const std::chrono::duration<double> took = std::chrono::steady_clock::now() - begin;
+            metrics->observe(metric::kSinkWriteDuration, {{"sink", sink->name()}}, took.count());
+            metrics->add(metric::kSinkWrites,
+                         {{"sink", sink->name()},
+                          {"result", result == sdk::WriteResult::kOk      ? "ok"
+                                     : result == sdk::WriteResult::kRetry ? "retry"
+                                                                          : "drop"}});
+            return result;
+          },
+          options);
+    } catch (const std::exception& error) {
+      throw StartupError("[sink." + sink->name() + "] " + error.what(), kExitRuntimeError);
+    }
+    if (options.spool) log_->info("sink.{}: durable spool in {}", sink->name(), options.spool->dir);
   }
+  sources_.setSinkStatsFiller([this](std::vector<SinkStatus>& sinks) { fillSinkStats(sinks); });
   pipeline_->start();
   for (auto& [name, entry] : source_entries_) {
     if (auto status = entry.instance->start(); !status) {
@@ -299,10 +373,15 @@ void Runtime::stop() {
     entry.instance->stop();
     sources_.setState(name, InstanceState::kStopped);
   }
+  // What is still queued after the grace period stays in the spool of a spooled sink.
   if (pipeline_) pipeline_->stop(config_.shutdown_grace_ms);
-  // Reverse order: a sink that reads the store (sse) stops before the store does.
+  // Reverse order: a sink that reads the store (sse) stops before the store does. stop() waits
+  // for a write() still in progress; later writes never reach the plugin.
   for (auto sink = sinks_.rbegin(); sink != sinks_.rend(); ++sink) (*sink)->stop();
   store_ = nullptr;
+  // Joins the delivery threads (their writes now return at once without reaching the plugin);
+  // the pipeline object stays for readers of its counters until the runtime goes.
+  if (pipeline_) pipeline_->join();
   if (http_) http_->stop();
   log_->info("gatherd stopped");
 }

@@ -5,6 +5,7 @@
 #include <iosfwd>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -99,6 +100,10 @@ class Runtime {
                                  sdk::PluginKind kind) const;
   void scheduleSources();
   void onWindowResult(sdk::Batch&& batch);
+  /// Pipeline and spool counters into the sinks' statuses (for /api/sources and /ready).
+  void fillSinkStats(std::vector<SinkStatus>& sinks);
+  /// The same counters as gauges in the MetricsRegistry (labelled with the sink's name).
+  void publishSinkMetrics();
 
   Logging& logging_;
   sdk::Clock& clock_;
@@ -110,6 +115,7 @@ class Runtime {
   std::unique_ptr<HostServices> services_;
   std::atomic<sdk::Store*> store_{nullptr};
   std::unique_ptr<HttpServer> http_;
+  std::mutex pipeline_mutex_;  // HTTP threads read the pipeline's stats while stop() ends it
   std::unique_ptr<Pipeline> pipeline_;
   std::unique_ptr<Scheduler> scheduler_;
   std::map<std::string, SourceEntry> source_entries_;  // by instance name

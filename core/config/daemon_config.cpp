@@ -274,6 +274,15 @@ class Loader {
     config_.data_dir = values.getString("data_dir");
     config_.log_level = values.getString("log_level");
     config_.shutdown_grace_ms = values.getDurationMs("shutdown_grace");
+    config_.spool_max_bytes = values.getInt("spool_max_bytes");
+    if (config_.spool_max_bytes < (1 << 20)) {
+      fail(section, entries, "spool_max_bytes", "must be at least 1048576 (1 MiB)");
+    }
+    config_.memory_queue_max_bytes = values.getInt("memory_queue_max_bytes");
+    if (config_.memory_queue_max_bytes < (1 << 20)) {
+      fail(section, entries, "memory_queue_max_bytes", "must be at least 1048576 (1 MiB)");
+    }
+    config_.spool_fsync = values.getBool("spool_fsync");
   }
 
   void applyHttp(const IniSection& section, const std::vector<IniEntry>& entries) {
@@ -401,6 +410,13 @@ const sdk::ConfigSchema& gatherdSectionSchema() {
               {"trace", "debug", "info", "warn", "error"}),
       makeKey("shutdown_grace", ConfigType::kDuration, "5s",
               "how long stopping waits for work in flight"),
+      makeKey("spool_max_bytes", ConfigType::kInt, "268435456",
+              "bytes of the durable spool of each sink that keeps one (oldest dropped beyond)"),
+      makeKey("memory_queue_max_bytes", ConfigType::kInt, "67108864",
+              "bytes of batches each sink may hold in memory"),
+      makeKey("spool_fsync", ConfigType::kBool, "true",
+              "sync the spool to disk after every batch (false: faster, a power cut may lose "
+              "the last batches)"),
   };
   return schema;
 }
@@ -454,6 +470,9 @@ std::string describeConfig(const DaemonConfig& config,
   describeLine(out, "data_dir", config.data_dir);
   describeLine(out, "log_level", config.log_level);
   describeLine(out, "shutdown_grace", formatDuration(config.shutdown_grace_ms));
+  describeLine(out, "spool_max_bytes", std::to_string(config.spool_max_bytes));
+  describeLine(out, "memory_queue_max_bytes", std::to_string(config.memory_queue_max_bytes));
+  describeLine(out, "spool_fsync", config.spool_fsync ? "true" : "false");
   out << "\n[http]\n";
   describeLine(out, "bind", config.http_bind);
   describeLine(out, "web_root", config.http_web_root);

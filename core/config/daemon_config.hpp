@@ -41,6 +41,9 @@ struct DaemonConfig {
   std::string data_dir;  ///< default "<dir>/../data"
   std::string log_level = "info";
   std::int64_t shutdown_grace_ms = 5'000;
+  std::int64_t spool_max_bytes = 256ll << 20;         ///< per spooled sink, on disk
+  std::int64_t memory_queue_max_bytes = 64ll << 20;   ///< per sink, in memory
+  bool spool_fsync = true;                            ///< fdatasync the spool after each batch
   std::string http_bind = "127.0.0.1:8080";
   std::string http_web_root;  ///< default "<dir>/../web/dist"
   std::string http_token;     ///< secret; empty = no auth

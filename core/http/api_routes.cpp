@@ -179,6 +179,11 @@ sdk::HttpResponse ApiRoutes::ready() {
       if (!status.state_reason.empty()) reason += ": " + status.state_reason;
     }
   }
+  for (const auto& sink : sources_.sinkSnapshot()) {
+    if (sink.health() == "ok") continue;
+    if (!reason.empty()) reason += "; ";
+    reason += "sink " + sink.name + " is " + sink.health() + ": " + sink.reason();
+  }
   if (reason.empty()) return jsonOk(R"({"ready":true})");
   sdk::HttpResponse response = jsonOk({});
   response.status = 503;
@@ -218,6 +223,40 @@ sdk::HttpResponse ApiRoutes::sourcesList() {
     if (status.last_success_ms > 0) writer.string(json::formatIsoUtc(status.last_success_ms));
     else writer.null();
     writer.key("consecutiveFailures").integer(status.consecutive_failures);
+    writer.endObject();
+  }
+  writer.endArray();
+  // Beside the sources: each sink's health and its pipeline and spool counters.
+  writer.key("sinks").beginArray();
+  for (const auto& sink : sources_.sinkSnapshot()) {
+    writer.beginObject();
+    writer.key("name").string(sink.name);
+    writer.key("plugin").string(sink.plugin);
+    writer.key("health").string(sink.health());
+    writer.key("healthReason").string(sink.reason());
+    writer.key("delivered").integer(sink.delivered);
+    writer.key("retries").integer(sink.retries);
+    writer.key("dropped").integer(sink.dropped);
+    writer.key("overflowed").integer(sink.overflowed);
+    writer.key("queuedBatches").integer(sink.queued);
+    writer.key("queuedBytes").integer(sink.queued_bytes);
+    writer.key("memoryBytes").integer(sink.memory_bytes);
+    writer.key("oldestAgeMs").integer(sink.oldest_age_ms);
+    writer.key("spool");
+    if (sink.spooled) {
+      writer.beginObject();
+      writer.key("bytes").integer(sink.spool_bytes);
+      writer.key("records").integer(sink.spool_records);
+      writer.key("dropped").integer(sink.spool_dropped);
+      writer.key("badRecords").integer(sink.spool_bad_records);
+      writer.key("writeErrors").integer(sink.spool_write_errors);
+      writer.key("writeError");
+      if (sink.spool_error.empty()) writer.null();
+      else writer.string(sink.spool_error);
+      writer.endObject();
+    } else {
+      writer.null();
+    }
     writer.endObject();
   }
   writer.endArray().endObject();

@@ -98,4 +98,56 @@ void SourceStatusRegistry::notify(const SourceStatus& status) {
   if (listener) listener(status);
 }
 
+std::string SinkStatus::reason() const {
+  if (degraded) return degraded_reason;
+  if (!spool_error.empty()) return "the spool cannot write: " + spool_error;
+  if (backlogged) {
+    return "writes are being retried; " + std::to_string(queued) + " batch(es) wait, the oldest for " +
+           std::to_string(oldest_age_ms / 1000) + " s";
+  }
+  return {};
+}
+
+void SourceStatusRegistry::addSink(std::string name, std::string plugin) {
+  std::lock_guard lock(mutex_);
+  for (auto& status : sinks_) {
+    if (status.name == name) return;
+  }
+  SinkStatus status;
+  status.name = std::move(name);
+  status.plugin = std::move(plugin);
+  sinks_.push_back(std::move(status));
+}
+
+bool SourceStatusRegistry::setSinkHealth(const std::string& name, bool degraded,
+                                         const std::string& reason) {
+  std::lock_guard lock(mutex_);
+  for (auto& status : sinks_) {
+    if (status.name != name) continue;
+    if (status.degraded == degraded && status.degraded_reason == reason) return false;
+    const bool changed = status.degraded != degraded;
+    status.degraded = degraded;
+    status.degraded_reason = degraded ? reason : std::string();
+    return changed;
+  }
+  return false;
+}
+
+void SourceStatusRegistry::setSinkStatsFiller(SinkStatsFiller filler) {
+  std::lock_guard lock(mutex_);
+  sink_filler_ = std::move(filler);
+}
+
+std::vector<SinkStatus> SourceStatusRegistry::sinkSnapshot() const {
+  std::vector<SinkStatus> sinks;
+  SinkStatsFiller filler;
+  {
+    std::lock_guard lock(mutex_);
+    sinks = sinks_;
+    filler = sink_filler_;
+  }
+  if (filler) filler(sinks);
+  return sinks;
+}
+
 }  // namespace gatherd::core

@@ -36,6 +36,26 @@ struct SourceStatus {
   std::int64_t consecutive_failures = 0;
 };
 
+/// What the core knows about each sink instance: the health the sink reported and the
+/// pipeline's and spool's counters for it (filled in by the app when a snapshot is taken).
+struct SinkStatus {
+  std::string name;
+  std::string plugin;
+  bool degraded = false;        ///< the sink reported its storage degraded
+  std::string degraded_reason;  ///< what it said
+  bool backlogged = false;      ///< the head batch is being retried, or the spool cannot write
+  // Pipeline and spool counters (see Pipeline::SinkStats).
+  std::int64_t delivered = 0, retries = 0, dropped = 0, overflowed = 0;
+  std::int64_t queued = 0, queued_bytes = 0, memory_bytes = 0, oldest_age_ms = 0;
+  bool spooled = false;
+  std::int64_t spool_bytes = 0, spool_records = 0, spool_dropped = 0, spool_bad_records = 0;
+  std::int64_t spool_write_errors = 0;
+  std::string spool_error;
+  /// "ok", "backlogged" or "degraded", with the reason for the last two.
+  std::string health() const { return degraded ? "degraded" : backlogged ? "backlogged" : "ok"; }
+  std::string reason() const;
+};
+
 /// Thread-safe table of source statuses. The app registers instances; the scheduler's results
 /// and the sources' auth reports update it; the HTTP API and SSE read snapshots.
 class SourceStatusRegistry {
@@ -52,11 +72,22 @@ class SourceStatusRegistry {
   std::optional<SourceStatus> find(const std::string& name) const;
   void setChangeListener(ChangeListener listener);
 
+  /// Sinks: registered once at start-up.
+  void addSink(std::string name, std::string plugin);
+  /// Returns true when the health changed (the caller logs it once).
+  bool setSinkHealth(const std::string& name, bool degraded, const std::string& reason);
+  /// Fills each status's counters; set by the app, called by sinkSnapshot() without the lock.
+  using SinkStatsFiller = std::function<void(std::vector<SinkStatus>&)>;
+  void setSinkStatsFiller(SinkStatsFiller filler);
+  std::vector<SinkStatus> sinkSnapshot() const;
+
  private:
   void notify(const SourceStatus& status);
   mutable std::mutex mutex_;
   std::vector<SourceStatus> statuses_;
   ChangeListener listener_;
+  std::vector<SinkStatus> sinks_;
+  SinkStatsFiller sink_filler_;
 };
 
 }  // namespace gatherd::core

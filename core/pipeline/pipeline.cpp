@@ -200,6 +200,12 @@ class Pipeline::Impl {
     }
   }
 
+  void join() {
+    for (auto& channel : channels_) {
+      if (channel->thread.joinable()) channel->thread.join();
+    }
+  }
+
   SinkStats stats(const std::string& name) const {
     const Channel* channel = find(name);
     if (channel == nullptr) throw std::out_of_range("pipeline: no sink named '" + name + "'");
@@ -501,6 +507,10 @@ void Pipeline::publish(std::shared_ptr<const sdk::Batch> batch) {
 
 void Pipeline::stop(std::int64_t drain_ms) {
   impl_->stop(drain_ms);
+}
+
+void Pipeline::join() {
+  impl_->join();
 }
 
 Pipeline::SinkStats Pipeline::stats(const std::string& sink) const {

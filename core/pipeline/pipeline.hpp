@@ -73,6 +73,9 @@ class Pipeline {
   /// Returns without waiting for a write() that is still running (the caller serialises the
   /// sink's stop with it). Idempotent.
   void stop(std::int64_t drain_ms);
+  /// After stop(): waits for every delivery thread to end (a write() still running included).
+  /// stats() keeps working afterwards.
+  void join();
 
   struct SinkStats {
     std::int64_t delivered = 0, retries = 0, dropped = 0, overflowed = 0;

@@ -48,6 +48,10 @@ class PluginHost final : public sdk::Host {
   sdk::Store* store() override;
   void reportAuthState(sdk::AuthState state, const std::string& hint) override;
   void addSecret(std::string_view secret) override;
+  void requestSpool() override { spool_requested_ = true; }
+  void reportSinkHealth(sdk::SinkHealth health, const std::string& reason) override;
+  /// Whether the sink asked for the durable spool during init().
+  bool spoolRequested() const { return spool_requested_; }
 
  private:
   HostServices& services_;
@@ -55,6 +59,7 @@ class PluginHost final : public sdk::Host {
   std::shared_ptr<spdlog::logger> spdlog_;
   PluginLogger logger_;
   InstanceMetrics metrics_;
+  bool spool_requested_ = false;
 };
 
 }  // namespace gatherd::core

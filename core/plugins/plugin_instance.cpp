@@ -125,6 +125,7 @@ sdk::Status SinkInstance::start() {
 }
 
 sdk::WriteResult SinkInstance::write(const sdk::Batch& batch) {
+  std::lock_guard lock(calls_);
   if (!sink_ || stopped_) return sdk::WriteResult::kRetry;
   sdk::WriteResult result = sdk::WriteResult::kDrop;
   const std::string error = runGuarded([&] { result = sink_->write(batch); });
@@ -144,6 +145,7 @@ sdk::Store* SinkInstance::store() {
 }
 
 void SinkInstance::stop() {
+  std::lock_guard lock(calls_);
   if (!sink_ || stopped_.exchange(true)) return;
   const std::string error = runGuarded([&] { sink_->stop(); });
   if (!error.empty()) markFailed("stop", error);

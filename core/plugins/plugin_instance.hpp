@@ -3,6 +3,7 @@
 
 #include <atomic>
 #include <memory>
+#include <mutex>
 #include <string>
 
 #include "core/plugins/plugin_host.hpp"
@@ -63,12 +64,15 @@ class SinkInstance final : public InstanceBase {
   sdk::Status init(const sdk::Config& config);
   sdk::Status start();
   /// Never throws: a throwing plugin drops the batch (logged, counted) and is marked failed.
+  /// After stop() it answers kRetry without calling the plugin.
   sdk::WriteResult write(const sdk::Batch& batch);
   sdk::Store* store();
+  /// Waits for a write() in progress, then stops the plugin: no call reaches it afterwards.
   void stop();
 
  private:
   std::unique_ptr<sdk::Sink> sink_;
+  std::mutex calls_;  // serialises write() with stop()
   std::atomic<bool> stopped_{false};
 };
 
