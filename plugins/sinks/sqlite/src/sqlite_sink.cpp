@@ -4,6 +4,7 @@
 #include <system_error>
 
 #include <Poco/Exception.h>
+#include <sqlite3.h>
 
 #include "batch_writer.hpp"
 #include "connection.hpp"
@@ -49,6 +50,8 @@ SqliteSink::~SqliteSink() {
 
 sdk::Status SqliteSink::init(const sdk::Config& config, sdk::Host& host) {
   host_ = &host;
+  // Every batch waits in the core's durable spool until this store took it.
+  host.requestSpool();
   return parseSettings(config, host.dataDir(), settings_);
 }
 
@@ -65,6 +68,8 @@ sdk::Status SqliteSink::start() {
   }
   running_ = true;
   host_->logger().info("sqlite store open: " + settings_.path);
+  integrity_stop_ = false;
+  integrity_thread_ = std::thread([this] { checkIntegrity(); });
   return status;
 }
 
@@ -102,14 +107,10 @@ sdk::Status SqliteSink::open() {
   }
 
   try {
-    // A garbage file fails here with "file is not a database"; a damaged one reports its
-    // first problem.
-    Statement check(writer_->handle(), "PRAGMA quick_check(1)");
-    const std::string verdict = check.step() ? check.getText(0) : "no answer";
-    if (verdict != "ok") {
-      return sdk::Status::failure("the database is corrupt (quick_check: " + verdict +
-                                  "); move the file aside to start a new one, or restore a backup");
-    }
+    // A garbage file fails here with "file is not a database". The full integrity check runs
+    // in the background after start (it takes seconds on a large database).
+    Statement check(writer_->handle(), "PRAGMA schema_version");
+    check.step();
   } catch (const SqliteError& error) {
     return sdk::Status::failure(std::string("the file is not a usable SQLite database (") +
                                 error.what() +
@@ -163,19 +164,45 @@ sdk::WriteResult SqliteSink::write(const sdk::Batch& batch) {
   try {
     counts = batch_writer_->write(batch, host_->clock().utcNowMs());
   } catch (const SqliteError& error) {
-    if (error.transient()) {
-      metrics.increment("sqlite_write_retries");
-      host_->logger().warn(std::string("sqlite write will be retried: ") + error.what());
-      return sdk::WriteResult::kRetry;
+    switch (error.code()) {
+      case SQLITE_BUSY:
+      case SQLITE_LOCKED:
+        metrics.increment("sqlite_write_retries");
+        host_->logger().warn(std::string("sqlite write will be retried (database busy): ") +
+                             error.what());
+        return sdk::WriteResult::kRetry;
+      case SQLITE_FULL:
+      case SQLITE_IOERR:
+      case SQLITE_CANTOPEN:
+      case SQLITE_NOMEM:
+      case SQLITE_PROTOCOL:
+        metrics.increment("sqlite_write_retries");
+        host_->logger().warn(std::string("sqlite write will be retried (the spool keeps the "
+                                         "batch): ") +
+                             error.what());
+        return sdk::WriteResult::kRetry;
+      case SQLITE_CORRUPT:
+      case SQLITE_NOTADB:
+      case SQLITE_READONLY:
+      case SQLITE_PERM:
+      case SQLITE_AUTH:
+        metrics.increment("sqlite_write_degraded");
+        setHealth(true, std::string(error.code() == SQLITE_READONLY || error.code() == SQLITE_PERM
+                                        ? "the database cannot be written"
+                                        : "the database is damaged") +
+                            " (" + error.what() + ")");
+        return sdk::WriteResult::kRetry;
+      default:
+        metrics.increment("sqlite_write_drops");
+        host_->logger().error(std::string("sqlite write failed for good: ") + error.what());
+        return sdk::WriteResult::kDrop;
     }
-    metrics.increment("sqlite_write_drops");
-    host_->logger().error(std::string("sqlite write failed for good: ") + error.what());
-    return sdk::WriteResult::kDrop;
   } catch (const std::exception& error) {
     metrics.increment("sqlite_write_drops");
     host_->logger().error(std::string("sqlite write failed for good: ") + error.what());
     return sdk::WriteResult::kDrop;
   }
+  setHealth(false, {});
   store_->publish(counts.last_sequence);
   if (counts.inserted != 0) metrics.increment("sqlite_invocations_inserted", counts.inserted);
   if (counts.updated != 0) metrics.increment("sqlite_invocations_updated", counts.updated);
@@ -219,7 +246,82 @@ sdk::Store* SqliteSink::store() noexcept {
   return running_ ? store_.get() : nullptr;
 }
 
+void SqliteSink::setHealth(bool write_degraded, const std::string& reason) {
+  std::string report;
+  {
+    std::lock_guard lock(health_mutex_);
+    if (!write_degraded && write_problem_.empty()) return;  // the common case: nothing changes
+    write_problem_ = write_degraded ? reason : std::string();
+    report = !integrity_problem_.empty() ? integrity_problem_ : write_problem_;
+  }
+  host_->reportSinkHealth(report.empty() ? sdk::SinkHealth::kOk : sdk::SinkHealth::kDegraded,
+                          report);
+}
+
+void SqliteSink::checkIntegrity() {
+  ::sqlite3* db = nullptr;
+  if (sqlite3_open_v2(settings_.path.c_str(), &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX,
+                      nullptr) != SQLITE_OK) {
+    sqlite3_close(db);
+    return;
+  }
+  sqlite3_busy_timeout(db, 5'000);
+  {
+    std::lock_guard lock(integrity_mutex_);
+    if (integrity_stop_) {
+      sqlite3_close(db);
+      return;
+    }
+    integrity_db_ = db;
+  }
+  const std::int64_t started = host_->clock().steadyNowMs();
+  std::string verdict;
+  sqlite3_stmt* statement = nullptr;
+  int rc = sqlite3_prepare_v2(db, "PRAGMA quick_check(20)", -1, &statement, nullptr);
+  while (rc == SQLITE_OK || rc == SQLITE_ROW) {
+    if ((rc = sqlite3_step(statement)) != SQLITE_ROW) break;
+    const auto* text = reinterpret_cast<const char*>(sqlite3_column_text(statement, 0));
+    if (text != nullptr && std::string_view(text) != "ok") {
+      if (!verdict.empty()) verdict += "; ";
+      verdict += text;
+    }
+  }
+  const bool interrupted = rc == SQLITE_INTERRUPT || integrity_stop_;
+  if (rc != SQLITE_DONE && !interrupted && verdict.empty()) verdict = sqlite3_errmsg(db);
+  sqlite3_finalize(statement);
+  {
+    std::lock_guard lock(integrity_mutex_);
+    integrity_db_ = nullptr;
+  }
+  sqlite3_close(db);
+  if (interrupted) return;
+  host_->metrics().setGauge("sqlite_integrity_check_ms",
+                            static_cast<double>(host_->clock().steadyNowMs() - started));
+  if (verdict.empty()) {
+    host_->logger().info("integrity check (quick_check) ok in " +
+                         std::to_string(host_->clock().steadyNowMs() - started) + " ms");
+    return;
+  }
+  if (verdict.size() > 400) verdict = verdict.substr(0, 400) + "...";
+  std::string report;
+  {
+    std::lock_guard lock(health_mutex_);
+    integrity_problem_ = "the database is corrupt (quick_check: " + verdict +
+                         "); run `gatherd check-db`, then restore a backup or move the file "
+                         "aside";
+    report = integrity_problem_;
+  }
+  host_->metrics().increment("sqlite_integrity_failures");
+  host_->reportSinkHealth(sdk::SinkHealth::kDegraded, report);
+}
+
 void SqliteSink::stop() {
+  {
+    std::lock_guard lock(integrity_mutex_);
+    integrity_stop_ = true;
+    if (integrity_db_ != nullptr) sqlite3_interrupt(integrity_db_);
+  }
+  if (integrity_thread_.joinable()) integrity_thread_.join();
   if (!running_) return;
   running_ = false;
   store_->close();

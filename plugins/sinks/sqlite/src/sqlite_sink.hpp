@@ -1,12 +1,18 @@
 #pragma once
 // The sqlite sink: keeps every record in one SQLite database (WAL) and offers it as the Store.
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
 
 #include "gatherd/sdk/sink.hpp"
 #include "gatherd/sdk/store.hpp"
 #include "settings.hpp"
+
+struct sqlite3;
 
 namespace gatherd::plugins::sqlite {
 
@@ -20,11 +26,13 @@ class SqliteSink final : public sdk::Sink {
   ~SqliteSink() override;
 
   sdk::Status init(const sdk::Config& config, sdk::Host& host) override;
-  /// Creates the folder (0700) and file (0600) if needed, refuses a corrupt or newer database,
-  /// switches to WAL and migrates the schema.
+  /// Creates the folder (0700) and file (0600) if needed, refuses a file that is not a
+  /// database or is newer, switches to WAL and migrates the schema. The integrity check
+  /// (PRAGMA quick_check) then runs in the background: a problem makes the sink degraded.
   sdk::Status start() override;
-  /// kRetry while the database is locked by someone else or the disk is full; kDrop only for a
-  /// batch SQLite can never take.
+  /// Errors are classified: busy or locked -> kRetry; disk full or I/O error -> kRetry (the
+  /// core's spool holds the data); corrupt or read-only -> kRetry and the sink reports itself
+  /// degraded until a write works again; kDrop only for a batch SQLite can never take.
   sdk::WriteResult write(const sdk::Batch& batch) override;
   sdk::Store* store() noexcept override;
   void stop() override;
@@ -36,6 +44,8 @@ class SqliteSink final : public sdk::Sink {
 
  private:
   sdk::Status open();
+  void checkIntegrity();
+  void setHealth(bool write_degraded, const std::string& reason);
 
   Settings settings_;
   sdk::Host* host_ = nullptr;
@@ -45,6 +55,13 @@ class SqliteSink final : public sdk::Sink {
   std::int64_t last_maintenance_steady_ms_ = 0;
   bool maintained_ = false;
   bool running_ = false;
+  std::thread integrity_thread_;
+  std::mutex integrity_mutex_;
+  ::sqlite3* integrity_db_ = nullptr;  // interrupted by stop()
+  std::atomic<bool> integrity_stop_{false};
+  std::mutex health_mutex_;
+  std::string integrity_problem_;  // sticky until a restart
+  std::string write_problem_;      // cleared by the next write that works
 };
 
 }  // namespace gatherd::plugins::sqlite
