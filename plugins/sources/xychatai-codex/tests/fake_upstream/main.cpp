@@ -2,16 +2,26 @@
 //
 //   xychatai-fake-upstream [--port N] [--tls CERTDIR] [--print-port]
 //                          (--fixture FILE [--gzip] | --scenario FILE | --rolling N | --expired)
+//                          [--served-log FILE]
 //
 // --tls serves HTTPS with CERTDIR/localhost.{crt,key}, made there with a test CA (ca.crt) when
 // missing. --scenario FILE is JSON: {"responses":[{"status":200,"fixture":"x.json" | "body":"..",
 // "gzip":false,"delay_ms":0,"mode":"normal|hang|drip","content_type":"..","headers":{..}}, ..]}
 // served in order, the last one repeated. GET /__fake/stats answers
 // {"connections":N,"requests":M}. Runs until SIGINT or SIGTERM.
+//
+// With --rolling, --served-log FILE appends one line per answer, "<total>", after the answer
+// was made: that answer listed the records roll-<n> for n in [max(0, total - 20), total). A
+// fault test thus knows every record it served. SIGUSR1 freezes the account: later answers
+// repeat the last total, so a test can let the collector catch up before it checks.
 
 #include <signal.h>
 
+#include <atomic>
 #include <cstdlib>
+#include <fstream>
+#include <memory>
+#include <mutex>
 #include <iostream>
 #include <string>
 
@@ -84,8 +94,13 @@ void loadScenario(FakeUpstream& server, const std::string& file) {
 
 }  // namespace
 
+namespace {
+std::atomic<std::int64_t> g_frozen_total{-1};  // >= 0 after SIGUSR1
+std::atomic<std::int64_t> g_last_total{0};
+}  // namespace
+
 int main(int argc, char** argv) {
-  std::string port_text = "0", tls_dir, fixture, scenario, rolling;
+  std::string port_text = "0", tls_dir, fixture, scenario, rolling, served_log;
   bool print_port = false, gzip = false, expired = false;
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
@@ -100,6 +115,7 @@ int main(int argc, char** argv) {
     else if (arg == "--fixture") ok = next(fixture);
     else if (arg == "--scenario") ok = next(scenario);
     else if (arg == "--rolling") ok = next(rolling);
+    else if (arg == "--served-log") ok = next(served_log);
     else if (arg == "--print-port") print_port = true;
     else if (arg == "--gzip") gzip = true;
     else if (arg == "--expired") expired = true;
@@ -115,6 +131,7 @@ int main(int argc, char** argv) {
   sigemptyset(&signals);
   sigaddset(&signals, SIGINT);
   sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGUSR1);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   signal(SIGPIPE, SIG_IGN);
 
@@ -136,7 +153,20 @@ int main(int argc, char** argv) {
     } else if (!rolling.empty()) {
       const long per_request = std::stol(rolling);
       if (per_request < 0) return usage("--rolling needs a count >= 0");
-      server.setResponder(fake::RollingRecords(per_request).responder());
+      const fake::RollingRecords records(per_request);
+      auto log = std::make_shared<std::ofstream>();
+      if (!served_log.empty()) log->open(served_log, std::ios::app);
+      auto log_mutex = std::make_shared<std::mutex>();
+      server.setResponder([records, per_request, log, log_mutex](std::int64_t index) {
+        std::int64_t total = (index + 1) * per_request;
+        {
+          std::lock_guard lock(*log_mutex);
+          if (g_frozen_total.load() >= 0) total = g_frozen_total.load();
+          g_last_total = total;
+          if (log->is_open()) *log << total << std::endl;
+        }
+        return fake::ScriptedResponse::json(records.bodyWithTotal(total));
+      });
     } else {
       server.setDefault(ScriptedResponse::json(fake::expiredSessionBody()));
     }
@@ -147,7 +177,7 @@ int main(int argc, char** argv) {
       std::cout << "xychatai-fake-upstream listening on " << server.baseUrl() << std::endl;
     }
     int received = 0;
-    sigwait(&signals, &received);
+    while (sigwait(&signals, &received) == 0 && received == SIGUSR1) g_frozen_total = g_last_total.load();
     server.stop();
   } catch (const Poco::Exception& error) {
     std::cerr << "xychatai-fake-upstream: " << error.displayText() << "\n";
