@@ -80,6 +80,30 @@ export interface SourceInfo {
   consecutiveFailures: number;
 }
 
+/** A sink beside the sources in /api/sources: its health and its queue and spool counters. */
+export interface SinkInfo {
+  name: string;
+  plugin: string;
+  health: 'ok' | 'backlogged' | 'degraded' | string;
+  healthReason: string;
+  delivered: number;
+  retries: number;
+  dropped: number;
+  overflowed: number;
+  queuedBatches: number;
+  queuedBytes: number;
+  memoryBytes: number;
+  oldestAgeMs: number;
+  spool: {
+    bytes: number;
+    records: number;
+    dropped: number;
+    badRecords: number;
+    writeErrors: number;
+    writeError: string | null;
+  } | null;
+}
+
 export interface SourceEvent {
   name: string;
   state: string;

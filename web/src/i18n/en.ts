@@ -13,6 +13,11 @@ export const en = {
     reconnecting: 'Reconnecting',
     closed: 'Offline',
   },
+  storeBanner: {
+    degraded: 'Store “{sink}” is degraded: new records are not stored.',
+    backlogged: 'Store “{sink}” is behind: writes are being retried.',
+    kept: "Nothing is lost meanwhile: batches wait in gatherd's spool and are stored when the store works again.",
+  },
   banner: {
     expired: 'The session of source “{source}” has expired: no new invocations are collected from it.',
     missing: 'Source “{source}” has no session cookie: nothing is collected from it.',
@@ -152,6 +157,15 @@ export const en = {
       none: 'no window',
       unloaded: 'not loaded (too many windows)',
     },
+    sinks: 'Sinks',
+    health: 'Health',
+    queued: 'Queued',
+    retries: 'Retries',
+    dropped: 'Dropped',
+    oldest: 'Oldest waiting',
+    spool: 'Spool',
+    badRecords: 'damaged records skipped',
+    noSpool: 'no spool',
     windows: '{count} windows',
   },
 } as const;

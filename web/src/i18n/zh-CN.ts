@@ -15,6 +15,11 @@ export const zhCN: Messages = {
     reconnecting: '重连中',
     closed: '离线',
   },
+  storeBanner: {
+    degraded: '存储“{sink}”已降级：新记录暂未写入。',
+    backlogged: '存储“{sink}”积压：正在重试写入。',
+    kept: "数据不会丢失：批次保存在 gatherd 的磁盘缓冲中，存储恢复后自动写入。",
+  },
   banner: {
     expired: '数据源“{source}”的会话已过期：暂时无法采集新的调用记录。',
     missing: '数据源“{source}”没有会话 Cookie：无法采集。',
@@ -154,6 +159,15 @@ export const zhCN: Messages = {
       none: '无窗口',
       unloaded: '未加载（窗口过多）',
     },
+    sinks: '输出',
+    health: '状态',
+    queued: '排队',
+    retries: '重试',
+    dropped: '丢弃',
+    oldest: '最久等待',
+    spool: '磁盘缓冲',
+    badRecords: '条损坏记录已跳过',
+    noSpool: '无缓冲',
     windows: '{count} 个窗口',
   },
 };

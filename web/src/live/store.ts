@@ -3,7 +3,7 @@
 
 import { reactive, watch } from 'vue';
 import { auth, getJson } from '../api/client';
-import type { LedgerWindow, SourceEvent, SourceInfo } from '../api/types';
+import type { LedgerWindow, SinkInfo, SourceEvent, SourceInfo } from '../api/types';
 import { coalesce } from './coalesce';
 import { LiveClient, type ConnectionState } from './sse';
 
@@ -26,14 +26,16 @@ export const liveState = reactive({
 
 export const sourcesState = reactive({
   items: [] as SourceInfo[],
+  sinks: [] as SinkInfo[],
   loaded: false,
   error: '',
 });
 
 export async function loadSources(): Promise<void> {
   try {
-    const answer = await getJson<{ sources: SourceInfo[] }>('api/sources');
+    const answer = await getJson<{ sources: SourceInfo[]; sinks?: SinkInfo[] }>('api/sources');
     sourcesState.items = answer.sources;
+    sourcesState.sinks = answer.sinks ?? [];
     sourcesState.loaded = true;
     sourcesState.error = '';
   } catch (e) {
@@ -42,6 +44,11 @@ export async function loadSources(): Promise<void> {
 }
 
 const sourcesRefresh = coalesce(loadSources, 2000, 5000);
+
+/** Sinks whose store is degraded or backlogged: the store banner lists them. */
+export function sinksInTrouble(): SinkInfo[] {
+  return sourcesState.sinks.filter((s) => s.health && s.health !== 'ok');
+}
 
 /** Sources whose session needs a human: the banner lists them. */
 export function sourcesNeedingAuth(): SourceInfo[] {
@@ -78,6 +85,8 @@ export function startLive(): void {
       s.consecutiveFailures += 1;
     }
     if (w.authState) s.authState = w.authState;
+    // Sink health has no event of its own: re-read it (coalesced) as windows arrive.
+    sourcesRefresh.trigger();
   });
   live.on('reset', () => sourcesRefresh.trigger());
   // After a login the stream (which failed with 401) must be opened again.
