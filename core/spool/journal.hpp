@@ -1,9 +1,9 @@
 #pragma once
 // The spool's on-disk record format and its reader. A journal segment is a sequence of records:
 //
-//   magic "GSR1" (4 bytes) | payload length (u32 LE) | sequence (u64 LE) | CRC-32 (u32 LE) | payload
+//   magic "GSR1" (4 bytes) | payload length (u32 LE) | sequence (u64 LE) | CRC-32C (u32 LE) | payload
 //
-// The CRC covers the sequence and the payload. A reader that meets a damaged record (bad magic,
+// The CRC (CRC-32C) covers the sequence and the payload. A reader that meets a damaged record (bad magic,
 // impossible length, wrong CRC) skips forward to the next valid record: one bad record never
 // hides the records after it, and never stops start-up.
 
@@ -18,8 +18,8 @@ inline constexpr std::size_t kRecordHeaderBytes = 20;
 /// No batch comes near this; a length above it is damage.
 inline constexpr std::uint32_t kMaxPayloadBytes = 64u << 20;
 
-/// CRC-32 (IEEE 802.3, as zlib), continuing from `crc`.
-std::uint32_t crc32(std::string_view bytes, std::uint32_t crc = 0);
+/// CRC-32C (Castagnoli), continuing from `crc`; SSE 4.2 when the CPU has it.
+std::uint32_t crc32c(std::string_view bytes, std::uint32_t crc = 0);
 
 /// Appends only the header of a record (kRecordHeaderBytes) for `payload` to `out`.
 void appendHeader(std::string& out, std::uint64_t sequence, std::string_view payload);

@@ -106,7 +106,7 @@ SpoolRecovery Spool::open() {
       std::uint32_t crc = 0;
       for (int i = 0; i < 8; ++i) sequence |= std::uint64_t{static_cast<std::uint8_t>(bytes[static_cast<std::size_t>(i)])} << (8 * i);
       for (int i = 0; i < 4; ++i) crc |= std::uint32_t{static_cast<std::uint8_t>(bytes[static_cast<std::size_t>(8 + i)])} << (8 * i);
-      if (crc == crc32(std::string_view(bytes).substr(0, 8))) {
+      if (crc == crc32c(std::string_view(bytes).substr(0, 8))) {
         acked_ = sequence;
         ack_written_ = sequence;
       } else {
@@ -348,7 +348,7 @@ void Spool::writeAckLocked() {
   if (ack_fd_ < 0) return;
   std::string bytes;
   for (int i = 0; i < 8; ++i) bytes.push_back(static_cast<char>((acked_ >> (8 * i)) & 0xff));
-  const std::uint32_t crc = crc32(bytes);
+  const std::uint32_t crc = crc32c(bytes);
   for (int i = 0; i < 4; ++i) bytes.push_back(static_cast<char>((crc >> (8 * i)) & 0xff));
   int error = 0;
   // Not synced: losing it after a crash only delivers some batches a second time.

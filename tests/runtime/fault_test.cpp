@@ -388,3 +388,58 @@ TEST_CASE("fault: the disk of the data folder fills up, then space is freed: not
   INFO(gatherd.err());
   requireEveryServedRecordOnce(dir, upstream);
 }
+
+TEST_CASE("fault: the database damaged at runtime: degraded, visible, no crash, batches kept in "
+          "the spool",
+          "[fault]") {
+  TempDir dir;
+  fs::create_directories(dir.path() / "upstream");
+  Upstream upstream(dir);
+  const auto ini = dir.write("gatherd.ini", config(dir, upstream));
+  GatherdProcess gatherd(ini);
+  const int port = portOf(gatherd);
+  REQUIRE(gatherd.waitForLog("started", 20s));
+  REQUIRE(upstream.waitAnswers(3, 20s));
+  // Another connection writes once, so that gatherd's connection must drop its page cache and
+  // read the pages again; then garbage over every page but the first, in the file and in the
+  // WAL (whose frames hold the pages written since the start).
+  {
+    sqlite3* db = nullptr;
+    REQUIRE(sqlite3_open(dbPath(dir).c_str(), &db) == SQLITE_OK);
+    sqlite3_busy_timeout(db, 10'000);
+    REQUIRE(sqlite3_exec(db, "CREATE TABLE IF NOT EXISTS fault_probe (x); INSERT INTO fault_probe VALUES (1)",
+                         nullptr, nullptr, nullptr) == SQLITE_OK);
+    sqlite3_close(db);
+  }
+  for (const fs::path& file : {dbPath(dir), fs::path(dbPath(dir).string() + "-wal")}) {
+    std::error_code error;
+    const auto size = fs::file_size(file, error);
+    if (error || size <= 4096) continue;
+    std::fstream out(file, std::ios::in | std::ios::out | std::ios::binary);
+    out.seekp(file.extension() == ".db" ? 4096 : 32);
+    for (std::uintmax_t at = 4096; at < size; ++at) out.put(static_cast<char>(0x5A ^ (at * 131)));
+  }
+  Http ready;
+  const auto until = std::chrono::steady_clock::now() + 60s;
+  while (std::chrono::steady_clock::now() < until) {
+    ready = get(port, "/ready");
+    if (ready.status == 503 && ready.body.find("degraded") != std::string::npos) break;
+    std::this_thread::sleep_for(200ms);
+  }
+  CHECK(ready.status == 503);
+  CHECK_THAT(ready.body, Catch::Contains("sink db is degraded"));
+  // New batches wait in the spool, and the process keeps running.
+  const std::size_t answers = upstream.answers();
+  REQUIRE(upstream.waitAnswers(answers + 5, 20s));
+  std::this_thread::sleep_for(500ms);
+  const Http sources = get(port, "/api/sources");
+  CHECK_THAT(sources.body, Catch::Contains("\"health\":\"degraded\""));
+  CHECK(sources.body.find("\"records\":0,") == std::string::npos);
+  CHECK(gatherd.running());
+  gatherd.signal(SIGTERM);
+  const int code = gatherd.wait(30s);
+  INFO(gatherd.err());
+  CHECK(code == 0);
+  CHECK_FALSE(segments(dir.path() / "data" / "spool" / "db").empty());
+  CHECK_THAT(gatherd.err(), Catch::Contains("kept in the spool for the next start"));
+}

@@ -57,6 +57,11 @@ ChildProcess::ChildProcess(std::vector<std::string> argv_text, const std::filesy
                            std::vector<std::string> environment) {
   out_path_ = dir / ("out-" + std::to_string(reinterpret_cast<std::uintptr_t>(this)) + ".txt");
   err_path_ = dir / ("err-" + std::to_string(reinterpret_cast<std::uintptr_t>(this)) + ".txt");
+  // A process made in a loop gets the same address and so the same names: what the last one
+  // wrote must not answer this one's waitForLog().
+  std::error_code ignored;
+  std::filesystem::remove(out_path_, ignored);
+  std::filesystem::remove(err_path_, ignored);
   pid_ = ::fork();
   if (pid_ < 0) throw std::runtime_error("fork failed");
   if (pid_ == 0) {

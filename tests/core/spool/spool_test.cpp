@@ -114,6 +114,12 @@ TEST_CASE("decoding refuses cut or altered bytes", "[spool][codec]") {
   CHECK_FALSE(decodeBatch(longer, batch));
 }
 
+TEST_CASE("the record checksum is CRC-32C", "[spool][journal]") {
+  CHECK(crc32c("123456789") == 0xE3069283u);
+  CHECK(crc32c("56789", crc32c("1234")) == 0xE3069283u);
+  CHECK(crc32c(std::string(1000, 'a')) == crc32c(std::string(1000, 'a')));
+}
+
 TEST_CASE("the journal reader skips a damaged record and keeps the rest", "[spool][journal]") {
   std::string journal;
   for (std::uint64_t seq = 1; seq <= 5; ++seq) appendRecord(journal, seq, "payload-" + std::to_string(seq));
