@@ -112,7 +112,7 @@ void Runtime::build(DaemonConfig config, const PluginCatalog& catalog, Mode mode
   }
   services_ = std::make_unique<HostServices>(HostServices{
       logging_, metrics_, clock_, sources_, config_.data_dir, GATHERD_VERSION, {},
-      [this] { return store_.load(); }, &telemetry_});
+      [this] { return store_.load(); }, &telemetry_, {}});
 
   if (mode == Mode::kService) {
     HttpServerOptions options;
@@ -120,10 +120,25 @@ void Runtime::build(DaemonConfig config, const PluginCatalog& catalog, Mode mode
     options.web_root = config_.http_web_root;
     options.token = config_.http_token;
     options.cors_origins = config_.http_cors_origins;
+    options.hosts = config_.http_hosts;
+    options.io_threads = config_.http_threads;
+    options.header_timeout_ms = config_.http_header_timeout_ms;
+    options.body_timeout_ms = config_.http_body_timeout_ms;
+    options.keepalive_timeout_ms = config_.http_keepalive_timeout_ms;
+    options.max_uri_bytes = static_cast<std::size_t>(config_.http_max_uri_bytes);
+    options.max_header_bytes = static_cast<std::size_t>(config_.http_max_header_bytes);
+    options.max_headers = static_cast<std::size_t>(config_.http_max_headers);
+    options.max_body_bytes = static_cast<std::size_t>(config_.http_max_body_bytes);
+    options.max_connections = static_cast<std::size_t>(config_.http_max_connections);
+    options.metrics = &metrics_;
     http_ = std::make_unique<HttpServer>(options, sources_, [this] { return store_.load(); });
     services_->register_route = [this](const std::string& path, sdk::RouteHandler handler,
                                        const sdk::RouteOptions& options) {
       return http_->registerRoute(path, std::move(handler), options);
+    };
+    services_->register_stream_route = [this](const std::string& path,
+                                              sdk::StreamRouteHandler handler) {
+      return http_->registerStreamRoute(path, std::move(handler));
     };
     for (const auto& section : config_.sinks) {
       sinks_.push_back(makeSink(section, catalog));
@@ -286,14 +301,24 @@ void Runtime::scheduleSources() {
 void Runtime::start() {
   if (started_) return;
   started_ = true;
-  for (auto& sink : sinks_) {
-    if (auto status = sink->start(); !status) {
-      throw StartupError("[sink." + sink->name() + "] cannot start: " + status.message(),
-                         kExitRuntimeError);
-    }
-    if (store_.load() == nullptr && sink->store() != nullptr) {
+  // A sink that reads the store (sse) may be listed before the store sink: what fails to start
+  // in ini order gets a second try once every other sink (and so the store) has started.
+  std::vector<std::shared_ptr<SinkInstance>> retry;
+  auto startSink = [this](const std::shared_ptr<SinkInstance>& sink) {
+    const sdk::Status status = sink->start();
+    if (status && store_.load() == nullptr && sink->store() != nullptr) {
       store_ = sink->store();
       log_->info("store: sink.{} answers the API", sink->name());
+    }
+    return status;
+  };
+  for (auto& sink : sinks_) {
+    if (!startSink(sink)) retry.push_back(sink);
+  }
+  for (auto& sink : retry) {
+    if (auto status = startSink(sink); !status) {
+      throw StartupError("[sink." + sink->name() + "] cannot start: " + status.message(),
+                         kExitRuntimeError);
     }
   }
   if (http_) {
@@ -368,6 +393,9 @@ void Runtime::start() {
 void Runtime::stop() {
   if (!started_ || stopped_) return;
   stopped_ = true;
+  // HTTP first: no new requests or streams, open streams get their final event and close, and
+  // no handler can reach a sink or the store once they stop below.
+  if (http_) http_->stop();
   if (scheduler_) scheduler_->stop();
   for (auto& [name, entry] : source_entries_) {
     entry.instance->stop();
@@ -382,7 +410,6 @@ void Runtime::stop() {
   // Joins the delivery threads (their writes now return at once without reaching the plugin);
   // the pipeline object stays for readers of its counters until the runtime goes.
   if (pipeline_) pipeline_->join();
-  if (http_) http_->stop();
   log_->info("gatherd stopped");
 }
 

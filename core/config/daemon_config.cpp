@@ -218,6 +218,8 @@ std::optional<std::string> checkBind(const std::string& bind) {
 }
 
 class Loader {
+  int http_line_ = 0;
+
  public:
   Loader(DaemonConfig& config, EnvLookup env) : config_(config), env_(std::move(env)) {}
 
@@ -236,6 +238,22 @@ class Loader {
                           "unknown section (expected [gatherd], [http], [source.<name>] or "
                           "[sink.<name>])");
       }
+    }
+    if (config_.http_token.empty()) {
+      if (auto token = env_(kHttpTokenVariable); token && !token->empty()) {
+        config_.http_token = *token;
+        config_.secret_values.insert(*token);
+      }
+    }
+    if (!isLoopbackBind(config_.http_bind) && config_.http_token.empty() &&
+        !config_.http_allow_open) {
+      throw ConfigError(
+          config_.file, http_line_, "http", "bind",
+          "bind = " + config_.http_bind +
+              " serves the dashboard and API beyond this machine, but no token is set: set "
+              "[http] token = ${GATHERD_HTTP_TOKEN} or export GATHERD_HTTP_TOKEN=<a long random "
+              "value> (e.g. `openssl rand -hex 32`), or set [http] allow_open = true to serve "
+              "it without a token (only behind something that authenticates)");
     }
   }
 
@@ -294,6 +312,31 @@ class Loader {
     config_.http_web_root = values.getString("web_root");
     config_.http_token = values.getString("token");
     config_.http_cors_origins = config_detail::splitList(values.getString("cors_origins"), ',');
+    config_.http_hosts = config_detail::splitList(values.getString("hosts"), ',');
+    config_.http_allow_open = values.getBool("allow_open");
+    http_line_ = section.line;
+    const auto threads = values.getInt("threads");
+    if (threads < 1 || threads > 4) fail(section, entries, "threads", "must be between 1 and 4");
+    config_.http_threads = static_cast<int>(threads);
+    auto duration = [&](const char* key, std::int64_t& out) {
+      out = values.getDurationMs(key);
+      if (out < 10 || out > 3'600'000) fail(section, entries, key, "must be between 10ms and 1h");
+    };
+    duration("header_timeout", config_.http_header_timeout_ms);
+    duration("body_timeout", config_.http_body_timeout_ms);
+    duration("keepalive_timeout", config_.http_keepalive_timeout_ms);
+    auto bounded = [&](const char* key, std::int64_t min, std::int64_t max, std::int64_t& out) {
+      out = values.getInt(key);
+      if (out < min || out > max) {
+        fail(section, entries, key,
+             "must be between " + std::to_string(min) + " and " + std::to_string(max));
+      }
+    };
+    bounded("max_uri_bytes", 256, 1 << 20, config_.http_max_uri_bytes);
+    bounded("max_header_bytes", 1024, 1 << 20, config_.http_max_header_bytes);
+    bounded("max_headers", 8, 10'000, config_.http_max_headers);
+    bounded("max_body_bytes", 1024, 64 << 20, config_.http_max_body_bytes);
+    bounded("max_connections", 16, 1'000'000, config_.http_max_connections);
   }
 
   void addInstance(const IniSection& section, InstanceSection::Kind kind, std::string_view prefix) {
@@ -429,8 +472,35 @@ const sdk::ConfigSchema& httpSectionSchema() {
       makeKey("token", ConfigType::kString, "", "bearer token for /api (empty: no auth)", true),
       makeKey("cors_origins", ConfigType::kString, "",
               "comma-separated origins allowed to call the API from a browser"),
+      makeKey("hosts", ConfigType::kString, "",
+              "comma-separated Host names answered besides localhost, 127.0.0.1 and [::1] "
+              "(only when not bound to loopback)"),
+      makeKey("allow_open", ConfigType::kBool, "false",
+              "serve a non-loopback bind without a token"),
+      makeKey("threads", ConfigType::kInt, "2", "threads that serve every connection (1..4)"),
+      makeKey("header_timeout", ConfigType::kDuration, "10s",
+              "the request line and headers must arrive within it"),
+      makeKey("body_timeout", ConfigType::kDuration, "10s",
+              "a request body must arrive, and a response be taken, within it"),
+      makeKey("keepalive_timeout", ConfigType::kDuration, "30s",
+              "an idle keep-alive connection is closed after it"),
+      makeKey("max_uri_bytes", ConfigType::kInt, "8192", "longer request targets get 414"),
+      makeKey("max_header_bytes", ConfigType::kInt, "16384", "larger header sections get 431"),
+      makeKey("max_headers", ConfigType::kInt, "100", "more header fields get 431"),
+      makeKey("max_body_bytes", ConfigType::kInt, "1048576", "larger request bodies get 413"),
+      makeKey("max_connections", ConfigType::kInt, "4096",
+              "open connections (event streams included); more get 503"),
   };
   return schema;
+}
+
+bool isLoopbackBind(const std::string& bind) {
+  const auto colon = bind.rfind(':');
+  std::string host = colon == std::string::npos ? bind : bind.substr(0, colon);
+  if (host == "localhost" || host == "[::1]") return true;
+  // 127.0.0.0/8
+  return host.rfind("127.", 0) == 0 &&
+         std::all_of(host.begin(), host.end(), [](char c) { return c == '.' || (c >= '0' && c <= '9'); });
 }
 
 DaemonConfig loadDaemonConfig(const std::string& path, std::optional<EnvLookup> env) {
@@ -482,6 +552,17 @@ std::string describeConfig(const DaemonConfig& config,
     describeLine(out, "token", "***");
   }
   describeLine(out, "cors_origins", joinList(config.http_cors_origins, ", "));
+  describeLine(out, "hosts", joinList(config.http_hosts, ", "));
+  describeLine(out, "allow_open", config.http_allow_open ? "true" : "false");
+  describeLine(out, "threads", std::to_string(config.http_threads));
+  describeLine(out, "header_timeout", formatDuration(config.http_header_timeout_ms));
+  describeLine(out, "body_timeout", formatDuration(config.http_body_timeout_ms));
+  describeLine(out, "keepalive_timeout", formatDuration(config.http_keepalive_timeout_ms));
+  describeLine(out, "max_uri_bytes", std::to_string(config.http_max_uri_bytes));
+  describeLine(out, "max_header_bytes", std::to_string(config.http_max_header_bytes));
+  describeLine(out, "max_headers", std::to_string(config.http_max_headers));
+  describeLine(out, "max_body_bytes", std::to_string(config.http_max_body_bytes));
+  describeLine(out, "max_connections", std::to_string(config.http_max_connections));
   for (const auto* list : {&config.sources, &config.sinks}) {
     for (const auto& instance : *list) {
       const auto schema = schema_by_plugin.find(instance.plugin);

@@ -48,6 +48,17 @@ struct DaemonConfig {
   std::string http_web_root;  ///< default "<dir>/../web/dist"
   std::string http_token;     ///< secret; empty = no auth
   std::vector<std::string> http_cors_origins;
+  std::vector<std::string> http_hosts;  ///< Host names accepted besides the loopback names
+  bool http_allow_open = false;         ///< serve a non-loopback bind without a token
+  int http_threads = 2;
+  std::int64_t http_header_timeout_ms = 10'000;
+  std::int64_t http_body_timeout_ms = 10'000;
+  std::int64_t http_keepalive_timeout_ms = 30'000;
+  std::int64_t http_max_uri_bytes = 8 * 1024;
+  std::int64_t http_max_header_bytes = 16 * 1024;
+  std::int64_t http_max_headers = 100;
+  std::int64_t http_max_body_bytes = 1 << 20;
+  std::int64_t http_max_connections = 4096;
   std::vector<InstanceSection> sources;
   std::vector<InstanceSection> sinks;
   /// Every secret value seen so far: the http token, and plugin secrets once validateInstance
@@ -59,6 +70,12 @@ struct DaemonConfig {
 /// config's folder). Used for validation and by describeConfig.
 const sdk::ConfigSchema& gatherdSectionSchema();
 const sdk::ConfigSchema& httpSectionSchema();
+
+/// True when a [http] bind address ("host:port") only listens on this machine.
+bool isLoopbackBind(const std::string& bind);
+
+/// The environment variable that sets [http] token when the ini does not.
+inline constexpr const char* kHttpTokenVariable = "GATHERD_HTTP_TOKEN";
 
 /// Loads and checks the ini at `path`. Without `env`, variables come from makeEnvLookup(<dir of
 /// path>). Throws ConfigError (file:line: [section] key: message) on the first problem.

@@ -1,39 +1,47 @@
 #include "core/http/http_server.hpp"
 
+#include <algorithm>
 #include <atomic>
+#include <cerrno>
+#include <chrono>
 #include <csignal>
-#include <map>
+#include <deque>
 #include <mutex>
+#include <optional>
 #include <stdexcept>
-#include <unistd.h>
+#include <thread>
+#include <unordered_map>
 
-#include <Poco/ErrorHandler.h>
-#include <Poco/Exception.h>
 #include <Poco/HMACEngine.h>
-#include <Poco/Net/HTTPRequestHandler.h>
-#include <Poco/Net/HTTPRequestHandlerFactory.h>
-#include <Poco/Net/HTTPServer.h>
-#include <Poco/Net/HTTPServerParams.h>
-#include <Poco/Net/HTTPServerRequest.h>
-#include <Poco/Net/HTTPServerRequestImpl.h>
-#include <Poco/Net/HTTPServerResponse.h>
-#include <Poco/Net/NetException.h>
-#include <Poco/Net/ServerSocket.h>
-#include <Poco/Net/SocketAddress.h>
 #include <Poco/SHA2Engine.h>
-#include <Poco/ThreadPool.h>
+#include <boost/asio/bind_executor.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/string_body.hpp>
+#include <boost/beast/http/write.hpp>
 #include <spdlog/spdlog.h>
 
 #include "core/http/api_routes.hpp"
 #include "core/http/query_params.hpp"
 #include "core/http/static_files.hpp"
-#include "json/json_writer.hpp"
+#include "core/observe/metrics_registry.hpp"
+#include <sys/socket.h>
 
 namespace gatherd::core {
 namespace {
 
-using Poco::Net::HTTPServerRequest;
-using Poco::Net::HTTPServerResponse;
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = boost::beast::http;
+using tcp = boost::asio::ip::tcp;
+using Clock = std::chrono::steady_clock;
 
 class SHA256Engine : public Poco::SHA2Engine {
  public:
@@ -41,24 +49,10 @@ class SHA256Engine : public Poco::SHA2Engine {
   SHA256Engine() : Poco::SHA2Engine(Poco::SHA2Engine::SHA_256) {}
 };
 
-/// Exceptions that escape Poco's threads are otherwise swallowed without a trace.
-class LoggingErrorHandler : public Poco::ErrorHandler {
- public:
-  void exception(const Poco::Exception& error) override {
-    // Clients that hang up mid-request are routine (browsers, load generators): not a warning.
-    if (dynamic_cast<const Poco::Net::ConnectionResetException*>(&error) != nullptr ||
-        dynamic_cast<const Poco::Net::ConnectionAbortedException*>(&error) != nullptr ||
-        dynamic_cast<const Poco::TimeoutException*>(&error) != nullptr) {
-      spdlog::debug("http server: {}", error.displayText());
-      return;
-    }
-    spdlog::warn("http server: {}", error.displayText());
-  }
-  void exception(const std::exception& error) override {
-    spdlog::warn("http server: {}", error.what());
-  }
-  void exception() override { spdlog::warn("http server: unknown exception"); }
-};
+std::int64_t steadyMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now().time_since_epoch())
+      .count();
+}
 
 bool constantTimeEquals(const std::string& given, const std::string& expected) {
   // Runs over the expected length whatever is given, so timing reveals neither content nor length.
@@ -70,11 +64,12 @@ bool constantTimeEquals(const std::string& given, const std::string& expected) {
   return difference == 0;
 }
 
-std::string lower(std::string text) {
-  for (char& c : text) {
+std::string lower(std::string_view text) {
+  std::string out(text);
+  for (char& c : out) {
     if (c >= 'A' && c <= 'Z') c = static_cast<char>(c + 32);
   }
-  return text;
+  return out;
 }
 
 std::string cookieValue(const std::string& header, const std::string& name) {
@@ -88,195 +83,929 @@ std::string cookieValue(const std::string& header, const std::string& name) {
     if (first == std::string::npos) continue;
     pair.erase(0, first);
     const auto equals = pair.find('=');
-    if (equals != std::string::npos && pair.compare(0, equals, name) == 0 && equals == name.size()) {
+    if (equals != std::string::npos && pair.compare(0, equals, name) == 0 &&
+        equals == name.size()) {
       return pair.substr(equals + 1);
     }
   }
   return {};
 }
 
-void sendResponse(HTTPServerResponse& response, const sdk::HttpResponse& answer, bool head_only) {
-  response.setStatus(static_cast<Poco::Net::HTTPResponse::HTTPStatus>(answer.status));
-  response.setContentType(answer.content_type);
-  for (const auto& [name, value] : answer.headers) response.add(name, value);
-  response.setContentLength(static_cast<std::streamsize>(answer.body.size()));
-  if (head_only) {
-    response.send().flush();
-  } else {
-    response.sendBuffer(answer.body.data(), answer.body.size());
-  }
-}
-
-class PocoExchange final : public sdk::HttpExchange {
- public:
-  PocoExchange(const sdk::HttpRequest& request, HTTPServerRequest& poco_request,
-               HTTPServerResponse& poco_response)
-      : request_(request), poco_request_(poco_request), poco_response_(poco_response) {}
-
-  const sdk::HttpRequest& request() const override { return request_; }
-
-  void respond(const sdk::HttpResponse& response) override {
-    if (done_) return;
-    done_ = true;
-    sendResponse(poco_response_, response, request_.method == "HEAD");
-  }
-
-  int detach(const sdk::HttpResponse& head) override {
-    if (done_) return -1;
-    done_ = true;
-    try {
-      poco_response_.setStatus(static_cast<Poco::Net::HTTPResponse::HTTPStatus>(head.status));
-      poco_response_.setContentType(head.content_type);
-      for (const auto& [name, value] : head.headers) poco_response_.add(name, value);
-      poco_response_.setChunkedTransferEncoding(false);
-      // The stream ends when the connection does; nothing else will be read from it.
-      poco_response_.setKeepAlive(false);
-      poco_response_.send().flush();
-      auto* impl = dynamic_cast<Poco::Net::HTTPServerRequestImpl*>(&poco_request_);
-      if (impl == nullptr) return -1;
-      Poco::Net::StreamSocket socket = impl->detachSocket();
-      // Poco closes its descriptor with the last StreamSocket copy; the plugin owns the dup.
-      return ::dup(socket.impl()->sockfd());
-    } catch (const std::exception& error) {
-      spdlog::warn("http server: detaching a connection failed: {}", error.what());
-      return -1;
-    }
-  }
-
-  bool done() const { return done_; }
-
- private:
-  const sdk::HttpRequest& request_;
-  HTTPServerRequest& poco_request_;
-  HTTPServerResponse& poco_response_;
-  bool done_ = false;
-};
+/// Route classes for the request counters (http_requests_<class>_<status class>).
+enum class RouteClass { kHealth, kApi, kStatic, kPlugin, kStream, kRejected, kCount };
+constexpr const char* kRouteClassNames[] = {"health", "api",    "static",
+                                            "plugin", "stream", "rejected"};
+constexpr int kStatusClasses = 5;  // 1xx..5xx
 
 struct PluginRoute {
   std::string path;
   sdk::RouteHandler handler;
-  std::string token;  // accepted besides the API token; when set, a token is always needed
+  sdk::StreamRouteHandler stream_handler;
 };
+
+/// A once-per-minute log line for events that can come by the thousand.
+class ThrottledLog {
+ public:
+  /// Counts one event; returns how many happened since the last line when a line is due, else 0.
+  std::int64_t count() {
+    ++pending_;
+    const std::int64_t now = steadyMs();
+    std::int64_t last = last_ms_.load();
+    if (now - last < 60'000 && last != 0) return 0;
+    if (!last_ms_.compare_exchange_strong(last, now)) return 0;
+    return pending_.exchange(0);
+  }
+
+ private:
+  std::atomic<std::int64_t> pending_{0};
+  std::atomic<std::int64_t> last_ms_{0};
+};
+
+bool isLoopbackName(std::string_view host) {
+  return host == "localhost" || host == "127.0.0.1" || host == "[::1]";
+}
+
+/// The host part of a Host header value ("example.org:8080" -> "example.org", "[::1]:80" ->
+/// "[::1]").
+std::string hostWithoutPort(std::string_view value) {
+  std::string host = lower(value);
+  if (!host.empty() && host.front() == '[') {
+    const auto close = host.find(']');
+    return close == std::string::npos ? host : host.substr(0, close + 1);
+  }
+  const auto colon = host.find(':');
+  if (colon != std::string::npos) host.erase(colon);
+  if (!host.empty() && host.back() == '.') host.pop_back();
+  return host;
+}
+
+const std::string kSecurityCsp =
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' "
+    "data:; connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "
+    "frame-ancestors 'none'";
 
 }  // namespace
 
-struct HttpServer::Impl {
+class Connection;
+class StreamImpl;
+
+struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
   Impl(HttpServerOptions opts, SourceStatusRegistry& sources,
        std::function<sdk::Store*()> store_provider)
       : options(std::move(opts)),
         api(sources, std::move(store_provider)),
         files(options.web_root),
         session_value(options.token.empty() ? std::string()
-                                            : HttpServer::sessionCookieValue(options.token)) {}
+                                            : HttpServer::sessionCookieValue(options.token)) {
+    for (auto& host : options.hosts) host = hostWithoutPort(host);
+  }
 
-  void serve(HTTPServerRequest& request, HTTPServerResponse& response);
-  bool readRequest(HTTPServerRequest& request, HTTPServerResponse& response,
-                   sdk::HttpRequest& out);
-  bool authorized(const sdk::HttpRequest& request) const;
-  bool routeAuthorized(const PluginRoute& route, const sdk::HttpRequest& request) const;
-  sdk::HttpResponse login(const sdk::HttpRequest& request) const;
-  void addCors(const sdk::HttpRequest& request, HTTPServerResponse& response) const;
   const PluginRoute* findRoute(const std::string& path) const;
+  bool hostAllowed(std::string_view host_header) const;
+  bool authorized(const sdk::HttpRequest& request) const;
+  sdk::HttpResponse login(const sdk::HttpRequest& request) const;
+  void addCors(const sdk::HttpRequest& request,
+               std::vector<std::pair<std::string, std::string>>& headers) const;
+
+  void doAccept();
+  void onAccept(const boost::system::error_code& error, tcp::socket socket);
+  void refuse(tcp::socket& socket);
+  void countRequest(RouteClass route, int status) {
+    const int status_class = std::clamp(status / 100, 1, 5) - 1;
+    requests[static_cast<int>(route)][status_class].fetch_add(1, std::memory_order_relaxed);
+  }
+  void increment(std::atomic<std::int64_t>& counter) {
+    counter.fetch_add(1, std::memory_order_relaxed);
+  }
+  void publishMetrics();
+  void schedulePublish();
+  void registerConnection(std::uint64_t id, const std::shared_ptr<Connection>& connection);
+  void unregisterConnection(std::uint64_t id);
 
   HttpServerOptions options;
   ApiRoutes api;
   StaticFiles files;
   std::string session_value;
   std::vector<PluginRoute> routes;
+  bool bound_to_loopback = true;
   std::atomic<bool> stopping{false};
-  std::unique_ptr<Poco::ThreadPool> pool;
-  std::unique_ptr<Poco::Net::HTTPServer> server;
   std::uint16_t port = 0;
   bool started = false;
+  bool stopped = false;
+
+  // Counters, published to the MetricsRegistry once a second (and at stop).
+  std::atomic<std::int64_t> requests[static_cast<int>(RouteClass::kCount)][kStatusClasses] = {};
+  std::atomic<std::int64_t> refused{0}, fd_exhausted{0}, header_timeouts{0}, body_timeouts{0},
+      keepalive_timeouts{0}, streams_dropped{0};
+  std::int64_t published_requests[static_cast<int>(RouteClass::kCount)][kStatusClasses] = {};
+  std::int64_t published_refused = 0, published_fd_exhausted = 0, published_header_timeouts = 0,
+               published_body_timeouts = 0, published_keepalive_timeouts = 0,
+               published_streams_dropped = 0;
+  std::mutex publish_mutex;
+  std::atomic<std::int64_t> connections{0};
+  std::atomic<std::int64_t> streams{0};
+  ThrottledLog refused_log;
+  ThrottledLog fd_log;
+  std::int64_t accept_backoff_ms = 0;
+
+  std::mutex registry_mutex;
+  std::unordered_map<std::uint64_t, std::weak_ptr<Connection>> live;
+  std::atomic<std::uint64_t> next_id{1};
+
+  // Declared last: destroyed first, so pending handlers (which hold connections that refer to
+  // this object) go before the members they use.
+  std::unique_ptr<asio::thread_pool> workers;
+  std::unique_ptr<asio::io_context> io;
+  std::unique_ptr<tcp::acceptor> acceptor;
+  std::unique_ptr<asio::steady_timer> accept_timer;
+  std::unique_ptr<asio::steady_timer> publish_timer;
+  std::vector<std::thread> threads;
 };
 
-namespace {
+using Impl = HttpServer::Impl;
 
-class RequestHandler final : public Poco::Net::HTTPRequestHandler {
+/// The socket side of one sdk::Stream: a bounded queue of shared buffers that the connection
+/// writes out. Thread-safe.
+class StreamImpl final : public sdk::Stream {
  public:
-  explicit RequestHandler(HttpServer::Impl& impl) : impl_(impl) {}
-  void handleRequest(HTTPServerRequest& request, HTTPServerResponse& response) override;
+  StreamImpl(std::weak_ptr<Connection> connection, int fd, sdk::StreamOptions options)
+      : connection_(std::move(connection)), fd_(fd), options_(std::move(options)) {}
 
- private:
-  HttpServer::Impl& impl_;
-};
-
-class HandlerFactory final : public Poco::Net::HTTPRequestHandlerFactory {
- public:
-  explicit HandlerFactory(HttpServer::Impl& impl) : impl_(impl) {}
-  Poco::Net::HTTPRequestHandler* createRequestHandler(const HTTPServerRequest&) override {
-    return new RequestHandler(impl_);
+  using sdk::Stream::write;
+  sdk::StreamWrite write(std::shared_ptr<const std::string> data,
+                         sdk::StreamOverflow overflow) override;
+  std::size_t bufferedBytes() const override {
+    std::lock_guard lock(mutex_);
+    return queued_;
+  }
+  std::size_t capacityBytes() const override { return options_.buffer_bytes; }
+  void close() override;
+  bool isOpen() const override {
+    std::lock_guard lock(mutex_);
+    return open_ && !closing_;
   }
 
+  // Connection side (on its strand).
+  /// Queues without the capacity check (the head, the final text).
+  void queueUnbounded(std::shared_ptr<const std::string> data);
+  /// Moves what is queued into `out` (marks the stream as writing); false when nothing is queued.
+  bool takeBatch(std::vector<std::shared_ptr<const std::string>>& out);
+  /// The batch was written; returns true when on_writable should fire.
+  bool written(std::size_t bytes);
+  bool closeRequested() const {
+    std::lock_guard lock(mutex_);
+    return closing_;
+  }
+  bool idle() const {
+    std::lock_guard lock(mutex_);
+    return queued_ == 0;
+  }
+  /// Marks the stream closed; returns true the first time (the caller fires on_closed).
+  bool markClosed() {
+    std::lock_guard lock(mutex_);
+    const bool first = !closed_notified_;
+    open_ = false;
+    closed_notified_ = true;
+    return first;
+  }
+  const sdk::StreamOptions& options() const { return options_; }
+
  private:
-  HttpServer::Impl& impl_;
+  void wake();
+
+  std::weak_ptr<Connection> connection_;
+  int fd_;  ///< the connection's socket; open while open_ is true (closing takes mutex_ first)
+  sdk::StreamOptions options_;
+  mutable std::mutex mutex_;
+  std::deque<std::shared_ptr<const std::string>> queue_;
+  std::size_t queued_ = 0;  ///< queue_ plus what is being written
+  bool open_ = true;
+  bool closing_ = false;
+  bool writing_ = false;
+  bool want_writable_ = false;
+  bool closed_notified_ = false;
+
+ public:
+  /// When a write last went straight to the kernel (for the heartbeat's idle check).
+  std::atomic<std::int64_t> last_direct_ms_{0};
 };
 
-void RequestHandler::handleRequest(HTTPServerRequest& request, HTTPServerResponse& response) {
-  try {
-    impl_.serve(request, response);
-    return;
-  } catch (const std::exception& error) {
-    spdlog::warn("http server: {} {} failed: {}", request.getMethod(), request.getURI().substr(0, 200),
-                 error.what());
-  } catch (...) {
-    spdlog::warn("http server: {} failed with an unknown exception", request.getMethod());
-  }
-  try {
-    if (!response.sent()) {
-      response.setKeepAlive(false);
-      sendResponse(response, jsonError(500, "internal error"), false);
+class Connection final : public std::enable_shared_from_this<Connection> {
+ public:
+  Connection(std::shared_ptr<Impl> impl, tcp::socket socket, std::uint64_t id)
+      : impl_(std::move(impl)),
+        socket_(std::move(socket)),
+        timer_(socket_.get_executor()),
+        id_(id) {
+    boost::system::error_code error;
+    const auto remote = socket_.remote_endpoint(error);
+    if (!error) {
+      client_address_ = remote.address().is_v6() ? "[" + remote.address().to_string() + "]"
+                                                 : remote.address().to_string();
+      client_address_ += ":" + std::to_string(remote.port());
     }
-  } catch (...) {
-    // The connection is already broken; Poco closes it.
+    socket_.set_option(tcp::no_delay(true), error);
   }
-}
-
-}  // namespace
-
-bool HttpServer::Impl::readRequest(HTTPServerRequest& request, HTTPServerResponse& response,
-                                   sdk::HttpRequest& out) {
-  out.method = request.getMethod();
-  const std::string& uri = request.getURI();
-  const auto question = uri.find('?');
-  const std::string raw_path = uri.substr(0, question);
-  out.query = question == std::string::npos ? std::string() : uri.substr(question + 1);
-  auto decoded = raw_path.empty() || raw_path[0] != '/' ? std::nullopt
-                                                        : percentDecode(raw_path, false);
-  if (!decoded) {
-    response.setKeepAlive(false);
-    sendResponse(response, jsonError(400, "malformed request path", "path"), false);
-    return false;
-  }
-  out.path = std::move(*decoded);
-  for (const auto& [name, value] : request) out.headers[lower(name)] = value;
-  out.client_address = request.clientAddress().toString();
-
-  const bool has_length = request.hasContentLength();
-  const auto length = has_length ? request.getContentLength64() : 0;
-  if ((has_length && length > static_cast<Poco::Int64>(options.max_body_bytes)) || length < 0) {
-    response.setKeepAlive(false);
-    sendResponse(response, jsonError(413, "request body too large"), false);
-    return false;
-  }
-  if (has_length || request.getChunkedTransferEncoding()) {
-    std::istream& stream = request.stream();
-    std::string body;
-    char buffer[8192];
-    while (stream.read(buffer, sizeof(buffer)) || stream.gcount() > 0) {
-      body.append(buffer, static_cast<std::size_t>(stream.gcount()));
-      if (body.size() > options.max_body_bytes) {
-        response.setKeepAlive(false);
-        sendResponse(response, jsonError(413, "request body too large"), false);
-        return false;
+  ~Connection() {
+    if (stream_ && stream_->markClosed() && stream_->options().on_closed) {
+      try {
+        stream_->options().on_closed();
+      } catch (...) {
       }
     }
-    out.body = std::move(body);
+    impl_->connections.fetch_sub(1);
+    if (stream_) impl_->streams.fetch_sub(1);
+    impl_->unregisterConnection(id_);
   }
+
+  /// From the acceptor: starts serving on the connection's strand.
+  void begin() {
+    asio::post(socket_.get_executor(), [self = shared_from_this()] {
+      self->armTimer(self->impl_->options.header_timeout_ms, Timeout::kHeader);
+      self->waitForRequest();
+    });
+  }
+  /// From any thread: the server stops.
+  void shutdown() {
+    asio::post(socket_.get_executor(), [self = shared_from_this()] { self->onShutdown(); });
+  }
+  /// From any thread: the stream has bytes queued (or wants to close).
+  void wakeStream() {
+    asio::post(socket_.get_executor(), [self = shared_from_this()] { self->pumpStream(); });
+  }
+  std::shared_ptr<sdk::Stream> acceptStream(const sdk::HttpResponse& head,
+                                            sdk::StreamOptions options);
+
+ private:
+  enum class Phase { kIdle, kReading, kHandling, kWriting, kStream, kClosed };
+  enum class Timeout { kHeader, kBody, kKeepAlive, kWrite, kHeartbeat, kFinal };
+
+  void armTimer(std::int64_t ms, Timeout kind) {
+    timeout_kind_ = kind;
+    timer_.expires_after(std::chrono::milliseconds(ms));
+    timer_.async_wait([self = shared_from_this(),
+                       generation = ++timer_generation_](const boost::system::error_code& error) {
+      if (error || generation != self->timer_generation_) return;
+      self->onTimer();
+    });
+  }
+  void disarmTimer() {
+    ++timer_generation_;
+    timer_.cancel();
+  }
+
+  void onTimer() {
+    switch (timeout_kind_) {
+      case Timeout::kHeader: impl_->increment(impl_->header_timeouts); break;
+      case Timeout::kBody: impl_->increment(impl_->body_timeouts); break;
+      case Timeout::kKeepAlive: impl_->increment(impl_->keepalive_timeouts); break;
+      case Timeout::kHeartbeat: return onHeartbeat();
+      case Timeout::kWrite:
+      case Timeout::kFinal: break;
+    }
+    closeSocket();
+  }
+
+  void waitForRequest() {
+    if (phase_ == Phase::kClosed) return;
+    phase_ = Phase::kIdle;
+    if (impl_->stopping.load()) return closeSocket();
+    if (buffer_.size() > 0) {
+      // A pipelined request is already here.
+      if (!first_request_) armTimer(impl_->options.header_timeout_ms, Timeout::kHeader);
+      return readHeader();
+    }
+    socket_.async_wait(tcp::socket::wait_read,
+                       [self = shared_from_this()](const boost::system::error_code& error) {
+                         if (error) return self->closeSocket();
+                         if (self->phase_ != Phase::kIdle) return;
+                         if (!self->first_request_) {
+                           self->armTimer(self->impl_->options.header_timeout_ms, Timeout::kHeader);
+                         }
+                         self->readHeader();
+                       });
+  }
+
+  void readHeader() {
+    phase_ = Phase::kReading;
+    parser_.emplace();
+    const auto& options = impl_->options;
+    parser_->header_limit(
+        static_cast<std::uint32_t>(options.max_uri_bytes + options.max_header_bytes + 64));
+    parser_->body_limit(options.max_body_bytes);
+    http::async_read_header(socket_, buffer_, *parser_,
+                            [self = shared_from_this()](const boost::system::error_code& error,
+                                                        std::size_t) { self->onHeader(error); });
+  }
+
+  void onHeader(const boost::system::error_code& error) {
+    if (phase_ == Phase::kClosed) return;
+    if (error) return onReadError(error);
+    const auto& options = impl_->options;
+    const auto& header = parser_->get();
+    if (header.target().size() > options.max_uri_bytes) {
+      return sendError(
+          414, "request target longer than " + std::to_string(options.max_uri_bytes) + " bytes");
+    }
+    std::size_t fields = 0;
+    std::size_t bytes = 0;
+    for (const auto& field : header) {
+      ++fields;
+      bytes += field.name_string().size() + field.value().size() + 4;
+    }
+    if (fields > options.max_headers || bytes > options.max_header_bytes) {
+      return sendError(431, "request header fields too large");
+    }
+    if (!parser_->is_done()) {
+      armTimer(options.body_timeout_ms, Timeout::kBody);
+      const auto expect = header[http::field::expect];
+      if (!expect.empty() && lower(expect) == "100-continue") {
+        static const std::string kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+        asio::async_write(
+            socket_, asio::buffer(kContinue),
+            [self = shared_from_this()](const boost::system::error_code& error, std::size_t) {
+              if (error) return self->closeSocket();
+              self->readBody();
+            });
+        return;
+      }
+      return readBody();
+    }
+    handleRequest();
+  }
+
+  void readBody() {
+    http::async_read(
+        socket_, buffer_, *parser_,
+        [self = shared_from_this()](const boost::system::error_code& error, std::size_t) {
+          if (self->phase_ == Phase::kClosed) return;
+          if (error) return self->onReadError(error);
+          self->handleRequest();
+        });
+  }
+
+  void onReadError(const boost::system::error_code& error) {
+    if (error == http::error::body_limit) return sendError(413, "request body too large");
+    if (error == http::error::header_limit) {
+      // Beast counts the request line in the header limit: tell a long URI from long headers.
+      const auto data = buffer_.data();
+      const std::string_view text(static_cast<const char*>(data.data()), data.size());
+      const auto line_end = text.find("\r\n");
+      if (line_end == std::string_view::npos || line_end > impl_->options.max_uri_bytes + 16) {
+        return sendError(414, "request target too long");
+      }
+      return sendError(431, "request header fields too large");
+    }
+    if (error == http::error::end_of_stream || error == asio::error::eof ||
+        error == asio::error::operation_aborted || error == asio::error::bad_descriptor ||
+        error == asio::error::connection_reset) {
+      return closeSocket();
+    }
+    if (std::string_view(error.category().name()) == "beast.http") {
+      return sendError(400, "malformed request: " + error.message());
+    }
+    closeSocket();
+  }
+
+  void handleRequest();
+  void respond(RouteClass route, sdk::HttpResponse response, bool head_only);
+  void sendError(int status, const std::string& message) {
+    keep_alive_ = false;
+    request_.method.clear();
+    respond(RouteClass::kRejected, jsonError(status, message), false);
+  }
+  void onWritten(const boost::system::error_code& error) {
+    response_.reset();
+    if (error) return closeSocket();
+    if (!keep_alive_ || impl_->stopping.load()) {
+      boost::system::error_code ignored;
+      socket_.shutdown(tcp::socket::shutdown_send, ignored);
+      // Give the client a moment to read the answer before the descriptor goes.
+      armTimer(1'000, Timeout::kFinal);
+      drainThenClose();
+      return;
+    }
+    first_request_ = false;
+    armTimer(impl_->options.keepalive_timeout_ms, Timeout::kKeepAlive);
+    waitForRequest();
+  }
+  void drainThenClose() {
+    drain_.resize(4096);
+    socket_.async_read_some(
+        asio::buffer(drain_),
+        [self = shared_from_this()](const boost::system::error_code& error, std::size_t) {
+          if (error) return self->closeSocket();
+          self->drainThenClose();
+        });
+  }
+
+  void onShutdown() {
+    switch (phase_) {
+      case Phase::kIdle:
+      case Phase::kReading: return closeSocket();
+      case Phase::kHandling:
+      case Phase::kWriting: keep_alive_ = false; return;
+      case Phase::kStream:
+        if (stream_) {
+          if (!stream_->options().final_text.empty()) {
+            stream_->queueUnbounded(
+                std::make_shared<const std::string>(stream_->options().final_text));
+          }
+          stream_->close();
+          armTimer(1'000, Timeout::kFinal);
+          pumpStream();
+        }
+        return;
+      case Phase::kClosed: return;
+    }
+  }
+
+  void startStream();
+  void pumpStream();
+  void readStream();
+  void onHeartbeat();
+
+  void closeSocket() {
+    if (phase_ == Phase::kClosed) return;
+    phase_ = Phase::kClosed;
+    disarmTimer();
+    // Before the descriptor goes: no write() may send on it (or on a reused number) after this.
+    const bool notify = stream_ && stream_->markClosed();
+    boost::system::error_code ignored;
+    socket_.shutdown(tcp::socket::shutdown_both, ignored);
+    socket_.close(ignored);
+    if (notify && stream_->options().on_closed) {
+      try {
+        stream_->options().on_closed();
+      } catch (...) {
+        spdlog::warn("http server: a stream's on_closed callback threw");
+      }
+    }
+  }
+
+  std::shared_ptr<Impl> impl_;
+  tcp::socket socket_;
+  asio::steady_timer timer_;
+  std::uint64_t id_;
+  std::string client_address_;
+  beast::flat_buffer buffer_;
+  std::optional<http::request_parser<http::string_body>> parser_;
+  std::shared_ptr<http::response<http::string_body>> response_;
+  sdk::HttpRequest request_;
+  Phase phase_ = Phase::kIdle;
+  Timeout timeout_kind_ = Timeout::kHeader;
+  std::uint64_t timer_generation_ = 0;
+  bool first_request_ = true;
+  bool keep_alive_ = true;
+  std::string drain_;
+  // Streams
+  std::shared_ptr<StreamImpl> stream_;
+  std::shared_ptr<StreamImpl> pending_stream_;  ///< accepted by a worker, not yet started here
+  std::vector<std::shared_ptr<const std::string>> batch_;
+  std::vector<asio::const_buffer> batch_buffers_;
+  bool stream_writing_ = false;
+  std::int64_t last_send_ms_ = 0;
+  std::int64_t write_started_ms_ = 0;
+  char read_scratch_[512];
+};
+
+// ---------------------------------------------------------------------------------------------
+// StreamImpl
+
+sdk::StreamWrite StreamImpl::write(std::shared_ptr<const std::string> data,
+                                   sdk::StreamOverflow overflow) {
+  if (!data || data->empty())
+    return isOpen() ? sdk::StreamWrite::kQueued : sdk::StreamWrite::kClosed;
+  bool drop = false;
+  {
+    std::lock_guard lock(mutex_);
+    if (!open_ || closing_) return sdk::StreamWrite::kClosed;
+    // An empty buffer takes any write: the client is not behind, it only gets a big event.
+    if (queued_ > 0 && queued_ + data->size() > options_.buffer_bytes) {
+      if (overflow == sdk::StreamOverflow::kRefuse) {
+        want_writable_ = true;
+        return sdk::StreamWrite::kFull;
+      }
+      open_ = false;
+      drop = true;
+    } else if (queue_.empty() && !writing_) {
+      // Nothing in flight: hand it to the kernel right here (as a blocking-free send), and queue
+      // only what it did not take. The buffer bound then counts bytes the client has not read
+      // into its socket, and a broadcast to thousands of streams costs no hop per stream.
+      const ssize_t sent = ::send(fd_, data->data(), data->size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+      const std::size_t taken = sent > 0 ? static_cast<std::size_t>(sent) : 0;
+      if (taken == data->size()) {
+        last_direct_ms_ = steadyMs();
+        return sdk::StreamWrite::kQueued;
+      }
+      if (sent < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+        // The connection is failing: its read side notices and closes the stream.
+        return sdk::StreamWrite::kQueued;
+      }
+      auto rest =
+          taken == 0 ? std::move(data) : std::make_shared<const std::string>(data->substr(taken));
+      queued_ += rest->size();
+      queue_.push_back(std::move(rest));
+    } else {
+      queued_ += data->size();
+      queue_.push_back(std::move(data));
+    }
+  }
+  if (drop) {
+    // The connection closes the socket and fires on_closed on its strand.
+    if (auto connection = connection_.lock()) connection->wakeStream();
+    return sdk::StreamWrite::kDropped;
+  }
+  wake();
+  return sdk::StreamWrite::kQueued;
+}
+
+void StreamImpl::close() {
+  {
+    std::lock_guard lock(mutex_);
+    if (closing_ || !open_) return;
+    closing_ = true;
+  }
+  wake();
+}
+
+void StreamImpl::queueUnbounded(std::shared_ptr<const std::string> data) {
+  std::lock_guard lock(mutex_);
+  if (!open_) return;
+  queued_ += data->size();
+  queue_.push_back(std::move(data));
+}
+
+bool StreamImpl::takeBatch(std::vector<std::shared_ptr<const std::string>>& out) {
+  std::lock_guard lock(mutex_);
+  if (queue_.empty()) {
+    writing_ = false;
+    return false;
+  }
+  // Bounded batches keep one slow gather-write from holding every buffer.
+  std::size_t bytes = 0;
+  while (!queue_.empty() && out.size() < 64 && bytes < 256 * 1024) {
+    bytes += queue_.front()->size();
+    out.push_back(std::move(queue_.front()));
+    queue_.pop_front();
+  }
+  writing_ = true;
   return true;
 }
 
-bool HttpServer::Impl::authorized(const sdk::HttpRequest& request) const {
+bool StreamImpl::written(std::size_t bytes) {
+  std::lock_guard lock(mutex_);
+  queued_ -= std::min(bytes, queued_);
+  if (want_writable_ && queued_ <= options_.buffer_bytes / 2) {
+    want_writable_ = false;
+    return open_ && !closing_;
+  }
+  return false;
+}
+
+void StreamImpl::wake() {
+  {
+    std::lock_guard lock(mutex_);
+    if (writing_) return;  // the write loop picks it up when its write completes
+    writing_ = true;
+  }
+  if (auto connection = connection_.lock()) connection->wakeStream();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Connection: requests
+
+namespace {
+
+class BufferedExchange final : public sdk::HttpExchange {
+ public:
+  explicit BufferedExchange(const sdk::HttpRequest& request) : request_(request) {}
+  const sdk::HttpRequest& request() const override { return request_; }
+  void respond(const sdk::HttpResponse& response) override {
+    if (!response_) response_ = response;
+  }
+  std::optional<sdk::HttpResponse>& response() { return response_; }
+
+ private:
+  const sdk::HttpRequest& request_;
+  std::optional<sdk::HttpResponse> response_;
+};
+
+class StreamStart final : public sdk::StreamExchange {
+ public:
+  StreamStart(const sdk::HttpRequest& request, std::shared_ptr<Connection> connection)
+      : request_(request), connection_(std::move(connection)) {}
+  const sdk::HttpRequest& request() const override { return request_; }
+  void respond(const sdk::HttpResponse& response) override {
+    if (!response_ && !stream_) response_ = response;
+  }
+  std::shared_ptr<sdk::Stream> accept(const sdk::HttpResponse& head,
+                                      sdk::StreamOptions options) override {
+    if (response_ || stream_) return nullptr;
+    options.buffer_bytes = std::max<std::size_t>(options.buffer_bytes, 4096);
+    stream_ = connection_->acceptStream(head, std::move(options));
+    return stream_;
+  }
+  std::optional<sdk::HttpResponse>& response() { return response_; }
+  bool accepted() const { return stream_ != nullptr; }
+
+ private:
+  const sdk::HttpRequest& request_;
+  std::shared_ptr<Connection> connection_;
+  std::optional<sdk::HttpResponse> response_;
+  std::shared_ptr<sdk::Stream> stream_;
+};
+
+}  // namespace
+
+std::shared_ptr<sdk::Stream> Connection::acceptStream(const sdk::HttpResponse& head,
+                                                      sdk::StreamOptions options) {
+  auto stream =
+      std::make_shared<StreamImpl>(weak_from_this(), socket_.native_handle(), std::move(options));
+  std::string text = "HTTP/1.1 " + std::to_string(head.status) + " " +
+                     std::string(http::obsolete_reason(static_cast<http::status>(head.status))) +
+                     "\r\nContent-Type: " + head.content_type +
+                     "\r\nX-Content-Type-Options: nosniff\r\nConnection: close\r\n";
+  for (const auto& [name, value] : head.headers) text += name + ": " + value + "\r\n";
+  text += "\r\n" + head.body;
+  stream->queueUnbounded(std::make_shared<const std::string>(std::move(text)));
+  pending_stream_ = stream;  // read by startStream() on the strand, after the handler returned
+  return stream;
+}
+
+void Connection::handleRequest() {
+  phase_ = Phase::kHandling;
+  disarmTimer();
+  auto message = parser_->release();
+  parser_.reset();
+  keep_alive_ = message.keep_alive();
+  request_ = sdk::HttpRequest{};
+  request_.method = std::string(message.method_string());
+  const std::string_view target = message.target();
+  const auto question = target.find('?');
+  const std::string_view raw_path = target.substr(0, question);
+  request_.query =
+      question == std::string_view::npos ? std::string() : std::string(target.substr(question + 1));
+  for (const auto& field : message)
+    request_.headers[lower(field.name_string())] = std::string(field.value());
+  request_.body = std::move(message.body());
+  request_.client_address = client_address_;
+  const bool head_only = request_.method == "HEAD";
+
+  const auto host = request_.headers.find("host");
+  if (host == request_.headers.end() ? message.version() >= 11
+                                     : !impl_->hostAllowed(host->second)) {
+    keep_alive_ = false;
+    return respond(
+        RouteClass::kRejected,
+        jsonError(host == request_.headers.end() ? 400 : 421,
+                  host == request_.headers.end()
+                      ? "a Host header is required"
+                      : "this server does not answer for that Host (add it to [http] hosts)"),
+        false);
+  }
+  auto decoded =
+      raw_path.empty() || raw_path[0] != '/' ? std::nullopt : percentDecode(raw_path, false);
+  if (!decoded) {
+    keep_alive_ = false;
+    return respond(RouteClass::kRejected, jsonError(400, "malformed request path", "path"), false);
+  }
+  request_.path = std::move(*decoded);
+  if (impl_->stopping.load()) {
+    keep_alive_ = false;
+    return respond(RouteClass::kRejected, jsonError(503, "shutting down"), false);
+  }
+
+  std::vector<std::pair<std::string, std::string>> cors;
+  impl_->addCors(request_, cors);
+  if (request_.method == "OPTIONS" && request_.headers.count("origin") && !cors.empty()) {
+    sdk::HttpResponse preflight{204, "text/plain", cors, {}};
+    preflight.headers.emplace_back("Access-Control-Allow-Methods", "GET, POST, OPTIONS");
+    preflight.headers.emplace_back("Access-Control-Allow-Headers",
+                                   "Authorization, Content-Type, Last-Event-ID");
+    preflight.headers.emplace_back("Access-Control-Max-Age", "600");
+    return respond(RouteClass::kApi, std::move(preflight), false);
+  }
+  auto withCors = [cors](sdk::HttpResponse response) {
+    response.headers.insert(response.headers.end(), cors.begin(), cors.end());
+    return response;
+  };
+  if (request_.path == "/health") {
+    return respond(RouteClass::kHealth, withCors(impl_->api.handle(request_)), head_only);
+  }
+  if (request_.path == "/api/login" || request_.path == "/api/logout") {
+    if (request_.path == "/api/login")
+      return respond(RouteClass::kApi, withCors(impl_->login(request_)), false);
+    if (request_.method != "POST") {
+      auto answer = jsonError(405, "method not allowed; use POST");
+      answer.headers.emplace_back("Allow", "POST");
+      return respond(RouteClass::kApi, withCors(std::move(answer)), false);
+    }
+    sdk::HttpResponse answer;
+    answer.body = R"({"authenticated":false})";
+    answer.headers.emplace_back("Set-Cookie",
+                                std::string(HttpServer::kSessionCookie) +
+                                    "=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0");
+    return respond(RouteClass::kApi, withCors(std::move(answer)), false);
+  }
+  const PluginRoute* route = impl_->findRoute(request_.path);
+  const bool is_api = request_.path == "/api" || request_.path.rfind("/api/", 0) == 0;
+  const RouteClass route_class = route == nullptr        ? RouteClass::kApi
+                                 : route->stream_handler ? RouteClass::kStream
+                                                         : RouteClass::kPlugin;
+  if ((is_api || route != nullptr) && !impl_->authorized(request_)) {
+    auto answer = jsonError(401, "missing or invalid token (send Authorization: Bearer <token>)");
+    answer.headers.emplace_back("WWW-Authenticate", "Bearer");
+    return respond(route_class, withCors(std::move(answer)), head_only);
+  }
+  if (route == nullptr && !is_api && request_.path != "/ready") {
+    if (request_.method != "GET" && request_.method != "HEAD") {
+      return respond(RouteClass::kStatic, jsonError(405, "method not allowed"), false);
+    }
+    const auto encoding = request_.headers.find("accept-encoding");
+    const bool accepts_gzip =
+        encoding != request_.headers.end() && encoding->second.find("gzip") != std::string::npos;
+    auto answer = impl_->files.serve(request_.path, accepts_gzip);
+    answer.headers.emplace_back("Content-Security-Policy", kSecurityCsp);
+    answer.headers.emplace_back("X-Frame-Options", "DENY");
+    answer.headers.emplace_back("Referrer-Policy", "no-referrer");
+    return respond(RouteClass::kStatic, std::move(answer), head_only);
+  }
+  // API and plugin handlers may block on the store: they run on the worker pool, so the I/O
+  // threads keep serving every other connection (and /health) meanwhile.
+  asio::post(*impl_->workers, [self = shared_from_this(), route, is_api, route_class, head_only,
+                               withCors] {
+    if (route != nullptr && route->stream_handler) {
+      StreamStart start(self->request_, self);
+      try {
+        route->stream_handler(start);
+      } catch (const std::exception& error) {
+        spdlog::warn("http server: stream route {} threw: {}", route->path, error.what());
+      } catch (...) {
+        spdlog::warn("http server: stream route {} threw an unknown exception", route->path);
+      }
+      asio::post(self->socket_.get_executor(), [self, accepted = start.accepted(),
+                                                response = std::move(start.response()), withCors] {
+        if (accepted) return self->startStream();
+        self->respond(RouteClass::kStream,
+                      withCors(response ? *response : jsonError(500, "internal error")), false);
+      });
+      return;
+    }
+    sdk::HttpResponse answer;
+    if (route != nullptr) {
+      BufferedExchange exchange(self->request_);
+      try {
+        route->handler(exchange);
+      } catch (const std::exception& error) {
+        spdlog::warn("http server: route {} threw: {}", route->path, error.what());
+      } catch (...) {
+        spdlog::warn("http server: route {} threw an unknown exception", route->path);
+      }
+      answer =
+          exchange.response() ? std::move(*exchange.response()) : jsonError(500, "internal error");
+    } else if (!is_api || ApiRoutes::isCoreRoute(self->request_.path)) {
+      answer = self->impl_->api.handle(self->request_);
+    } else {
+      answer = jsonError(404, "no such route: " + self->request_.path);
+    }
+    asio::post(self->socket_.get_executor(),
+               [self, route_class, head_only, answer = withCors(std::move(answer))]() mutable {
+                 self->respond(route_class, std::move(answer), head_only);
+               });
+  });
+}
+
+void Connection::respond(RouteClass route, sdk::HttpResponse answer, bool head_only) {
+  if (phase_ == Phase::kClosed) return;
+  impl_->countRequest(route, answer.status);
+  phase_ = Phase::kWriting;
+  if (impl_->stopping.load()) keep_alive_ = false;
+  auto response = std::make_shared<http::response<http::string_body>>();
+  response->result(static_cast<unsigned>(answer.status));
+  response->version(11);
+  response->set(http::field::content_type, answer.content_type);
+  response->set("X-Content-Type-Options", "nosniff");
+  for (const auto& [name, value] : answer.headers) response->insert(name, value);
+  response->content_length(answer.body.size());
+  if (!head_only) response->body() = std::move(answer.body);
+  response->keep_alive(keep_alive_);
+  response_ = response;
+  armTimer(impl_->options.body_timeout_ms, Timeout::kWrite);
+  http::async_write(
+      socket_, *response_,
+      [self = shared_from_this()](const boost::system::error_code& error, std::size_t) {
+        if (self->phase_ == Phase::kClosed) return;
+        self->onWritten(error);
+      });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Connection: streams
+
+void Connection::startStream() {
+  stream_ = std::move(pending_stream_);
+  if (!stream_) return closeSocket();
+  phase_ = Phase::kStream;
+  impl_->countRequest(RouteClass::kStream, 200);
+  impl_->streams.fetch_add(1);
+  last_send_ms_ = steadyMs();
+  if (impl_->stopping.load()) onShutdown();
+  pumpStream();
+  readStream();
+  if (stream_->options().heartbeat_ms > 0)
+    armTimer(stream_->options().heartbeat_ms, Timeout::kHeartbeat);
+}
+
+void Connection::pumpStream() {
+  if (phase_ == Phase::kClosed || !stream_ || stream_writing_) return;
+  if (!stream_->isOpen() && !stream_->closeRequested()) {
+    // Dropped by a write that did not fit.
+    impl_->increment(impl_->streams_dropped);
+    return closeSocket();
+  }
+  batch_.clear();
+  if (!stream_->takeBatch(batch_)) {
+    if (stream_->closeRequested()) {
+      boost::system::error_code ignored;
+      socket_.shutdown(tcp::socket::shutdown_send, ignored);
+      closeSocket();
+    }
+    return;
+  }
+  batch_buffers_.clear();
+  for (const auto& piece : batch_) batch_buffers_.emplace_back(asio::buffer(*piece));
+  stream_writing_ = true;
+  write_started_ms_ = steadyMs();
+  asio::async_write(
+      socket_, batch_buffers_,
+      [self = shared_from_this()](const boost::system::error_code& error, std::size_t bytes) {
+        self->stream_writing_ = false;
+        if (self->phase_ == Phase::kClosed) return;
+        if (error) return self->closeSocket();
+        self->last_send_ms_ = steadyMs();
+        self->batch_.clear();
+        if (self->stream_->written(bytes) && self->stream_->options().on_writable) {
+          try {
+            self->stream_->options().on_writable();
+          } catch (...) {
+            spdlog::warn("http server: a stream's on_writable callback threw");
+          }
+        }
+        self->pumpStream();
+      });
+}
+
+void Connection::readStream() {
+  // Clients have nothing to say on a stream: reading only tells when they leave.
+  socket_.async_read_some(
+      asio::buffer(read_scratch_),
+      [self = shared_from_this()](const boost::system::error_code& error, std::size_t) {
+        if (self->phase_ == Phase::kClosed) return;
+        if (error) return self->closeSocket();
+        self->readStream();
+      });
+}
+
+void Connection::onHeartbeat() {
+  if (phase_ != Phase::kStream || !stream_) return;
+  const auto& options = stream_->options();
+  const std::int64_t now = steadyMs();
+  if (stream_writing_ && now - write_started_ms_ > impl_->options.keepalive_timeout_ms) {
+    // The client has taken nothing for a whole keep-alive timeout.
+    impl_->increment(impl_->streams_dropped);
+    return closeSocket();
+  }
+  const std::int64_t last_sent = std::max(last_send_ms_, stream_->last_direct_ms_.load());
+  if (!stream_writing_ && stream_->idle() && now - last_sent >= options.heartbeat_ms) {
+    const auto beat = std::make_shared<const std::string>(options.heartbeat);
+    if (stream_->write(beat, sdk::StreamOverflow::kDrop) == sdk::StreamWrite::kDropped) return;
+  }
+  armTimer(options.heartbeat_ms, Timeout::kHeartbeat);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Impl
+
+const PluginRoute* Impl::findRoute(const std::string& path) const {
+  for (const auto& route : routes) {
+    if (path == route.path ||
+        (path.size() > route.path.size() && path.compare(0, route.path.size(), route.path) == 0 &&
+         path[route.path.size()] == '/')) {
+      return &route;
+    }
+  }
+  return nullptr;
+}
+
+bool Impl::hostAllowed(std::string_view host_header) const {
+  const std::string host = hostWithoutPort(host_header);
+  if (isLoopbackName(host)) return true;
+  if (bound_to_loopback) return false;
+  return std::find(options.hosts.begin(), options.hosts.end(), host) != options.hosts.end();
+}
+
+bool Impl::authorized(const sdk::HttpRequest& request) const {
   if (options.token.empty()) return true;
   if (auto it = request.headers.find("authorization"); it != request.headers.end()) {
     const std::string& value = it->second;
@@ -291,20 +1020,7 @@ bool HttpServer::Impl::authorized(const sdk::HttpRequest& request) const {
   return false;
 }
 
-bool HttpServer::Impl::routeAuthorized(const PluginRoute& route,
-                                       const sdk::HttpRequest& request) const {
-  if (route.token.empty()) return authorized(request);
-  if (auto it = request.headers.find("authorization"); it != request.headers.end()) {
-    const std::string& value = it->second;
-    if (value.size() > 7 && lower(value.substr(0, 7)) == "bearer " &&
-        constantTimeEquals(value.substr(7), route.token)) {
-      return true;
-    }
-  }
-  return !options.token.empty() && authorized(request);
-}
-
-sdk::HttpResponse HttpServer::Impl::login(const sdk::HttpRequest& request) const {
+sdk::HttpResponse Impl::login(const sdk::HttpRequest& request) const {
   if (request.method != "POST") {
     auto response = jsonError(405, "method not allowed; use POST");
     response.headers.emplace_back("Allow", "POST");
@@ -312,13 +1028,16 @@ sdk::HttpResponse HttpServer::Impl::login(const sdk::HttpRequest& request) const
   }
   // The dashboard's form posts token=<value>; scripts may post {"token": "..."}.
   std::string given;
-  const auto type = request.headers.count("content-type") ? lower(request.headers.at("content-type"))
-                                                          : std::string();
+  const auto type = request.headers.count("content-type")
+                        ? lower(request.headers.at("content-type"))
+                        : std::string();
   if (type.rfind("application/json", 0) == 0) {
     const auto key = request.body.find("\"token\"");
-    const auto open = key == std::string::npos ? key : request.body.find('"', request.body.find(':', key));
+    const auto open =
+        key == std::string::npos ? key : request.body.find('"', request.body.find(':', key));
     const auto close = open == std::string::npos ? open : request.body.find('"', open + 1);
-    if (close == std::string::npos) return jsonError(400, "body must be {\"token\": \"...\"}", "token");
+    if (close == std::string::npos)
+      return jsonError(400, "body must be {\"token\": \"...\"}", "token");
     given = request.body.substr(open + 1, close - open - 1);
   } else {
     try {
@@ -344,109 +1063,152 @@ sdk::HttpResponse HttpServer::Impl::login(const sdk::HttpRequest& request) const
   return response;
 }
 
-void HttpServer::Impl::addCors(const sdk::HttpRequest& request, HTTPServerResponse& response) const {
+void Impl::addCors(const sdk::HttpRequest& request,
+                   std::vector<std::pair<std::string, std::string>>& headers) const {
   auto it = request.headers.find("origin");
   if (it == request.headers.end() || options.cors_origins.empty()) return;
   for (const auto& origin : options.cors_origins) {
     if (origin == it->second) {
-      response.set("Access-Control-Allow-Origin", origin);
-      response.set("Access-Control-Allow-Credentials", "true");
-      response.set("Vary", "Origin");
+      headers.emplace_back("Access-Control-Allow-Origin", origin);
+      headers.emplace_back("Access-Control-Allow-Credentials", "true");
+      headers.emplace_back("Vary", "Origin");
       return;
     }
   }
 }
 
-const PluginRoute* HttpServer::Impl::findRoute(const std::string& path) const {
-  for (const auto& route : routes) {
-    if (path == route.path ||
-        (path.size() > route.path.size() && path.compare(0, route.path.size(), route.path) == 0 &&
-         path[route.path.size()] == '/')) {
-      return &route;
-    }
-  }
-  return nullptr;
+void Impl::doAccept() {
+  if (stopping.load()) return;
+  acceptor->async_accept(
+      asio::make_strand(*io),
+      [self = shared_from_this()](const boost::system::error_code& error, tcp::socket socket) {
+        self->onAccept(error, std::move(socket));
+      });
 }
 
-void HttpServer::Impl::serve(HTTPServerRequest& request, HTTPServerResponse& response) {
-  response.set("X-Content-Type-Options", "nosniff");
-  if (stopping.load()) {
-    response.setKeepAlive(false);
-    sendResponse(response, jsonError(503, "shutting down"), false);
-    return;
-  }
-  sdk::HttpRequest req;
-  if (!readRequest(request, response, req)) return;
-  addCors(req, response);
-  const bool head_only = req.method == "HEAD";
-
-  if (req.method == "OPTIONS" && req.headers.count("origin") && response.has("Access-Control-Allow-Origin")) {
-    response.set("Access-Control-Allow-Methods", "GET, POST, OPTIONS");
-    response.set("Access-Control-Allow-Headers", "Authorization, Content-Type, Last-Event-ID");
-    response.set("Access-Control-Max-Age", "600");
-    sendResponse(response, sdk::HttpResponse{204, "text/plain", {}, {}}, false);
-    return;
-  }
-  if (req.path == "/health" || req.path == "/ready") {
-    sendResponse(response, api.handle(req), head_only);
-    return;
-  }
-  if (req.path == "/api/login") {
-    sendResponse(response, login(req), false);
-    return;
-  }
-  if (req.path == "/api/logout") {
-    sdk::HttpResponse answer;
-    answer.body = R"({"authenticated":false})";
-    answer.headers.emplace_back("Set-Cookie", std::string(HttpServer::kSessionCookie) +
-                                                  "=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0");
-    sendResponse(response, answer, false);
-    return;
-  }
-  const PluginRoute* route = findRoute(req.path);
-  const bool is_api = req.path == "/api" || req.path.rfind("/api/", 0) == 0;
-  if (route != nullptr ? !routeAuthorized(*route, req) : is_api && !authorized(req)) {
-    auto answer = jsonError(401, "missing or invalid token (send Authorization: Bearer <token>)");
-    answer.headers.emplace_back("WWW-Authenticate", "Bearer");
-    sendResponse(response, answer, head_only);
-    return;
-  }
-  if (route != nullptr) {
-    PocoExchange exchange(req, request, response);
-    try {
-      route->handler(exchange);
-    } catch (const std::exception& error) {
-      spdlog::warn("http server: route {} threw: {}", route->path, error.what());
-    } catch (...) {
-      spdlog::warn("http server: route {} threw an unknown exception", route->path);
+void Impl::onAccept(const boost::system::error_code& error, tcp::socket socket) {
+  if (stopping.load() || error == asio::error::operation_aborted) return;
+  if (error) {
+    const int code = error.value();
+    const bool out_of_descriptors =
+        error.category() == boost::system::system_category() &&
+        (code == EMFILE || code == ENFILE || code == ENOBUFS || code == ENOMEM);
+    if (out_of_descriptors) {
+      // The pending connection stays in the backlog: wait for descriptors to come back instead of
+      // spinning on accept(); open connections are served meanwhile.
+      increment(fd_exhausted);
+      if (const auto count = fd_log.count()) {
+        spdlog::warn(
+            "http: out of file descriptors ({}): accepting paused {} time(s) in the last "
+            "minute; raise LimitNOFILE / ulimit -n or lower [http] max_connections",
+            error.message(), count);
+      }
+      accept_backoff_ms = std::clamp<std::int64_t>(accept_backoff_ms * 2, 10, 1'000);
+    } else {
+      spdlog::debug("http: accept failed: {}", error.message());
+      accept_backoff_ms = 10;
     }
-    if (!exchange.done() && !response.sent()) {
-      sendResponse(response, jsonError(500, "internal error"), head_only);
-    }
+    accept_timer->expires_after(std::chrono::milliseconds(accept_backoff_ms));
+    accept_timer->async_wait(
+        [self = shared_from_this()](const boost::system::error_code& wait_error) {
+          if (!wait_error) self->doAccept();
+        });
     return;
   }
-  if (is_api) {
-    sendResponse(response,
-                 ApiRoutes::isCoreRoute(req.path) ? api.handle(req)
-                                                  : jsonError(404, "no such route: " + req.path),
-                 head_only);
-    return;
+  accept_backoff_ms = 0;
+  if (connections.load() >= static_cast<std::int64_t>(options.max_connections)) {
+    refuse(socket);
+  } else {
+    connections.fetch_add(1);
+    const std::uint64_t id = next_id.fetch_add(1);
+    auto connection = std::make_shared<Connection>(shared_from_this(), std::move(socket), id);
+    registerConnection(id, connection);
+    connection->begin();
   }
-  if (req.method != "GET" && req.method != "HEAD") {
-    sendResponse(response, jsonError(405, "method not allowed"), false);
-    return;
-  }
-  const auto encoding = req.headers.find("accept-encoding");
-  const bool accepts_gzip =
-      encoding != req.headers.end() && encoding->second.find("gzip") != std::string::npos;
-  sendResponse(response, files.serve(req.path, accepts_gzip), head_only);
+  doAccept();
 }
+
+void Impl::refuse(tcp::socket& socket) {
+  increment(refused);
+  if (const auto count = refused_log.count()) {
+    spdlog::warn(
+        "http: {} connection(s) refused with 503 in the last minute: [http] "
+        "max_connections = {} are open",
+        count, options.max_connections);
+  }
+  static const std::string kAnswer =
+      "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nRetry-After: 5\r\n"
+      "Connection: close\r\nContent-Length: 45\r\n\r\n{\"error\":\"too many connections; retry "
+      "later\"}";
+  boost::system::error_code ignored;
+  socket.non_blocking(true, ignored);
+  char scratch[4096];
+  // What the client already sent would turn the close into a reset that can eat the answer.
+  while (socket.read_some(asio::buffer(scratch), ignored) > 0) {
+  }
+  socket.write_some(asio::buffer(kAnswer), ignored);
+  socket.shutdown(tcp::socket::shutdown_both, ignored);
+  socket.close(ignored);
+}
+
+void Impl::registerConnection(std::uint64_t id, const std::shared_ptr<Connection>& connection) {
+  std::lock_guard lock(registry_mutex);
+  live.emplace(id, connection);
+}
+
+void Impl::unregisterConnection(std::uint64_t id) {
+  std::lock_guard lock(registry_mutex);
+  live.erase(id);
+}
+
+void Impl::publishMetrics() {
+  if (options.metrics == nullptr) return;
+  std::lock_guard lock(publish_mutex);
+  auto publish = [this](const char* name, std::atomic<std::int64_t>& counter,
+                        std::int64_t& published) {
+    const std::int64_t now = counter.load();
+    if (now != published) options.metrics->increment(name, "http", now - published);
+    published = now;
+  };
+  for (int route = 0; route < static_cast<int>(RouteClass::kCount); ++route) {
+    for (int status = 0; status < kStatusClasses; ++status) {
+      const std::int64_t now = requests[route][status].load();
+      if (now == published_requests[route][status]) continue;
+      const std::string name = std::string("http_requests_") + kRouteClassNames[route] + "_" +
+                               std::to_string(status + 1) + "xx";
+      options.metrics->increment(name, "http", now - published_requests[route][status]);
+      published_requests[route][status] = now;
+    }
+  }
+  publish("http_connections_refused", refused, published_refused);
+  publish("http_accept_out_of_descriptors", fd_exhausted, published_fd_exhausted);
+  publish("http_header_timeouts", header_timeouts, published_header_timeouts);
+  publish("http_body_timeouts", body_timeouts, published_body_timeouts);
+  publish("http_keepalive_timeouts", keepalive_timeouts, published_keepalive_timeouts);
+  publish("http_streams_dropped", streams_dropped, published_streams_dropped);
+  options.metrics->setGauge("http_connections", "http", static_cast<double>(connections.load()));
+  options.metrics->setGauge("http_streams", "http", static_cast<double>(streams.load()));
+}
+
+void Impl::schedulePublish() {
+  publish_timer->expires_after(std::chrono::seconds(1));
+  publish_timer->async_wait([self = shared_from_this()](const boost::system::error_code& error) {
+    if (error || self->stopping.load()) return;
+    self->publishMetrics();
+    self->schedulePublish();
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// HttpServer
 
 HttpServer::HttpServer(HttpServerOptions options, SourceStatusRegistry& sources,
                        std::function<sdk::Store*()> store_provider)
-    : impl_(std::make_unique<Impl>(std::move(options), sources, std::move(store_provider))) {}
+    : impl_(std::make_shared<Impl>(std::move(options), sources, std::move(store_provider))) {}
 
-HttpServer::~HttpServer() { stop(); }
+HttpServer::~HttpServer() {
+  stop();
+}
 
 std::string HttpServer::sessionCookieValue(const std::string& token) {
   Poco::HMACEngine<SHA256Engine> hmac(token);
@@ -454,69 +1216,136 @@ std::string HttpServer::sessionCookieValue(const std::string& token) {
   return Poco::DigestEngine::digestToHex(hmac.digest());
 }
 
-sdk::Status HttpServer::registerRoute(const std::string& path, sdk::RouteHandler handler,
-                                      const sdk::RouteOptions& route_options) {
-  if (impl_->started) return sdk::Status::failure("routes must be registered before the server starts");
+namespace {
+
+sdk::Status checkRoutePath(const std::vector<PluginRoute>& routes, const std::string& path,
+                           bool started) {
+  if (started) return sdk::Status::failure("routes must be registered before the server starts");
   if (path.size() < 2 || path[0] != '/' || path.back() == '/') {
     return sdk::Status::failure("route path must start with '/' and not end with it: " + path);
   }
   if (path == "/api" || path.rfind("/api/", 0) == 0 || path == "/health" || path == "/ready") {
     return sdk::Status::failure("route " + path + " is reserved for the core API");
   }
-  if (!handler) return sdk::Status::failure("route " + path + " has no handler");
-  for (const auto& route : impl_->routes) {
+  for (const auto& route : routes) {
     if (route.path == path) return sdk::Status::failure("route already registered: " + path);
   }
-  impl_->routes.push_back({path, std::move(handler), route_options.token});
+  return sdk::Status::success();
+}
+
+}  // namespace
+
+sdk::Status HttpServer::registerRoute(const std::string& path, sdk::RouteHandler handler) {
+  if (auto status = checkRoutePath(impl_->routes, path, impl_->started); !status) return status;
+  if (!handler) return sdk::Status::failure("route " + path + " has no handler");
+  impl_->routes.push_back({path, std::move(handler), {}});
+  return sdk::Status::success();
+}
+
+sdk::Status HttpServer::registerStreamRoute(const std::string& path,
+                                            sdk::StreamRouteHandler handler) {
+  if (auto status = checkRoutePath(impl_->routes, path, impl_->started); !status) return status;
+  if (!handler) return sdk::Status::failure("route " + path + " has no handler");
+  impl_->routes.push_back({path, {}, std::move(handler)});
   return sdk::Status::success();
 }
 
 void HttpServer::start() {
   if (impl_->started) return;
   static std::once_flag process_setup;
-  std::call_once(process_setup, [] {
-    // A client that goes away mid-write must not kill the daemon.
-    std::signal(SIGPIPE, SIG_IGN);
-    static LoggingErrorHandler handler;
-    Poco::ErrorHandler::set(&handler);
-  });
-  const HttpServerOptions& options = impl_->options;
-  Poco::Net::ServerSocket socket;
+  // A client that goes away mid-write must not kill the daemon.
+  std::call_once(process_setup, [] { std::signal(SIGPIPE, SIG_IGN); });
+  Impl& impl = *impl_;
+  const HttpServerOptions& options = impl.options;
+  impl.io = std::make_unique<asio::io_context>(std::max(1, options.io_threads));
+  impl.acceptor = std::make_unique<tcp::acceptor>(asio::make_strand(*impl.io));
+  impl.accept_timer = std::make_unique<asio::steady_timer>(impl.acceptor->get_executor());
+  impl.publish_timer = std::make_unique<asio::steady_timer>(*impl.io);
   try {
-    Poco::Net::SocketAddress address(options.bind);
-    socket.bind(address, true, false);
-    socket.listen(1024);
-  } catch (const Poco::Exception& error) {
-    throw std::runtime_error("[http] bind = " + options.bind + ": cannot listen: " +
-                             error.displayText());
+    const auto colon = options.bind.rfind(':');
+    if (colon == std::string::npos) throw std::runtime_error("expected host:port");
+    std::string host = options.bind.substr(0, colon);
+    if (host.size() > 1 && host.front() == '[' && host.back() == ']')
+      host = host.substr(1, host.size() - 2);
+    tcp::resolver resolver(*impl.io);
+    const auto results =
+        resolver.resolve(host, options.bind.substr(colon + 1), tcp::resolver::numeric_service);
+    if (results.empty()) throw std::runtime_error("the host resolves to no address");
+    const tcp::endpoint endpoint = *results.begin();
+    impl.acceptor->open(endpoint.protocol());
+    impl.acceptor->set_option(tcp::acceptor::reuse_address(true));
+    impl.acceptor->bind(endpoint);
+    impl.acceptor->listen(4096);
+    impl.port = impl.acceptor->local_endpoint().port();
+    impl.bound_to_loopback = endpoint.address().is_loopback();
+  } catch (const std::exception& error) {
+    impl.acceptor.reset();
+    impl.accept_timer.reset();
+    impl.publish_timer.reset();
+    impl.io.reset();
+    throw std::runtime_error("[http] bind = " + options.bind + ": cannot listen: " + error.what());
   }
-  impl_->port = socket.address().port();
-
-  auto* params = new Poco::Net::HTTPServerParams;
-  params->setMaxThreads(options.max_threads);
-  params->setMaxQueued(options.max_queued);
-  params->setKeepAlive(true);
-  params->setKeepAliveTimeout(Poco::Timespan(options.idle_timeout_ms * 1000));
-  params->setTimeout(Poco::Timespan(options.idle_timeout_ms * 1000));
-  params->setMaxKeepAliveRequests(0);
-  params->setThreadIdleTime(Poco::Timespan(10, 0));
-  impl_->pool = std::make_unique<Poco::ThreadPool>(1, options.max_threads, 60);
-  impl_->server = std::make_unique<Poco::Net::HTTPServer>(new HandlerFactory(*impl_), *impl_->pool,
-                                                          socket, params);
-  impl_->server->start();
-  impl_->started = true;
+  impl.workers = std::make_unique<asio::thread_pool>(std::max(1, options.worker_threads));
+  impl.doAccept();
+  impl.schedulePublish();
+  for (int i = 0; i < std::max(1, options.io_threads); ++i) {
+    impl.threads.emplace_back([io = impl.io.get()] {
+      for (;;) {
+        try {
+          io->run();
+          return;
+        } catch (const std::exception& error) {
+          spdlog::warn("http server: {}", error.what());
+        }
+      }
+    });
+  }
+  impl.started = true;
 }
 
 void HttpServer::stop() {
-  if (!impl_->started) return;
-  impl_->stopping = true;
-  // stopAll(true) shuts down the sockets of running connections so their threads return.
-  impl_->server->stopAll(true);
-  impl_->pool->joinAll();
-  impl_->server.reset();
-  impl_->started = false;
+  Impl& impl = *impl_;
+  if (!impl.started || impl.stopped) return;
+  impl.stopped = true;
+  impl.stopping = true;
+  asio::post(impl.acceptor->get_executor(), [&impl] {
+    boost::system::error_code ignored;
+    impl.acceptor->close(ignored);
+    impl.accept_timer->cancel();
+  });
+  std::vector<std::shared_ptr<Connection>> open;
+  {
+    std::lock_guard lock(impl.registry_mutex);
+    for (auto& [id, weak] : impl.live) {
+      if (auto connection = weak.lock()) open.push_back(std::move(connection));
+    }
+  }
+  for (auto& connection : open) connection->shutdown();
+  open.clear();
+  // Handlers that run now finish; what they answer goes out with Connection: close.
+  impl.workers->join();
+  const auto deadline = Clock::now() + std::chrono::seconds(2);
+  while (impl.connections.load() > 0 && Clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  impl.io->stop();
+  for (auto& thread : impl.threads) thread.join();
+  impl.threads.clear();
+  impl.publishMetrics();
+  impl.workers.reset();
+  // Destroys what is left (connections that did not finish in time) while Impl is alive.
+  impl.acceptor.reset();
+  impl.accept_timer.reset();
+  impl.publish_timer.reset();
+  impl.io.reset();
 }
 
-std::uint16_t HttpServer::port() const { return impl_->port; }
+std::uint16_t HttpServer::port() const {
+  return impl_->port;
+}
+
+std::size_t HttpServer::connectionCount() const {
+  return static_cast<std::size_t>(std::max<std::int64_t>(0, impl_->connections.load()));
+}
 
 }  // namespace gatherd::core

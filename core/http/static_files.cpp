@@ -91,7 +91,7 @@ bool StaticFiles::readInsideRoot(const std::string& relative, std::string& body,
 
 sdk::HttpResponse StaticFiles::serve(const std::string& decoded_path, bool accepts_gzip) const {
   if (!enabled()) return jsonError(404, "not found (no web root is configured)");
-  // Every segment must be a plain name: no "..", ".", empty names, backslashes or NULs.
+  // Every segment must be a plain name: no dotfiles (so no ".." or "."), backslashes or NULs.
   std::string relative;
   std::size_t pos = 1;
   while (pos <= decoded_path.size()) {
@@ -100,7 +100,8 @@ sdk::HttpResponse StaticFiles::serve(const std::string& decoded_path, bool accep
     const std::string segment = decoded_path.substr(pos, end - pos);
     pos = end + 1;
     if (segment.empty()) continue;
-    if (segment == "." || segment == ".." || segment.find('\\') != std::string::npos ||
+    // Dotfiles (.env, .git/, ...) are never served, even if someone copied them into the root.
+    if (segment.front() == '.' || segment.find('\\') != std::string::npos ||
         segment.find('\0') != std::string::npos) {
       return jsonError(404, "not found");
     }

@@ -2,8 +2,7 @@
 
 namespace gatherd::core {
 
-PluginHost::PluginHost(HostServices& services, std::string instance,
-                       const std::string& logger_name)
+PluginHost::PluginHost(HostServices& services, std::string instance, const std::string& logger_name)
     : services_(services),
       instance_(std::move(instance)),
       spdlog_(services.logging.get(logger_name)),
@@ -23,15 +22,28 @@ sdk::Status PluginHost::registerRoute(const std::string& path, sdk::RouteHandler
   return services_.register_route(path, std::move(handler), options);
 }
 
-sdk::Store* PluginHost::store() { return services_.store ? services_.store() : nullptr; }
+sdk::Status PluginHost::registerStreamRoute(const std::string& path,
+                                            sdk::StreamRouteHandler handler) {
+  if (!services_.register_stream_route) {
+    return sdk::Status::failure("no HTTP server is running, so route " + path +
+                                " cannot be served");
+  }
+  return services_.register_stream_route(path, std::move(handler));
+}
+
+sdk::Store* PluginHost::store() {
+  return services_.store ? services_.store() : nullptr;
+}
 
 void PluginHost::reportAuthState(sdk::AuthState state, const std::string& hint) {
   // Logged once per change of state, not on every window.
   if (!services_.sources.setAuth(instance_, state, hint)) return;
   const std::string text = std::string("auth state is now ") + sdk::authStateName(state) +
                            (hint.empty() ? "" : ": " + hint);
-  if (state == sdk::AuthState::kOk) spdlog_->info("{}", text);
-  else spdlog_->warn("{}", text);
+  if (state == sdk::AuthState::kOk)
+    spdlog_->info("{}", text);
+  else
+    spdlog_->warn("{}", text);
 }
 
 void PluginHost::addSecret(std::string_view secret) { services_.logging.secrets().learn(secret); }

@@ -28,6 +28,8 @@ struct HostServices {
   std::function<sdk::Store*()> store;
   /// The core's metrics for plugins that export them; nullptr when there are none.
   const sdk::Telemetry* telemetry = nullptr;
+  /// Registers a plugin streaming route with the HTTP server (fails when there is no server).
+  std::function<sdk::Status(const std::string&, sdk::StreamRouteHandler)> register_stream_route;
 };
 
 class PluginHost final : public sdk::Host {
@@ -45,6 +47,8 @@ class PluginHost final : public sdk::Host {
   sdk::Status registerRoute(const std::string& path, sdk::RouteHandler handler,
                             const sdk::RouteOptions& options) override;
   const sdk::Telemetry* telemetry() const override { return services_.telemetry; }
+  sdk::Status registerStreamRoute(const std::string& path,
+                                  sdk::StreamRouteHandler handler) override;
   sdk::Store* store() override;
   void reportAuthState(sdk::AuthState state, const std::string& hint) override;
   void addSecret(std::string_view secret) override;

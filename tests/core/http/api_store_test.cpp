@@ -232,12 +232,12 @@ TEST_CASE("/events through the real server: live, Last-Event-ID replay, curl -N"
   host.manualClock().jumpWall(nowMs() - host.clock().utcNowMs());
   gatherd::plugins::sse::SseSink sse;
   REQUIRE(sse.init(sdk::Config("live", {{"heartbeat", "15s"}}), host).ok());
-  REQUIRE(fixture.server->registerRoute("/events", host.route("/events")).ok());
+  REQUIRE(fixture.server->registerStreamRoute("/events", host.streamRoute("/events")).ok());
   REQUIRE(sse.start().ok());
   const auto port = fixture.start();
 
   RawClient stream(port);
-  REQUIRE(stream.send("GET /events HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n\r\n"));
+  REQUIRE(stream.send("GET /events HTTP/1.1\r\nHost: localhost\r\nAccept: text/event-stream\r\n\r\n"));
   REQUIRE(stream.readUntil(": connected\n\n"));
   REQUIRE(statusOf(stream.received()) == 200);
   REQUIRE_THAT(stream.received(), Catch::Contains("Content-Type: text/event-stream"));
@@ -255,7 +255,7 @@ TEST_CASE("/events through the real server: live, Last-Event-ID replay, curl -N"
   REQUIRE_THAT(stream.received(), Catch::Contains("event: stats\n"));
 
   RawClient resumed(port);
-  REQUIRE(resumed.send("GET /events HTTP/1.1\r\nHost: x\r\nLast-Event-ID: " +
+  REQUIRE(resumed.send("GET /events HTTP/1.1\r\nHost: localhost\r\nLast-Event-ID: " +
                        std::to_string(latest - 2) + "\r\n\r\n"));
   REQUIRE(resumed.readUntil("id: " + std::to_string(latest) + "\n"));
   REQUIRE_THAT(resumed.received(), !Catch::Contains("id: " + std::to_string(latest - 2) + "\n"));

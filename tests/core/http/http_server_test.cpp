@@ -200,9 +200,9 @@ TEST_CASE("every bad parameter is a 400 naming it, before the store is asked", "
   REQUIRE(get(port, "/api/stats/summary?window=today&tz=+05:30").status == 503);
 }
 
-TEST_CASE("plugin routes get the exchange, can detach, and cannot crash the server", "[http]") {
+TEST_CASE("plugin routes get the exchange, can stream, and cannot crash the server", "[http]") {
   Fixture fixture;
-  std::atomic<int> detached_fd{-1};
+  std::atomic<bool> stream_accepted{false};
   REQUIRE(fixture.server
               ->registerRoute("/plug",
                               [](sdk::HttpExchange& exchange) {
@@ -216,19 +216,19 @@ TEST_CASE("plugin routes get the exchange, can detach, and cannot crash the serv
                               })
               .ok());
   REQUIRE(fixture.server
-              ->registerRoute("/stream",
-                              [&](sdk::HttpExchange& exchange) {
-                                sdk::HttpResponse head;
-                                head.content_type = "text/event-stream";
-                                const int fd = exchange.detach(head);
-                                detached_fd = fd;
-                                if (fd >= 0) {
-                                  const std::string text = "data: hello\n\n";
-                                  REQUIRE(::send(fd, text.data(), text.size(), MSG_NOSIGNAL) ==
-                                          static_cast<ssize_t>(text.size()));
-                                  ::close(fd);
-                                }
-                              })
+              ->registerStreamRoute("/stream",
+                                    [&](sdk::StreamExchange& exchange) {
+                                      sdk::HttpResponse head;
+                                      head.content_type = "text/event-stream";
+                                      auto stream = exchange.accept(head, sdk::StreamOptions{});
+                                      stream_accepted = stream != nullptr;
+                                      if (stream) {
+                                        REQUIRE(stream->write(std::string("data: hello\n\n"),
+                                                              sdk::StreamOverflow::kDrop) ==
+                                                sdk::StreamWrite::kQueued);
+                                        stream->close();
+                                      }
+                                    })
               .ok());
   REQUIRE(fixture.server->registerRoute("/throws", [](sdk::HttpExchange&) {
                           throw std::runtime_error("plugin bug");
@@ -247,13 +247,13 @@ TEST_CASE("plugin routes get the exchange, can detach, and cannot crash the serv
   REQUIRE(get(port, "/plugin", {{"X-Probe", "no"}}).status == 404);
 
   RawClient stream(port);
-  REQUIRE(stream.send("GET /stream HTTP/1.1\r\nHost: x\r\n\r\n"));
+  REQUIRE(stream.send("GET /stream HTTP/1.1\r\nHost: localhost\r\n\r\n"));
   REQUIRE(stream.readUntilClosed());
   REQUIRE(statusOf(stream.received()) == 200);
   REQUIRE_THAT(stream.received(), Catch::Contains("Content-Type: text/event-stream"));
   REQUIRE_THAT(stream.received(), !Catch::Contains("Content-Length"));
   REQUIRE(stream.bodyAfterHead() == "data: hello\n\n");
-  REQUIRE(detached_fd >= 0);
+  REQUIRE(stream_accepted);
 
   Reply thrown = get(port, "/throws");
   REQUIRE(thrown.status == 500);
@@ -403,7 +403,7 @@ TEST_CASE("static files: MIME types, cache headers, SPA fallback, no escape from
         "/assets/..%2f..%2fsecret.txt", "/%00/secret.txt", "/./../secret.txt"}) {
     INFO(path);
     const std::string answer =
-        rawExchange(port, "GET " + path + " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+        rawExchange(port, "GET " + path + " HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
     const int status = statusOf(answer);
     REQUIRE(status >= 400);
     REQUIRE(status < 500);
@@ -411,7 +411,7 @@ TEST_CASE("static files: MIME types, cache headers, SPA fallback, no escape from
   }
   // An absolute-looking path is still relative to the root: the SPA answers, not /etc.
   const std::string passwd =
-      rawExchange(port, "GET //etc/passwd HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+      rawExchange(port, "GET //etc/passwd HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
   REQUIRE_THAT(passwd, !Catch::Contains("root:"));
   REQUIRE_THAT(passwd, Catch::Contains("<title>gatherd</title>"));
 }
@@ -419,8 +419,9 @@ TEST_CASE("static files: MIME types, cache headers, SPA fallback, no escape from
 TEST_CASE("request size bounds, idle timeout, and many idle clients", "[http]") {
   HttpServerOptions options;
   options.max_body_bytes = 1024;
-  options.idle_timeout_ms = 300;
-  options.max_threads = 4;
+  options.header_timeout_ms = 300;
+  options.keepalive_timeout_ms = 300;
+  options.max_header_bytes = 4096;
   Fixture fixture(options);
   const auto port = fixture.start();
 
@@ -428,19 +429,19 @@ TEST_CASE("request size bounds, idle timeout, and many idle clients", "[http]") 
                       std::string(4096, 'x'));
   REQUIRE(big.status == 413);
   const std::string chunked =
-      rawExchange(port, "POST /api/login HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+      rawExchange(port, "POST /api/login HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\r\n"
                         "800\r\n" + std::string(2048, 'y') + "\r\n0\r\n\r\n");
   REQUIRE(statusOf(chunked) == 413);
 
   const std::string long_uri =
-      rawExchange(port, "GET /api/stats?x=" + std::string(20'000, 'a') + " HTTP/1.1\r\nHost: x\r\n\r\n");
-  REQUIRE(statusOf(long_uri) == 400);
+      rawExchange(port, "GET /api/stats?x=" + std::string(20'000, 'a') + " HTTP/1.1\r\nHost: localhost\r\n\r\n");
+  REQUIRE(statusOf(long_uri) == 414);
   const std::string long_header = rawExchange(
-      port, "GET /health HTTP/1.1\r\nHost: x\r\nX-Big: " + std::string(10'000, 'h') + "\r\n\r\n");
-  REQUIRE(statusOf(long_header) == 400);
-  std::string many_headers = "GET /health HTTP/1.1\r\nHost: x\r\n";
+      port, "GET /health HTTP/1.1\r\nHost: localhost\r\nX-Big: " + std::string(10'000, 'h') + "\r\n\r\n");
+  REQUIRE(statusOf(long_header) == 431);
+  std::string many_headers = "GET /health HTTP/1.1\r\nHost: localhost\r\n";
   for (int i = 0; i < 200; ++i) many_headers += "X-H" + std::to_string(i) + ": v\r\n";
-  REQUIRE(statusOf(rawExchange(port, many_headers + "\r\n")) == 400);
+  REQUIRE(statusOf(rawExchange(port, many_headers + "\r\n")) == 431);
 
   // An idle connection is closed by the server.
   RawClient idle(port);
@@ -474,7 +475,7 @@ TEST_CASE("bind failures are clear errors; stop is prompt with open connections"
   REQUIRE_THROWS_AS(bad.start(), std::runtime_error);
 
   RawClient keep_alive(port);
-  REQUIRE(keep_alive.send("GET /health HTTP/1.1\r\nHost: x\r\n\r\n"));
+  REQUIRE(keep_alive.send("GET /health HTTP/1.1\r\nHost: localhost\r\n\r\n"));
   REQUIRE(keep_alive.readUntil("{\"status\":\"ok\"}"));
   RawClient half(port);
   REQUIRE(half.send("GET /health HTTP/1.1\r\nHo"));

@@ -1,16 +1,7 @@
 #include "broadcaster.hpp"
 
 #include <algorithm>
-#include <cerrno>
 #include <chrono>
-#include <fcntl.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <sys/epoll.h>
-#include <sys/eventfd.h>
-#include <sys/socket.h>
-#include <system_error>
-#include <unistd.h>
 
 #include "api_json/api_json.hpp"
 #include "json/json_writer.hpp"
@@ -19,14 +10,9 @@ namespace gatherd::plugins::sse {
 namespace {
 
 constexpr int kPageSize = 1000;
+constexpr int kReplayPageSize = 200;
 constexpr std::int64_t kDayMs = 86'400'000;
 constexpr std::chrono::milliseconds kWatchWait{200};
-
-std::int64_t steadyNowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
 
 bool isInvocation(const sdk::Change& change) {
   return change.kind == sdk::Change::Kind::kInvocationNew ||
@@ -48,30 +34,10 @@ Broadcaster::Broadcaster(BroadcasterOptions options, sdk::Store& store, sdk::Log
 
 Broadcaster::~Broadcaster() {
   stop();
-  // Closed only here: a route handler holding this object may still call notify() after stop().
-  {
-    std::lock_guard lock(new_mutex_);
-    for (const auto& client : new_clients_) ::close(client.fd);
-    new_clients_.clear();
-  }
-  if (wake_fd_ >= 0) ::close(wake_fd_);
-  if (epoll_fd_ >= 0) ::close(epoll_fd_);
 }
 
 void Broadcaster::start() {
-  if (running_ || epoll_fd_ >= 0) return;  // one run per object
-  epoll_fd_ = ::epoll_create1(EPOLL_CLOEXEC);
-  if (epoll_fd_ < 0) throw std::system_error(errno, std::generic_category(), "epoll_create1");
-  wake_fd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-  if (wake_fd_ < 0) {
-    ::close(epoll_fd_);
-    epoll_fd_ = -1;
-    throw std::system_error(errno, std::generic_category(), "eventfd");
-  }
-  epoll_event event{};
-  event.events = EPOLLIN;
-  event.data.fd = wake_fd_;
-  ::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, wake_fd_, &event);
+  if (running_ || loop_thread_.joinable()) return;  // one run per object
   cursor_ = store_.latestSequence();
   stopping_ = false;
   changes_pending_ = true;
@@ -86,37 +52,78 @@ void Broadcaster::stop() {
   notify();
   if (loop_thread_.joinable()) loop_thread_.join();
   if (watch_thread_.joinable()) watch_thread_.join();
+  std::vector<Client> waiting;
   {
-    std::lock_guard lock(new_mutex_);
-    for (const auto& client : new_clients_) ::close(client.fd);
-    new_clients_.clear();
+    std::lock_guard lock(mutex_);
+    waiting.swap(new_clients_);
   }
+  for (auto& client : waiting) client.stream->close();
   client_count_ = 0;
   metrics_.setGauge("sse_clients", 0);
 }
 
-bool Broadcaster::addClient(int fd, std::optional<std::int64_t> last_event_id) {
-  if (!running_ || stopping_ || client_count_.load() >= options_.max_clients) {
-    ::close(fd);
-    return false;
+void Broadcaster::addClient(sdk::StreamExchange& exchange,
+                            std::optional<std::int64_t> last_event_id) {
+  auto refuse = [&](const std::string& message) {
+    sdk::HttpResponse response;
+    response.status = 503;
+    response.headers.emplace_back("Retry-After", "5");
+    response.body = "{\"error\":\"" + message + "\"}";
+    exchange.respond(response);
+  };
+  if (!running_ || stopping_) return refuse("the event stream is not running");
+  if (client_count_.fetch_add(1) >= options_.max_clients) {
+    --client_count_;
+    return refuse("too many event streams");
   }
   // A stream without Last-Event-ID starts at what is committed now, not when the loop gets to it.
   const std::int64_t resume_after = last_event_id.value_or(store_.latestSequence());
+  auto signals = std::make_shared<Signals>();
+  sdk::StreamOptions stream_options;
+  stream_options.buffer_bytes = options_.client_buffer_bytes;
+  stream_options.heartbeat_ms = options_.heartbeat_ms;
+  stream_options.final_text = "event: shutdown\ndata: {\"reason\":\"the server is stopping\"}\n\n";
+  stream_options.on_writable = [this, signals] {
+    signals->writable = true;
+    notify();
+  };
+  stream_options.on_closed = [this, signals] {
+    signals->closed = true;
+    notify();
+  };
+  sdk::HttpResponse head;
+  head.content_type = "text/event-stream; charset=utf-8";
+  head.headers = {{"Cache-Control", "no-cache"}, {"X-Accel-Buffering", "no"}};
+  head.body = "retry: " + std::to_string(options_.retry_ms) + "\n: connected\n\n";
+  if (!last_event_id) {
+    // An id-only message sets the browser's Last-Event-ID at once, so a stream that breaks
+    // before its first event still resumes from here instead of losing what came between.
+    head.body += "id: " + std::to_string(resume_after) + "\n\n";
+  }
+  auto stream = exchange.accept(head, std::move(stream_options));
+  if (!stream) {
+    --client_count_;
+    return;
+  }
+  Client client;
+  client.stream = std::move(stream);
+  client.signals = std::move(signals);
+  client.cursor = resume_after;
+  client.explicit_id = last_event_id.has_value();
   {
-    std::lock_guard lock(new_mutex_);
-    new_clients_.push_back({fd, resume_after, last_event_id.has_value()});
-    ++client_count_;
+    std::lock_guard lock(mutex_);
+    new_clients_.push_back(std::move(client));
   }
   notify();
-  return true;
 }
 
 void Broadcaster::notify() {
   changes_pending_ = true;
-  const std::uint64_t one = 1;
-  if (wake_fd_ >= 0) {
-    [[maybe_unused]] const auto written = ::write(wake_fd_, &one, sizeof(one));
+  {
+    std::lock_guard lock(mutex_);
+    woken_ = true;
   }
+  wake_.notify_one();
 }
 
 void Broadcaster::watch() {
@@ -131,126 +138,126 @@ void Broadcaster::watch() {
 }
 
 void Broadcaster::run() {
-  std::int64_t next_heartbeat = steadyNowMs() + options_.heartbeat_ms;
-  std::vector<epoll_event> events(512);
-  char scratch[512];
+  bool more = false;
   while (!stopping_) {
-    const std::int64_t wait_ms = std::clamp<std::int64_t>(next_heartbeat - steadyNowMs(), 0, 1000);
-    const int count = ::epoll_wait(epoll_fd_, events.data(), static_cast<int>(events.size()),
-                                   static_cast<int>(wait_ms));
-    for (int i = 0; i < count; ++i) {
-      const int fd = events[i].data.fd;
-      if (fd == wake_fd_) {
-        std::uint64_t value = 0;
-        [[maybe_unused]] auto got = ::read(wake_fd_, &value, sizeof(value));
-        continue;
-      }
-      auto it = clients_.find(fd);
-      if (it == clients_.end()) continue;
-      const std::uint32_t flags = events[i].events;
-      if (flags & (EPOLLERR | EPOLLHUP | EPOLLRDHUP)) {
-        closeClient(fd, WriteOutcome::kClosed);
-        continue;
-      }
-      if (flags & EPOLLIN) {
-        // Clients have nothing to say on an event stream: a read of 0 means they left.
-        const ssize_t got = ::recv(fd, scratch, sizeof(scratch), MSG_DONTWAIT);
-        if (got == 0 || (got < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
-          closeClient(fd, WriteOutcome::kClosed);
-          continue;
-        }
-      }
-      if (flags & EPOLLOUT) {
-        const WriteOutcome outcome = flush(it->second);
-        if (outcome != WriteOutcome::kOk) closeClient(fd, outcome);
-      }
+    {
+      std::unique_lock lock(mutex_);
+      if (!more) wake_.wait_for(lock, std::chrono::milliseconds(500), [this] { return woken_; });
+      woken_ = false;
     }
     if (stopping_) break;
-    acceptNewClients();
     pumpChanges();
-    if (steadyNowMs() >= next_heartbeat) {
-      broadcast(": heartbeat\n\n");
-      next_heartbeat = steadyNowMs() + options_.heartbeat_ms;
+    acceptNewClients();
+    more = false;
+    for (auto& client : clients_) {
+      if (!client.live && client.signals->writable && !client.signals->closed) {
+        more = continueReplay(client) || more;
+      }
     }
+    reapClosed();
   }
-  for (auto& [fd, client] : clients_) ::close(fd);
+  for (auto& client : clients_) client.stream->close();
   clients_.clear();
 }
 
 void Broadcaster::acceptNewClients() {
-  std::vector<NewClient> incoming;
+  std::vector<Client> incoming;
   {
-    std::lock_guard lock(new_mutex_);
+    std::lock_guard lock(mutex_);
     incoming.swap(new_clients_);
   }
-  if (incoming.empty()) return;
-  // Catch up with every commit first, so each new stream's replay ends where live events begin.
-  changes_pending_ = true;
-  pumpChanges();
-  const std::string preamble = "retry: " + std::to_string(options_.retry_ms) + "\n: connected\n\n";
-  for (const auto& incoming_client : incoming) {
-    const int fd = incoming_client.fd;
-    const int flags = ::fcntl(fd, F_GETFL, 0);
-    ::fcntl(fd, F_SETFL, flags | O_NONBLOCK);
-    const int one = 1;
-    ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-    epoll_event event{};
-    event.events = EPOLLIN | EPOLLRDHUP;
-    event.data.fd = fd;
-    if (::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &event) != 0) {
-      ::close(fd);
-      --client_count_;
-      continue;
+  for (auto& client : incoming) {
+    if (client.explicit_id && client.cursor > cursor_) {
+      // Only an id from another (or a recreated) database can be ahead of the store.
+      metrics_.increment("sse_resets");
+      sendReset(client, "Last-Event-ID is newer than the store (was it recreated?)");
+    } else if (client.cursor >= cursor_) {
+      client.cursor = cursor_;
+      client.live = true;
     }
-    Client& client = clients_[fd];
-    client.fd = fd;
-    std::string text = preamble;
-    if (!incoming_client.explicit_id) {
-      // An id-only message sets the browser's Last-Event-ID at once, so a stream that breaks
-      // before its first event still resumes from here instead of losing what came between.
-      text += "id: " + std::to_string(incoming_client.resume_after) + "\n\n";
-    }
-    text += replayText(incoming_client.resume_after, incoming_client.explicit_id);
-    const WriteOutcome outcome = enqueue(client, text, true);
-    if (outcome != WriteOutcome::kOk) closeClient(fd, outcome);
+    clients_.push_back(std::move(client));
   }
-  metrics_.setGauge("sse_clients", static_cast<double>(clients_.size()));
+  if (!incoming.empty()) metrics_.setGauge("sse_clients", static_cast<double>(clients_.size()));
 }
 
-std::string Broadcaster::replayText(std::int64_t last_event_id, bool explicit_id) {
-  if (last_event_id == cursor_) return {};
-  if (last_event_id > cursor_ && explicit_id) {
-    metrics_.increment("sse_resets");
-    return resetEvent(cursor_, "Last-Event-ID is newer than the store (was it recreated?)");
+bool Broadcaster::continueReplay(Client& client) {
+  // The chunk size keeps a page well inside the buffer, so kRefuse always fits after a drain.
+  const std::size_t chunk_bytes =
+      std::clamp<std::size_t>(options_.client_buffer_bytes / 4, 2048, 64 * 1024);
+  std::size_t sent_this_turn = 0;
+  auto send = [&](std::string& text) {
+    client.signals->writable = false;  // before the write: on_writable may fire at once
+    const sdk::StreamWrite result = client.stream->write(text, sdk::StreamOverflow::kRefuse);
+    if (result == sdk::StreamWrite::kFull) {
+      client.pending = std::move(text);
+      return false;
+    }
+    client.signals->writable = true;
+    sent_this_turn += text.size();
+    text.clear();
+    return result == sdk::StreamWrite::kQueued;
+  };
+  if (!client.pending.empty()) {
+    std::string text = std::move(client.pending);
+    client.pending.clear();
+    if (!send(text)) return false;
   }
-  EventBuilder builder;
-  std::string text;
-  std::int64_t after = last_event_id;
-  int replayed = 0;
-  bool invocations = false;
-  while (after < cursor_) {
+  while (client.cursor < cursor_) {
+    if (sent_this_turn >= 4 * chunk_bytes) return true;  // let the other clients have a turn
     sdk::ChangeList list;
-    const sdk::Status status = store_.changesSince(after, kPageSize, list);
+    const sdk::Status status = store_.changesSince(client.cursor, kReplayPageSize, list);
     if (!status.ok() || list.too_old || list.changes.empty()) {
       if (!status.ok()) logger_.warn("SSE replay: the store failed: " + status.message());
       metrics_.increment("sse_resets");
-      return resetEvent(cursor_, list.too_old ? "the missed events were pruned" : "replay failed");
+      sendReset(client, list.too_old ? "the missed events were pruned" : "replay failed");
+      return false;
     }
+    std::string text;
+    bool consumed = false;
     for (const auto& change : list.changes) {
       if (change.sequence > cursor_) break;
-      replayed += builder.add(change, text);
-      invocations = invocations || isInvocation(change);
-      after = change.sequence;
+      client.replayed += client.builder.add(change, text);
+      client.invocations = client.invocations || isInvocation(change);
+      client.cursor = change.sequence;
+      consumed = true;
+      if (text.size() >= chunk_bytes) break;
     }
-    if (replayed > options_.replay_limit) {
+    if (!consumed) client.cursor = cursor_;  // nothing between its id and the live cursor
+    if (client.replayed > options_.replay_limit) {
       metrics_.increment("sse_resets");
-      return resetEvent(cursor_, "too many missed events");
+      sendReset(client, "too many missed events");
+      return false;
     }
-    if (static_cast<int>(list.changes.size()) < kPageSize) break;
+    if (!text.empty() && !send(text)) return false;
   }
-  if (explicit_id) metrics_.increment("sse_replayed_events", replayed);
-  if (invocations) text += statsEvent(cursor_);
-  return text;
+  finishReplay(client);
+  return false;
+}
+
+void Broadcaster::finishReplay(Client& client) {
+  client.live = true;
+  client.cursor = cursor_;
+  if (client.explicit_id) metrics_.increment("sse_replayed_events", client.replayed);
+  if (client.invocations) {
+    const std::string stats = statsEvent(cursor_);
+    if (!stats.empty() &&
+        client.stream->write(stats, sdk::StreamOverflow::kDrop) == sdk::StreamWrite::kDropped) {
+      countDrop(client);
+    }
+  }
+  client.builder = EventBuilder{};
+  client.pending.clear();
+  client.pending.shrink_to_fit();
+}
+
+void Broadcaster::sendReset(Client& client, const std::string& reason) {
+  client.live = true;
+  client.cursor = cursor_;
+  client.pending.clear();
+  if (client.stream->write(resetEvent(cursor_, reason), sdk::StreamOverflow::kDrop) ==
+      sdk::StreamWrite::kDropped) {
+    countDrop(client);
+  }
 }
 
 void Broadcaster::pumpChanges() {
@@ -266,7 +273,11 @@ void Broadcaster::pumpChanges() {
       // Only possible if this thread stalled for the whole retention: clients must refetch.
       cursor_ = store_.latestSequence();
       metrics_.increment("sse_resets");
-      broadcast(resetEvent(cursor_, "the server fell behind the store"));
+      broadcast(std::make_shared<const std::string>(
+          resetEvent(cursor_, "the server fell behind the store")));
+      for (auto& client : clients_) {
+        if (!client.live) sendReset(client, "the server fell behind the store");
+      }
       return;
     }
     if (list.changes.empty()) return;
@@ -278,9 +289,11 @@ void Broadcaster::pumpChanges() {
       invocations = invocations || isInvocation(change);
       cursor_ = change.sequence;
     }
-    if (!clients_.empty()) {
+    const bool anyone_live = std::any_of(clients_.begin(), clients_.end(),
+                                         [](const Client& client) { return client.live; });
+    if (anyone_live) {
       if (invocations) text += statsEvent(cursor_);
-      broadcast(text);
+      broadcast(std::make_shared<const std::string>(std::move(text)));
       metrics_.increment("sse_events", events);
     }
     if (static_cast<int>(list.changes.size()) < kPageSize) return;
@@ -306,87 +319,43 @@ std::string Broadcaster::statsEvent(std::int64_t id) {
   return formatEvent(id, "stats", data);
 }
 
-void Broadcaster::broadcast(const std::string& text) {
-  if (text.empty()) return;
-  std::vector<std::pair<int, WriteOutcome>> failed;
-  for (auto& [fd, client] : clients_) {
-    const WriteOutcome outcome = enqueue(client, text);
-    if (outcome != WriteOutcome::kOk) failed.emplace_back(fd, outcome);
-  }
-  for (const auto& [fd, outcome] : failed) closeClient(fd, outcome);
-}
-
-Broadcaster::WriteOutcome Broadcaster::enqueue(Client& client, std::string_view text,
-                                               bool unbounded) {
-  if (client.offset == client.pending.size()) {
-    // The common case: nothing queued, so the socket usually takes it all at once.
-    const ssize_t sent = ::send(client.fd, text.data(), text.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
-    if (sent == static_cast<ssize_t>(text.size())) return WriteOutcome::kOk;
-    if (sent < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
-      return WriteOutcome::kClosed;
+void Broadcaster::broadcast(const std::shared_ptr<const std::string>& text) {
+  if (text->empty()) return;
+  std::vector<std::size_t> behind;
+  for (auto& client : clients_) {
+    if (!client.live || client.signals->closed) continue;
+    if (client.stream->write(text, sdk::StreamOverflow::kDrop) == sdk::StreamWrite::kDropped) {
+      behind.push_back(client.stream->bufferedBytes());
     }
-    client.pending.assign(text.substr(sent > 0 ? static_cast<std::size_t>(sent) : 0));
-    client.offset = 0;
-    setWriteInterest(client, true);
-    return WriteOutcome::kOk;
   }
-  if (!unbounded &&
-      client.pending.size() - client.offset + text.size() > options_.client_buffer_bytes) {
-    return WriteOutcome::kTooSlow;
-  }
-  client.pending.append(text);
-  return flush(client);
-}
-
-Broadcaster::WriteOutcome Broadcaster::flush(Client& client) {
-  while (client.offset < client.pending.size()) {
-    const ssize_t sent = ::send(client.fd, client.pending.data() + client.offset,
-                                client.pending.size() - client.offset, MSG_NOSIGNAL | MSG_DONTWAIT);
-    if (sent > 0) {
-      client.offset += static_cast<std::size_t>(sent);
-      continue;
-    }
-    if (sent < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
-      if (client.offset > client.pending.size() / 2) {
-        client.pending.erase(0, client.offset);
-        client.offset = 0;
-      }
-      setWriteInterest(client, true);
-      return WriteOutcome::kOk;
-    }
-    return WriteOutcome::kClosed;
-  }
-  client.pending.clear();
-  if (client.pending.capacity() > 64 * 1024) client.pending.shrink_to_fit();
-  client.offset = 0;
-  setWriteInterest(client, false);
-  return WriteOutcome::kOk;
-}
-
-void Broadcaster::setWriteInterest(Client& client, bool want) {
-  if (client.want_write == want) return;
-  client.want_write = want;
-  epoll_event event{};
-  event.events = EPOLLIN | EPOLLRDHUP | (want ? EPOLLOUT : 0u);
-  event.data.fd = client.fd;
-  ::epoll_ctl(epoll_fd_, EPOLL_CTL_MOD, client.fd, &event);
-}
-
-void Broadcaster::closeClient(int fd, WriteOutcome why) {
-  auto it = clients_.find(fd);
-  if (it == clients_.end()) return;
-  if (why == WriteOutcome::kTooSlow) {
+  if (behind.empty()) return;
+  // Gone from the count before the drop is counted, so the two never disagree.
+  reapClosed();
+  for (const std::size_t bytes : behind) {
     ++dropped_;
     metrics_.increment("sse_clients_dropped");
-    logger_.warn("SSE: dropped a client that fell " +
-                 std::to_string(it->second.pending.size() - it->second.offset) +
+    logger_.warn("SSE: dropped a client that fell " + std::to_string(bytes) +
                  " bytes behind (it may reconnect with Last-Event-ID)");
   }
-  ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, fd, nullptr);
-  ::close(fd);
-  clients_.erase(it);
-  --client_count_;
-  metrics_.setGauge("sse_clients", static_cast<double>(clients_.size()));
+}
+
+void Broadcaster::countDrop(const Client& client) {
+  ++dropped_;
+  metrics_.increment("sse_clients_dropped");
+  logger_.warn("SSE: dropped a client that fell " + std::to_string(client.stream->bufferedBytes()) +
+               " bytes behind (it may reconnect with Last-Event-ID)");
+}
+
+void Broadcaster::reapClosed() {
+  const std::size_t before = clients_.size();
+  clients_.remove_if([](const Client& client) {
+    return client.signals->closed.load() || !client.stream->isOpen();
+  });
+  const std::size_t removed = before - clients_.size();
+  if (removed > 0) {
+    client_count_ -= removed;
+    metrics_.setGauge("sse_clients", static_cast<double>(clients_.size()));
+  }
 }
 
 }  // namespace gatherd::plugins::sse

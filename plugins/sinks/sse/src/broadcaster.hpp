@@ -1,15 +1,17 @@
 #pragma once
-// One thread serves every SSE stream: detached sockets, non-blocking writes, a bounded buffer per
-// client. A second thread only waits on the store for commits.
+// Feeds every SSE stream from the store: live changes serialised once for all clients, and each
+// reconnect's replay paged from the store as that client drains its buffer. The core owns the
+// sockets (sdk::Stream): their buffers, heartbeats, timeouts and shutdown.
 
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
+#include <list>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
 #include <thread>
-#include <unordered_map>
 #include <vector>
 
 #include "gatherd/sdk/host.hpp"
@@ -35,14 +37,14 @@ class Broadcaster {
   Broadcaster(const Broadcaster&) = delete;
   Broadcaster& operator=(const Broadcaster&) = delete;
 
-  /// Starts both threads. Throws std::system_error if a thread or the epoll set cannot be made.
+  /// Starts the feeding thread and the store watcher. Throws std::system_error if a thread cannot
+  /// be made.
   void start();
   /// Closes every stream and joins the threads (within about 200 ms). Idempotent.
   void stop();
-  /// Takes ownership of a connected socket whose response head was already sent. `last_event_id`
-  /// is the client's Last-Event-ID, if it sent one. Returns false (and closes `fd`) when full or
-  /// stopped.
-  bool addClient(int fd, std::optional<std::int64_t> last_event_id);
+  /// Accepts `exchange` as a stream (or answers 503 when full or stopped). `last_event_id` is
+  /// the client's Last-Event-ID, if it sent one. Called on a server worker thread.
+  void addClient(sdk::StreamExchange& exchange, std::optional<std::int64_t> last_event_id);
   /// Something may have been committed: look at the store now.
   void notify();
   std::size_t clientCount() const { return client_count_.load(); }
@@ -50,31 +52,35 @@ class Broadcaster {
   bool running() const { return running_.load(); }
 
  private:
-  struct Client {
-    int fd = -1;
-    std::string pending;  ///< bytes not yet accepted by the kernel
-    std::size_t offset = 0;
-    bool want_write = false;
+  /// Set from the core's threads (stream callbacks), read by the feeding thread.
+  struct Signals {
+    std::atomic<bool> writable{true};
+    std::atomic<bool> closed{false};
   };
-  enum class WriteOutcome { kOk, kTooSlow, kClosed };
-  struct NewClient {
-    int fd;
-    std::int64_t resume_after;  ///< Last-Event-ID, or the latest sequence when it connected
-    bool explicit_id;
+  struct Client {
+    std::shared_ptr<sdk::Stream> stream;
+    std::shared_ptr<Signals> signals;
+    std::int64_t cursor = 0;  ///< the last change this client has been sent (replay position)
+    bool explicit_id = false;
+    bool live = false;     ///< caught up: gets the live broadcast
+    std::string pending;   ///< a replay chunk that did not fit yet
+    EventBuilder builder;  ///< the replay's own dedup state
+    int replayed = 0;
+    bool invocations = false;
   };
 
   void run();
   void watch();
   void acceptNewClients();
-  std::string replayText(std::int64_t last_event_id, bool explicit_id);
   void pumpChanges();
-  void broadcast(const std::string& text);
-  /// Queues `text` for one client and writes what the socket takes now. Beyond the buffer bound
-  /// the client is too slow, unless `unbounded` (a replay, which is bounded by replay_limit).
-  WriteOutcome enqueue(Client& client, std::string_view text, bool unbounded = false);
-  WriteOutcome flush(Client& client);
-  void closeClient(int fd, WriteOutcome why);
-  void setWriteInterest(Client& client, bool want);
+  /// Continues one client's replay while its buffer has room; returns true if it wants more
+  /// turns (it still has work and room).
+  bool continueReplay(Client& client);
+  void finishReplay(Client& client);
+  void sendReset(Client& client, const std::string& reason);
+  void broadcast(const std::shared_ptr<const std::string>& text);
+  void countDrop(const Client& client);
+  void reapClosed();
   std::string statsEvent(std::int64_t id);
 
   BroadcasterOptions options_;
@@ -82,18 +88,18 @@ class Broadcaster {
   sdk::Logger& logger_;
   sdk::Metrics& metrics_;
   sdk::Clock& clock_;
-  int epoll_fd_ = -1;
-  int wake_fd_ = -1;
   std::atomic<bool> running_{false};
   std::atomic<bool> stopping_{false};
   std::atomic<std::size_t> client_count_{0};
   std::atomic<std::int64_t> dropped_{0};
   std::thread loop_thread_;
   std::thread watch_thread_;
-  std::mutex new_mutex_;
-  std::vector<NewClient> new_clients_;
-  // Owned by the loop thread only.
-  std::unordered_map<int, Client> clients_;
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  bool woken_ = false;
+  std::vector<Client> new_clients_;
+  // Owned by the feeding thread only.
+  std::list<Client> clients_;
   std::atomic<bool> changes_pending_{true};
   std::int64_t cursor_ = 0;
   EventBuilder live_builder_;

@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <charconv>
 #include <optional>
-#include <unistd.h>
 
 namespace gatherd::plugins::sse {
 
@@ -71,7 +70,8 @@ sdk::Status SseSink::init(const sdk::Config& config, sdk::Host& host) {
     return sdk::Status::failure("[sink." + config.instance() +
                                 "] max_clients must be positive and replay_limit not negative");
   }
-  return host.registerRoute("/events", [this](sdk::HttpExchange& exchange) { handle(exchange); });
+  return host.registerStreamRoute("/events",
+                                  [this](sdk::StreamExchange& exchange) { handle(exchange); });
 }
 
 sdk::Status SseSink::start() {
@@ -120,7 +120,7 @@ std::int64_t SseSink::droppedCount() const {
   return broadcaster_ ? broadcaster_->droppedCount() : 0;
 }
 
-void SseSink::handle(sdk::HttpExchange& exchange) {
+void SseSink::handle(sdk::StreamExchange& exchange) {
   const sdk::HttpRequest& request = exchange.request();
   auto error = [&](int status, const std::string& message) {
     sdk::HttpResponse response;
@@ -136,9 +136,6 @@ void SseSink::handle(sdk::HttpExchange& exchange) {
     broadcaster = broadcaster_;
   }
   if (!broadcaster || !broadcaster->running()) return error(503, "the event stream is not running");
-  if (broadcaster->clientCount() >= options_.max_clients) {
-    return error(503, "too many event streams");
-  }
   std::optional<std::int64_t> last_event_id;
   if (auto it = request.headers.find("last-event-id"); it != request.headers.end()) {
     last_event_id = parseLastEventId(it->second);
@@ -147,12 +144,7 @@ void SseSink::handle(sdk::HttpExchange& exchange) {
     // it saw last in the URL instead.
     last_event_id = parseLastEventId(*value);
   }
-  sdk::HttpResponse head;
-  head.content_type = "text/event-stream; charset=utf-8";
-  head.headers = {{"Cache-Control", "no-cache"}, {"X-Accel-Buffering", "no"}};
-  const int fd = exchange.detach(head);
-  if (fd < 0) return;
-  broadcaster->addClient(fd, last_event_id);
+  broadcaster->addClient(exchange, last_event_id);
 }
 
 }  // namespace gatherd::plugins::sse

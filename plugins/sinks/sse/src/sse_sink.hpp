@@ -33,7 +33,7 @@ class SseSink final : public sdk::Sink {
   std::int64_t droppedCount() const;
 
  private:
-  void handle(sdk::HttpExchange& exchange);
+  void handle(sdk::StreamExchange& exchange);
 
   sdk::Host* host_ = nullptr;
   BroadcasterOptions options_;

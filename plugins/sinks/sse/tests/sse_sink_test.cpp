@@ -38,7 +38,7 @@ struct SseFixture {
   /// Connects a client through the registered route, as the HTTP server would.
   std::unique_ptr<SocketExchange> connect(std::optional<std::string> last_event_id = std::nullopt) {
     auto exchange = std::make_unique<SocketExchange>(last_event_id);
-    host.route("/events")(*exchange);
+    host.streamRoute("/events")(*exchange);
     return exchange;
   }
   void write(const sdk::Batch& batch) {
@@ -85,14 +85,14 @@ TEST_CASE("the sse sink needs a store and sane settings", "[sse]") {
   sdk::testing::FakeHost host("live");
   SseSink sink;
   REQUIRE(sink.init(sdk::Config("live", {{"heartbeat", "15s"}}), host).ok());
-  REQUIRE(host.route("/events"));
+  REQUIRE(host.streamRoute("/events"));
   const sdk::Status started = sink.start();
   REQUIRE_FALSE(started.ok());
   REQUIRE_THAT(started.message(), Catch::Contains("needs a store sink"));
 
   // Before start() the route answers 503 instead of hanging the client.
   SocketExchange exchange;
-  host.route("/events")(exchange);
+  host.streamRoute("/events")(exchange);
   REQUIRE(exchange.response());
   REQUIRE(exchange.response()->status == 503);
 
@@ -250,7 +250,7 @@ TEST_CASE("a fresh stream learns its id at once; a reconnect by hand passes it i
   const std::int64_t latest = fixture.store.store().latestSequence();
   auto exchange = std::make_unique<SocketExchange>();
   exchange->setQuery("lastEventId=" + std::to_string(connected_at));
-  fixture.host.route("/events")(*exchange);
+  fixture.host.streamRoute("/events")(*exchange);
   EventReader resumed(exchange->clientFd());
   REQUIRE(resumed.readUntilId(latest));
   const auto missed = resumed.named("invocation");
@@ -303,15 +303,17 @@ TEST_CASE("a client that stops reading is dropped without holding up the others"
   REQUIRE(fixture.sink.clientCount() == 1);
 }
 
-TEST_CASE("heartbeats keep idle streams alive; stop closes every stream", "[sse]") {
-  SseFixture fixture(Settings{{"heartbeat", "200ms"}});
+TEST_CASE("streams get the configured heartbeat and buffer; stop closes every stream", "[sse]") {
+  SseFixture fixture(Settings{{"heartbeat", "200ms"}, {"client_buffer", "65536"}});
   std::vector<std::unique_ptr<SocketExchange>> clients;
   for (int i = 0; i < 3; ++i) clients.push_back(fixture.connect());
+  // The core sends the heartbeats (tested in tests/core/http); the sink asks for them.
+  REQUIRE(clients[0]->options());
+  REQUIRE(clients[0]->options()->heartbeat_ms == 200);
+  REQUIRE(clients[0]->options()->buffer_bytes == 65536);
+  REQUIRE_THAT(clients[0]->options()->final_text, Catch::Contains("event: shutdown"));
   EventReader reader(clients[0]->clientFd());
-  REQUIRE(reader.readUntil([](const auto& events) {
-    return std::count_if(events.begin(), events.end(),
-                         [](const Event& event) { return event.comment == "heartbeat"; }) >= 2;
-  }));
+  REQUIRE(reader.readUntil([](const auto& events) { return !events.empty(); }));
   REQUIRE(fixture.sink.clientCount() == 3);
   fixture.sink.stop();
   for (auto& client : clients) {
@@ -333,4 +335,40 @@ TEST_CASE("max_clients bounds the number of streams", "[sse]") {
   REQUIRE_FALSE(b->response());
   REQUIRE(c->response());
   REQUIRE(c->response()->status == 503);
+}
+
+TEST_CASE("a replay of 10,000 events to a slow reader is paged within the stream's buffer", "[sse]") {
+  SseFixture fixture(Settings{{"client_buffer", "16384"}, {"replay_limit", "20000"}});
+  const std::int64_t now = nowMs();
+  const std::int64_t window = now - now % 10'000;
+  for (int round = 0; round < 20; ++round) {
+    std::vector<sdk::Record> records;
+    for (int i = 0; i < 500; ++i) {
+      records.push_back(invocation("replay-" + std::to_string(round * 500 + i),
+                                   now - 1'000'000 + round * 500 + i));
+    }
+    fixture.store.write(batch("acct", window - (20 - round) * 10'000, records));
+  }
+  auto client = fixture.connect("0");
+  EventReader reader(client->clientFd());
+  int reads = 0;
+  REQUIRE(reader.readUntil(
+      [&](const std::vector<Event>& events) {
+        // A slow reader: a pause after every read lets the server side fill up to its bound.
+        if (++reads % 4 == 0) std::this_thread::sleep_for(std::chrono::milliseconds(2));
+        return std::count_if(events.begin(), events.end(),
+                             [](const Event& event) { return event.name == "invocation"; }) >= 10'000;
+      },
+      60'000));
+  const auto replayed = reader.named("invocation");
+  REQUIRE(replayed.size() == 10'000);
+  REQUIRE(std::is_sorted(replayed.begin(), replayed.end(),
+                         [](const Event& a, const Event& b) { return *a.id < *b.id; }));
+  REQUIRE(reader.named("reset").empty());
+  // Never more than the stream's buffer was queued on the server side.
+  REQUIRE(client->stream()->maxBuffered() <= 16384);
+  REQUIRE(fixture.sink.droppedCount() == 0);
+  // Then it is live.
+  fixture.write(batch("acct", window, {invocation("after-replay", now)}));
+  REQUIRE(reader.readUntilId(fixture.store.store().latestSequence()));
 }

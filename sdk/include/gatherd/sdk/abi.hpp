@@ -6,12 +6,12 @@
 namespace gatherd::sdk {
 
 /// Bumped when a change breaks existing plugin binaries (layout or virtual-table changes).
-inline constexpr std::uint32_t kAbiMajor = 1;
+inline constexpr std::uint32_t kAbiMajor = 2;
 /// Bumped when the sdk grows in a backward-compatible way (new query structs, new helpers).
 /// The host accepts plugins built against an equal or older minor.
-inline constexpr std::uint32_t kAbiMinor = 4;
+inline constexpr std::uint32_t kAbiMinor = 0;
 /// The sdk release; part of the fingerprint.
-inline constexpr const char* kSdkVersion = "1.0.0";
+inline constexpr const char* kSdkVersion = "2.0.0";
 
 #define GATHERD_SDK_STR2(x) #x
 #define GATHERD_SDK_STR(x) GATHERD_SDK_STR2(x)
@@ -36,7 +36,7 @@ inline constexpr const char* kSdkVersion = "1.0.0";
 /// host refuses a plugin whose fingerprint differs from its own (another compiler major,
 /// another standard library ABI, another sdk release).
 #define GATHERD_SDK_FINGERPRINT \
-  GATHERD_SDK_COMPILER "/" GATHERD_SDK_STDLIB_ABI "/sdk-1.0.0"
+  GATHERD_SDK_COMPILER "/" GATHERD_SDK_STDLIB_ABI "/sdk-2.0.0"
 
 /// Fingerprint of the code that includes this header, as a plain string.
 inline constexpr const char* kBuildFingerprint = GATHERD_SDK_FINGERPRINT;

@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -105,15 +106,10 @@ class HttpExchange {
   virtual const HttpRequest& request() const = 0;
   /// Sends a complete response (with Content-Length). Call at most once.
   virtual void respond(const HttpResponse& response) = 0;
-  /// Sends `head`'s status and headers (no body, no Content-Length, connection kept open) and
-  /// hands the connection to the plugin: returns a socket descriptor that the plugin now owns
-  /// and must close, or -1 on failure. Used for long-lived streams (SSE) that must not hold a
-  /// server thread. Call at most once, instead of respond().
-  virtual int detach(const HttpResponse& head) = 0;
 };
 
-/// Called on an HTTP server thread, concurrently with other requests. Must not throw (the core
-/// answers 500 if it does) and should return quickly.
+/// Called on an HTTP server worker thread, concurrently with other requests. Must not throw (the
+/// core answers 500 if it does) and should return quickly.
 using RouteHandler = std::function<void(HttpExchange&)>;
 
 /// How a plugin route is protected (since ABI minor 2).
@@ -123,6 +119,78 @@ struct RouteOptions {
   /// Compared in constant time; keep it out of logs (declare its config key secret).
   std::string token;
 };
+
+/// What Stream::write does with data that does not fit in the stream's buffer.
+enum class StreamOverflow {
+  kDrop,    ///< the client is too slow: the core closes the stream (live events)
+  kRefuse,  ///< nothing is queued; StreamOptions::on_writable fires once the buffer drained to
+            ///< half (for a replay paged from a store as the client reads)
+};
+
+enum class StreamWrite {
+  kQueued,   ///< accepted; the core sends it as the client reads
+  kFull,     ///< kRefuse and it did not fit: try again after on_writable
+  kDropped,  ///< kDrop and it did not fit: the stream is now closed (counted by the core)
+  kClosed,   ///< the stream was already closed (client left, dropped, or the server stops)
+};
+
+/// A long-lived response (Server-Sent Events) whose socket the core owns. Thread-safe; never
+/// blocks. The handle stays valid as long as the plugin holds it, after the stream closed too
+/// (then every write returns kClosed).
+class Stream {
+ public:
+  virtual ~Stream() = default;
+  /// Queues `data` (shared: one event serialised once can go to thousands of streams). A write
+  /// into an empty buffer is always taken, whatever its size; otherwise what would pass
+  /// capacityBytes() is handled as `overflow` says.
+  [[nodiscard]] virtual StreamWrite write(std::shared_ptr<const std::string> data,
+                                          StreamOverflow overflow) = 0;
+  /// Convenience: copies `data` into a new shared buffer.
+  [[nodiscard]] StreamWrite write(std::string data, StreamOverflow overflow) {
+    return write(std::make_shared<const std::string>(std::move(data)), overflow);
+  }
+  /// Bytes queued that the client has not taken yet.
+  virtual std::size_t bufferedBytes() const = 0;
+  /// StreamOptions::buffer_bytes.
+  virtual std::size_t capacityBytes() const = 0;
+  /// Sends what is queued (for at most about a second), then closes the connection. Idempotent.
+  virtual void close() = 0;
+  virtual bool isOpen() const = 0;
+};
+
+/// How the core runs one stream. The callbacks run on a server thread, never inside a write()
+/// or close() call; they must not block (signal your own thread instead) and must not throw.
+struct StreamOptions {
+  /// Most bytes queued at once; at least 4096.
+  std::size_t buffer_bytes = 256 * 1024;
+  /// When nothing was sent for this long, `heartbeat` is sent (keeps proxies and clients from
+  /// timing out, detects dead peers). 0 = never.
+  std::int64_t heartbeat_ms = 15'000;
+  std::string heartbeat = ": heartbeat\n\n";
+  /// Sent as the last bytes when the server stops (e.g. an SSE event saying so). May be empty.
+  std::string final_text;
+  /// After a kFull write: the buffer drained to half its capacity.
+  std::function<void()> on_writable;
+  /// The stream closed: the client left, was dropped, or the server stops. Called once.
+  std::function<void()> on_closed;
+};
+
+/// The start of a stream, handed to a streaming route. Valid only during the handler call.
+class StreamExchange {
+ public:
+  virtual ~StreamExchange() = default;
+  virtual const HttpRequest& request() const = 0;
+  /// Refuses the stream with a complete response (405, 503, ...). Call at most once, instead of
+  /// accept().
+  virtual void respond(const HttpResponse& response) = 0;
+  /// Sends `head`'s status and headers (no Content-Length; the stream ends with the connection)
+  /// and `head.body` as the first bytes, and returns the open stream; nullptr when the
+  /// connection already failed. Call at most once.
+  virtual std::shared_ptr<Stream> accept(const HttpResponse& head, StreamOptions options) = 0;
+};
+
+/// Called on an HTTP server worker thread; the same rules as RouteHandler.
+using StreamRouteHandler = std::function<void(StreamExchange&)>;
 
 /// What the core gives a plugin instance. Owned by the core; outlives the plugin instance.
 /// Methods are thread-safe unless noted.
@@ -141,6 +209,11 @@ class Host {
   /// Registers a handler for every request whose path equals `path` or starts with `path` + "/".
   /// Call during init() only. Fails if another instance registered the same path.
   [[nodiscard]] virtual Status registerRoute(const std::string& path, RouteHandler handler) = 0;
+  /// Registers a streaming route (same path rules and timing as registerRoute): the handler
+  /// accepts a request as a Stream the core serves (socket, buffer, heartbeats, timeouts, stop)
+  /// and the plugin writes to. Streams count against [http] max_connections.
+  [[nodiscard]] virtual Status registerStreamRoute(const std::string& path,
+                                                   StreamRouteHandler handler) = 0;
   /// The configured store, or nullptr when no store sink is configured. Valid from start() until
   /// stop(); do not call it during init().
   virtual Store* store() = 0;

@@ -47,6 +47,12 @@ class FakeHost final : public Host, public Logger, public Metrics {
     return Status::success();
   }
   const Telemetry* telemetry() const override { return telemetry_; }
+  Status registerStreamRoute(const std::string& path, StreamRouteHandler handler) override {
+    std::lock_guard lock(mutex_);
+    if (stream_routes_.count(path) != 0) return Status::failure("route already registered: " + path);
+    stream_routes_[path] = std::move(handler);
+    return Status::success();
+  }
   Store* store() override { return store_; }
   void reportAuthState(AuthState state, const std::string& hint) override {
     std::lock_guard lock(mutex_);
@@ -135,6 +141,11 @@ class FakeHost final : public Host, public Logger, public Metrics {
     std::lock_guard lock(mutex_);
     return added_secrets_;
   }
+  StreamRouteHandler streamRoute(const std::string& path) const {
+    std::lock_guard lock(mutex_);
+    auto it = stream_routes_.find(path);
+    return it == stream_routes_.end() ? StreamRouteHandler{} : it->second;
+  }
   RouteHandler route(const std::string& path) const {
     std::lock_guard lock(mutex_);
     auto it = routes_.find(path);
@@ -159,6 +170,7 @@ class FakeHost final : public Host, public Logger, public Metrics {
   std::vector<std::string> added_secrets_;
   std::map<std::string, RouteHandler> routes_;
   std::map<std::string, std::string> route_tokens_;
+  std::map<std::string, StreamRouteHandler> stream_routes_;
 };
 
 }  // namespace gatherd::sdk::testing
