@@ -35,6 +35,7 @@ class ChildProcess {
   ChildProcess& operator=(const ChildProcess&) = delete;
 
   void signal(int number) const;
+  pid_t pid() const { return pid_; }
   /// The exit code, or -1 if it did not exit within `timeout` (then it is still running).
   int wait(std::chrono::milliseconds timeout);
   bool running();
