@@ -130,6 +130,8 @@ void Runtime::build(DaemonConfig config, const PluginCatalog& catalog, Mode mode
     options.max_headers = static_cast<std::size_t>(config_.http_max_headers);
     options.max_body_bytes = static_cast<std::size_t>(config_.http_max_body_bytes);
     options.max_connections = static_cast<std::size_t>(config_.http_max_connections);
+    options.session_ttl_ms = config_.http_session_ttl_ms;
+    options.trusted_proxies = config_.http_trusted_proxies;
     options.metrics = &metrics_;
     http_ = std::make_unique<HttpServer>(options, sources_, [this] { return store_.load(); });
     services_->register_route = [this](const std::string& path, sdk::RouteHandler handler,

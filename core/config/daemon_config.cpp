@@ -337,6 +337,9 @@ class Loader {
     bounded("max_headers", 8, 10'000, config_.http_max_headers);
     bounded("max_body_bytes", 1024, 64 << 20, config_.http_max_body_bytes);
     bounded("max_connections", 16, 1'000'000, config_.http_max_connections);
+    config_.http_session_ttl_ms = values.getDurationMs("session_ttl");
+    if (config_.http_session_ttl_ms < 1'000) fail(section, entries, "session_ttl", "must be at least 1s");
+    config_.http_trusted_proxies = config_detail::splitList(values.getString("trusted_proxies"), ',');
   }
 
   void addInstance(const IniSection& section, InstanceSection::Kind kind, std::string_view prefix) {
@@ -490,6 +493,9 @@ const sdk::ConfigSchema& httpSectionSchema() {
       makeKey("max_body_bytes", ConfigType::kInt, "1048576", "larger request bodies get 413"),
       makeKey("max_connections", ConfigType::kInt, "4096",
               "open connections (event streams included); more get 503"),
+      makeKey("session_ttl", ConfigType::kDuration, "720h", "lifetime of a dashboard login (720h = 30 days)"),
+      makeKey("trusted_proxies", ConfigType::kString, "",
+              "comma-separated proxy addresses whose X-Forwarded-Proto/-For are believed"),
   };
   return schema;
 }
@@ -563,6 +569,8 @@ std::string describeConfig(const DaemonConfig& config,
   describeLine(out, "max_headers", std::to_string(config.http_max_headers));
   describeLine(out, "max_body_bytes", std::to_string(config.http_max_body_bytes));
   describeLine(out, "max_connections", std::to_string(config.http_max_connections));
+  describeLine(out, "session_ttl", formatDuration(config.http_session_ttl_ms));
+  describeLine(out, "trusted_proxies", joinList(config.http_trusted_proxies, ", "));
   for (const auto* list : {&config.sources, &config.sinks}) {
     for (const auto& instance : *list) {
       const auto schema = schema_by_plugin.find(instance.plugin);

@@ -59,6 +59,8 @@ struct DaemonConfig {
   std::int64_t http_max_headers = 100;
   std::int64_t http_max_body_bytes = 1 << 20;
   std::int64_t http_max_connections = 4096;
+  std::int64_t http_session_ttl_ms = 30LL * 24 * 3600 * 1000;
+  std::vector<std::string> http_trusted_proxies;
   std::vector<InstanceSection> sources;
   std::vector<InstanceSection> sinks;
   /// Every secret value seen so far: the http token, and plugin secrets once validateInstance

@@ -12,8 +12,6 @@
 #include <thread>
 #include <unordered_map>
 
-#include <Poco/HMACEngine.h>
-#include <Poco/SHA2Engine.h>
 #include <boost/asio/bind_executor.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -32,6 +30,7 @@
 #include "core/http/query_params.hpp"
 #include "core/http/static_files.hpp"
 #include "core/observe/metrics_registry.hpp"
+#include <sys/random.h>
 #include <sys/socket.h>
 
 namespace gatherd::core {
@@ -42,12 +41,6 @@ namespace beast = boost::beast;
 namespace http = boost::beast::http;
 using tcp = boost::asio::ip::tcp;
 using Clock = std::chrono::steady_clock;
-
-class SHA256Engine : public Poco::SHA2Engine {
- public:
-  enum { BLOCK_SIZE = 64, DIGEST_SIZE = 32 };
-  SHA256Engine() : Poco::SHA2Engine(Poco::SHA2Engine::SHA_256) {}
-};
 
 std::int64_t steadyMs() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now().time_since_epoch())
@@ -154,16 +147,23 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
        std::function<sdk::Store*()> store_provider)
       : options(std::move(opts)),
         api(sources, std::move(store_provider)),
-        files(options.web_root),
-        session_value(options.token.empty() ? std::string()
-                                            : HttpServer::sessionCookieValue(options.token)) {
+        files(options.web_root) {
     for (auto& host : options.hosts) host = hostWithoutPort(host);
   }
 
   const PluginRoute* findRoute(const std::string& path) const;
   bool hostAllowed(std::string_view host_header) const;
-  bool authorized(const sdk::HttpRequest& request) const;
-  sdk::HttpResponse login(const sdk::HttpRequest& request) const;
+  enum class Auth { kOk, kMissing, kBadToken, kBlocked };
+  Auth authorize(const sdk::HttpRequest& request);
+  sdk::HttpResponse login(const sdk::HttpRequest& request);
+  sdk::HttpResponse logout(const sdk::HttpRequest& request);
+  /// The client's address for the failed-login limit (the proxy's X-Forwarded-For if trusted).
+  std::string clientKey(const sdk::HttpRequest& request) const;
+  bool viaTls(const sdk::HttpRequest& request) const;
+  /// Seconds until `key` may try again, or 0.
+  std::int64_t blockedFor(const std::string& key);
+  void recordFailure(const std::string& key, const char* what);
+  sdk::HttpResponse tooManyFailures(std::int64_t seconds) const;
   void addCors(const sdk::HttpRequest& request,
                std::vector<std::pair<std::string, std::string>>& headers) const;
 
@@ -185,8 +185,15 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
   HttpServerOptions options;
   ApiRoutes api;
   StaticFiles files;
-  std::string session_value;
   std::vector<PluginRoute> routes;
+  struct Failures {
+    int count = 0;
+    std::int64_t window_start_ms = 0;
+    std::int64_t blocked_until_ms = 0;
+  };
+  std::mutex auth_mutex;
+  std::unordered_map<std::string, std::int64_t> sessions;  ///< id -> expiry (steady ms)
+  std::unordered_map<std::string, Failures> failures;      ///< by client address
   bool bound_to_loopback = true;
   std::atomic<bool> stopping{false};
   std::uint16_t port = 0;
@@ -793,30 +800,28 @@ void Connection::handleRequest() {
   if (request_.path == "/health") {
     return respond(RouteClass::kHealth, withCors(impl_->api.handle(request_)), head_only);
   }
-  if (request_.path == "/api/login" || request_.path == "/api/logout") {
-    if (request_.path == "/api/login")
-      return respond(RouteClass::kApi, withCors(impl_->login(request_)), false);
-    if (request_.method != "POST") {
-      auto answer = jsonError(405, "method not allowed; use POST");
-      answer.headers.emplace_back("Allow", "POST");
-      return respond(RouteClass::kApi, withCors(std::move(answer)), false);
-    }
-    sdk::HttpResponse answer;
-    answer.body = R"({"authenticated":false})";
-    answer.headers.emplace_back("Set-Cookie",
-                                std::string(HttpServer::kSessionCookie) +
-                                    "=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0");
-    return respond(RouteClass::kApi, withCors(std::move(answer)), false);
+  if (request_.path == "/api/login") {
+    return respond(RouteClass::kApi, withCors(impl_->login(request_)), false);
+  }
+  if (request_.path == "/api/logout") {
+    return respond(RouteClass::kApi, withCors(impl_->logout(request_)), false);
   }
   const PluginRoute* route = impl_->findRoute(request_.path);
   const bool is_api = request_.path == "/api" || request_.path.rfind("/api/", 0) == 0;
   const RouteClass route_class = route == nullptr        ? RouteClass::kApi
                                  : route->stream_handler ? RouteClass::kStream
                                                          : RouteClass::kPlugin;
-  if ((is_api || route != nullptr) && !impl_->authorized(request_)) {
-    auto answer = jsonError(401, "missing or invalid token (send Authorization: Bearer <token>)");
-    answer.headers.emplace_back("WWW-Authenticate", "Bearer");
-    return respond(route_class, withCors(std::move(answer)), head_only);
+  if (is_api || route != nullptr) {
+    const Impl::Auth auth = impl_->authorize(request_);
+    if (auth == Impl::Auth::kBlocked) {
+      return respond(route_class, withCors(impl_->tooManyFailures(impl_->blockedFor(impl_->clientKey(request_)))),
+                     head_only);
+    }
+    if (auth != Impl::Auth::kOk) {
+      auto answer = jsonError(401, "missing or invalid token (send Authorization: Bearer <token>)");
+      answer.headers.emplace_back("WWW-Authenticate", "Bearer");
+      return respond(route_class, withCors(std::move(answer)), head_only);
+    }
   }
   if (route == nullptr && !is_api && request_.path != "/ready") {
     if (request_.method != "GET" && request_.method != "HEAD") {
@@ -1005,39 +1010,141 @@ bool Impl::hostAllowed(std::string_view host_header) const {
   return std::find(options.hosts.begin(), options.hosts.end(), host) != options.hosts.end();
 }
 
-bool Impl::authorized(const sdk::HttpRequest& request) const {
-  if (options.token.empty()) return true;
+std::string Impl::clientKey(const sdk::HttpRequest& request) const {
+  std::string address = request.client_address;
+  const auto colon = address.rfind(':');
+  if (colon != std::string::npos) address.erase(colon);
+  if (address.size() > 2 && address.front() == '[') address = address.substr(1, address.size() - 2);
+  if (std::find(options.trusted_proxies.begin(), options.trusted_proxies.end(), address) !=
+      options.trusted_proxies.end()) {
+    if (auto it = request.headers.find("x-forwarded-for"); it != request.headers.end()) {
+      std::string last = it->second.substr(it->second.rfind(',') + 1);
+      last.erase(0, last.find_first_not_of(' '));
+      if (!last.empty()) return last;
+    }
+  }
+  return address;
+}
+
+bool Impl::viaTls(const sdk::HttpRequest& request) const {
+  // gatherd itself speaks plain HTTP; TLS ends at a proxy, which says so.
+  std::string address = request.client_address.substr(0, request.client_address.rfind(':'));
+  if (address.size() > 2 && address.front() == '[') address = address.substr(1, address.size() - 2);
+  if (std::find(options.trusted_proxies.begin(), options.trusted_proxies.end(), address) ==
+      options.trusted_proxies.end()) {
+    return false;
+  }
+  auto it = request.headers.find("x-forwarded-proto");
+  return it != request.headers.end() && lower(it->second) == "https";
+}
+
+std::int64_t Impl::blockedFor(const std::string& key) {
+  std::lock_guard lock(auth_mutex);
+  auto it = failures.find(key);
+  if (it == failures.end()) return 0;
+  const std::int64_t left = it->second.blocked_until_ms - steadyMs();
+  return left > 0 ? (left + 999) / 1000 : 0;
+}
+
+void Impl::recordFailure(const std::string& key, const char* what) {
+  const std::int64_t now = steadyMs();
+  int count = 0;
+  bool blocked_now = false;
+  {
+    std::lock_guard lock(auth_mutex);
+    if (failures.size() > 100'000) failures.clear();  // bounded: a flood of addresses resets it
+    Failures& entry = failures[key];
+    if (now - entry.window_start_ms > 60'000) {
+      entry.count = 0;
+      entry.window_start_ms = now;
+    }
+    count = ++entry.count;
+    if (count >= options.max_auth_failures && entry.blocked_until_ms <= now) {
+      entry.blocked_until_ms = now + options.auth_block_ms;
+      blocked_now = true;
+    }
+  }
+  // Never the token: only who, what and how often.
+  if (count == 1 || blocked_now) {
+    spdlog::warn("http: {} from {} ({} in the last minute{})", what, key, count,
+                 blocked_now ? "; answering 429 to it for " + std::to_string(options.auth_block_ms / 1000) + " s"
+                             : std::string());
+  }
+}
+
+sdk::HttpResponse Impl::tooManyFailures(std::int64_t seconds) const {
+  auto answer = jsonError(429, "too many failed logins or bad tokens from this address; retry later");
+  answer.headers.emplace_back("Retry-After", std::to_string(std::max<std::int64_t>(1, seconds)));
+  return answer;
+}
+
+Impl::Auth Impl::authorize(const sdk::HttpRequest& request) {
+  if (options.token.empty()) return Auth::kOk;
   if (auto it = request.headers.find("authorization"); it != request.headers.end()) {
     const std::string& value = it->second;
     if (value.size() > 7 && lower(value.substr(0, 7)) == "bearer ") {
-      return constantTimeEquals(value.substr(7), options.token);
+      const std::string key = clientKey(request);
+      if (blockedFor(key) > 0) return Auth::kBlocked;
+      if (constantTimeEquals(value.substr(7), options.token)) return Auth::kOk;
+      recordFailure(key, "a request with a wrong bearer token");
+      return Auth::kBadToken;
     }
   }
   if (auto it = request.headers.find("cookie"); it != request.headers.end()) {
-    const std::string cookie = cookieValue(it->second, HttpServer::kSessionCookie);
-    if (!cookie.empty()) return constantTimeEquals(cookie, session_value);
+    const std::string id = cookieValue(it->second, HttpServer::kSessionCookie);
+    if (!id.empty()) {
+      std::lock_guard lock(auth_mutex);
+      auto session = sessions.find(id);
+      if (session != sessions.end()) {
+        if (session->second > steadyMs()) return Auth::kOk;
+        sessions.erase(session);
+      }
+    }
   }
-  return false;
+  return Auth::kMissing;
 }
 
-sdk::HttpResponse Impl::login(const sdk::HttpRequest& request) const {
+namespace {
+
+std::string randomSessionId() {
+  unsigned char bytes[32];
+  std::size_t got = 0;
+  while (got < sizeof(bytes)) {
+    const ssize_t n = ::getrandom(bytes + got, sizeof(bytes) - got, 0);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      throw std::runtime_error("getrandom failed");
+    }
+    got += static_cast<std::size_t>(n);
+  }
+  static const char* kHex = "0123456789abcdef";
+  std::string id;
+  for (unsigned char byte : bytes) {
+    id += kHex[byte >> 4];
+    id += kHex[byte & 15];
+  }
+  return id;
+}
+
+}  // namespace
+
+sdk::HttpResponse Impl::login(const sdk::HttpRequest& request) {
   if (request.method != "POST") {
     auto response = jsonError(405, "method not allowed; use POST");
     response.headers.emplace_back("Allow", "POST");
     return response;
   }
+  const std::string key = clientKey(request);
+  if (const auto seconds = blockedFor(key)) return tooManyFailures(seconds);
   // The dashboard's form posts token=<value>; scripts may post {"token": "..."}.
   std::string given;
-  const auto type = request.headers.count("content-type")
-                        ? lower(request.headers.at("content-type"))
-                        : std::string();
+  const auto type = request.headers.count("content-type") ? lower(request.headers.at("content-type"))
+                                                          : std::string();
   if (type.rfind("application/json", 0) == 0) {
-    const auto key = request.body.find("\"token\"");
-    const auto open =
-        key == std::string::npos ? key : request.body.find('"', request.body.find(':', key));
+    const auto name = request.body.find("\"token\"");
+    const auto open = name == std::string::npos ? name : request.body.find('"', request.body.find(':', name));
     const auto close = open == std::string::npos ? open : request.body.find('"', open + 1);
-    if (close == std::string::npos)
-      return jsonError(400, "body must be {\"token\": \"...\"}", "token");
+    if (close == std::string::npos) return jsonError(400, "body must be {\"token\": \"...\"}", "token");
     given = request.body.substr(open + 1, close - open - 1);
   } else {
     try {
@@ -1053,14 +1160,47 @@ sdk::HttpResponse Impl::login(const sdk::HttpRequest& request) const {
     response.body = R"({"authenticated":true,"tokenRequired":false})";
     return response;
   }
-  if (!constantTimeEquals(given, options.token)) return jsonError(401, "invalid token");
+  if (!constantTimeEquals(given, options.token)) {
+    recordFailure(key, "a failed login");
+    return jsonError(401, "invalid token");
+  }
+  const std::string id = randomSessionId();
+  {
+    std::lock_guard lock(auth_mutex);
+    const std::int64_t now = steadyMs();
+    for (auto it = sessions.begin(); it != sessions.end();) {
+      it = it->second <= now ? sessions.erase(it) : std::next(it);
+    }
+    if (sessions.size() >= 10'000) sessions.erase(sessions.begin());  // bounded
+    sessions[id] = now + options.session_ttl_ms;
+  }
   sdk::HttpResponse response;
   response.body = R"({"authenticated":true,"tokenRequired":true})";
-  response.headers.emplace_back("Set-Cookie", std::string(HttpServer::kSessionCookie) + "=" +
-                                                  session_value +
-                                                  "; Path=/; HttpOnly; SameSite=Strict");
+  response.headers.emplace_back(
+      "Set-Cookie", std::string(HttpServer::kSessionCookie) + "=" + id + "; Path=/; HttpOnly; SameSite=Strict; Max-Age=" +
+                        std::to_string(options.session_ttl_ms / 1000) + (viaTls(request) ? "; Secure" : ""));
   response.headers.emplace_back("Cache-Control", "no-store");
   return response;
+}
+
+sdk::HttpResponse Impl::logout(const sdk::HttpRequest& request) {
+  if (request.method != "POST") {
+    auto answer = jsonError(405, "method not allowed; use POST");
+    answer.headers.emplace_back("Allow", "POST");
+    return answer;
+  }
+  if (auto it = request.headers.find("cookie"); it != request.headers.end()) {
+    const std::string id = cookieValue(it->second, HttpServer::kSessionCookie);
+    std::lock_guard lock(auth_mutex);
+    sessions.erase(id);  // revoked here, whatever the browser does with the cookie
+  }
+  sdk::HttpResponse answer;
+  answer.body = R"({"authenticated":false})";
+  answer.headers.emplace_back("Set-Cookie", std::string(HttpServer::kSessionCookie) +
+                                                "=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0" +
+                                                (viaTls(request) ? "; Secure" : ""));
+  answer.headers.emplace_back("Cache-Control", "no-store");
+  return answer;
 }
 
 void Impl::addCors(const sdk::HttpRequest& request,
@@ -1210,10 +1350,9 @@ HttpServer::~HttpServer() {
   stop();
 }
 
-std::string HttpServer::sessionCookieValue(const std::string& token) {
-  Poco::HMACEngine<SHA256Engine> hmac(token);
-  hmac.update(std::string("gatherd-session-v1"));
-  return Poco::DigestEngine::digestToHex(hmac.digest());
+std::size_t HttpServer::sessionCount() const {
+  std::lock_guard lock(impl_->auth_mutex);
+  return impl_->sessions.size();
 }
 
 namespace {

@@ -37,6 +37,12 @@ struct HttpServerOptions {
   std::size_t max_headers = 100;               ///< more header fields get 431
   std::size_t max_body_bytes = 1 << 20;        ///< larger bodies get 413
   std::size_t max_connections = 4096;          ///< streams included; above it new ones get 503
+  std::int64_t session_ttl_ms = 30LL * 24 * 3600 * 1000;  ///< a login session's lifetime
+  /// Peers whose X-Forwarded-Proto / X-Forwarded-For are believed (for Secure cookies and the
+  /// failed-login limit). Plain addresses, e.g. "127.0.0.1".
+  std::vector<std::string> trusted_proxies;
+  int max_auth_failures = 10;               ///< bad tokens per client address and minute before 429
+  std::int64_t auth_block_ms = 60'000;      ///< how long such an address gets 429
   MetricsRegistry* metrics = nullptr;          ///< http_* counters and gauges (instance "http")
 };
 
@@ -67,8 +73,8 @@ class HttpServer {
   /// Open connections, streams included.
   std::size_t connectionCount() const;
 
-  /// The cookie value POST /api/login sets for `token` (derived, never the token itself).
-  static std::string sessionCookieValue(const std::string& token);
+  /// Login sessions alive now (for tests).
+  std::size_t sessionCount() const;
   /// Name of the session cookie.
   static constexpr const char* kSessionCookie = "gatherd_session";
 

@@ -311,6 +311,17 @@ TEST_CASE("the token guards /api and plugin routes, never /health, and never lea
   REQUIRE(get(port, "/api/login").status == 405);
   REQUIRE(request(port, "POST", "/api/logout").header("Set-Cookie").find("Max-Age=0") !=
           std::string::npos);
+  // Logout revokes the session on the server, whatever the browser keeps.
+  REQUIRE(get(port, "/api/version", {{"Cookie", pair}}).status == 200);
+  REQUIRE(get(port, "/api/logout", {{"Cookie", pair}}).status == 405);
+  REQUIRE(request(port, "POST", "/api/logout", {{"Cookie", pair}}).status == 200);
+  REQUIRE(get(port, "/api/version", {{"Cookie", pair}}).status == 401);
+  // Every login is its own random session id.
+  Reply second = request(port, "POST", "/api/login",
+                         {{"Content-Type", "application/x-www-form-urlencoded"}}, "token=" + token);
+  REQUIRE(second.header("Set-Cookie").substr(0, second.header("Set-Cookie").find(';')) != pair);
+  REQUIRE_THAT(second.header("Set-Cookie"), Catch::Contains("Max-Age=2592000"));
+  REQUIRE_THAT(second.header("Set-Cookie"), !Catch::Contains("Secure"));
 
   // Bad requests carrying the token must not echo it anywhere.
   Reply bad = get(port, "/api/invocations?limit=0&q=" + token, {{"Authorization", "Bearer " + token}});
@@ -483,4 +494,55 @@ TEST_CASE("bind failures are clear errors; stop is prompt with open connections"
   REQUIRE(keep_alive.readUntilClosed(5'000));
   REQUIRE(half.readUntilClosed(5'000));
   first.server->stop();
+}
+
+TEST_CASE("sessions expire; failed logins and bad tokens are rate-limited per address", "[http]") {
+  LogCapture logs;
+  const std::string token = "s3cret-token-value-0123456789";
+  HttpServerOptions options;
+  options.token = token;
+  options.session_ttl_ms = 1'000;
+  options.max_auth_failures = 3;
+  options.auth_block_ms = 1'500;
+  options.trusted_proxies = {"127.0.0.1"};
+  Fixture fixture(options);
+  const auto port = fixture.start();
+  const std::vector<std::pair<std::string, std::string>> form = {
+      {"Content-Type", "application/x-www-form-urlencoded"}};
+  Reply login = request(port, "POST", "/api/login", form, "token=" + token);
+  REQUIRE(login.status == 200);
+  const std::string pair = login.header("Set-Cookie").substr(0, login.header("Set-Cookie").find(';'));
+  REQUIRE_THAT(login.header("Set-Cookie"), Catch::Contains("Max-Age=1"));
+  REQUIRE(get(port, "/api/version", {{"Cookie", pair}}).status == 200);
+  std::this_thread::sleep_for(std::chrono::milliseconds(1'200));
+  REQUIRE(get(port, "/api/version", {{"Cookie", pair}}).status == 401);
+
+  // Through a trusted proxy that terminated TLS the cookie is Secure.
+  auto with_proxy = form;
+  with_proxy.emplace_back("X-Forwarded-Proto", "https");
+  with_proxy.emplace_back("X-Forwarded-For", "203.0.113.9");
+  REQUIRE_THAT(request(port, "POST", "/api/login", with_proxy, "token=" + token).header("Set-Cookie"),
+               Catch::Contains("; Secure"));
+
+  // Three bad attempts from one address: then 429 with Retry-After, even with the right token.
+  REQUIRE(get(port, "/api/version", {{"Authorization", "Bearer nope-1"}}).status == 401);
+  REQUIRE(request(port, "POST", "/api/login", form, "token=nope-2").status == 401);
+  REQUIRE(get(port, "/api/version", {{"Authorization", "Bearer nope-3"}}).status == 401);
+  Reply blocked = get(port, "/api/version", {{"Authorization", "Bearer " + token}});
+  REQUIRE(blocked.status == 429);
+  REQUIRE_FALSE(blocked.header("Retry-After").empty());
+  REQUIRE(request(port, "POST", "/api/login", form, "token=" + token).status == 429);
+  // Another address (as the trusted proxy reports it) is not affected.
+  auto other = form;
+  other.emplace_back("X-Forwarded-For", "198.51.100.7");
+  REQUIRE(request(port, "POST", "/api/login", other, "token=" + token).status == 200);
+  // Requests without credentials are not counted and not blocked: /health answers.
+  REQUIRE(get(port, "/health").status == 200);
+  std::this_thread::sleep_for(std::chrono::milliseconds(1'600));
+  REQUIRE(get(port, "/api/version", {{"Authorization", "Bearer " + token}}).status == 200);
+  spdlog::default_logger()->flush();
+  REQUIRE_THAT(logs.text(), Catch::Contains("a wrong bearer token from 127.0.0.1"));
+  REQUIRE_THAT(logs.text(), Catch::Contains("answering 429"));
+  REQUIRE_THAT(logs.text(), !Catch::Contains("nope-"));
+  REQUIRE_THAT(logs.text(), !Catch::Contains(token));
 }
