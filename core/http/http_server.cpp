@@ -94,6 +94,7 @@ struct PluginRoute {
   std::string path;
   sdk::RouteHandler handler;
   sdk::StreamRouteHandler stream_handler;
+  std::string token;  // accepted besides the API token; when set, a token is always needed
 };
 
 /// A once-per-minute log line for events that can come by the thousand.
@@ -155,6 +156,8 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
   bool hostAllowed(std::string_view host_header) const;
   enum class Auth { kOk, kMissing, kBadToken, kBlocked };
   Auth authorize(const sdk::HttpRequest& request);
+  /// A plugin route with its own token accepts it (bearer) besides the API's credentials.
+  Auth authorizeRoute(const PluginRoute& route, const sdk::HttpRequest& request);
   sdk::HttpResponse login(const sdk::HttpRequest& request);
   sdk::HttpResponse logout(const sdk::HttpRequest& request);
   /// The client's address for the failed-login limit (the proxy's X-Forwarded-For if trusted).
@@ -812,7 +815,8 @@ void Connection::handleRequest() {
                                  : route->stream_handler ? RouteClass::kStream
                                                          : RouteClass::kPlugin;
   if (is_api || route != nullptr) {
-    const Impl::Auth auth = impl_->authorize(request_);
+    const Impl::Auth auth =
+        route != nullptr ? impl_->authorizeRoute(*route, request_) : impl_->authorize(request_);
     if (auth == Impl::Auth::kBlocked) {
       return respond(route_class, withCors(impl_->tooManyFailures(impl_->blockedFor(impl_->clientKey(request_)))),
                      head_only);
@@ -1076,6 +1080,27 @@ sdk::HttpResponse Impl::tooManyFailures(std::int64_t seconds) const {
   auto answer = jsonError(429, "too many failed logins or bad tokens from this address; retry later");
   answer.headers.emplace_back("Retry-After", std::to_string(std::max<std::int64_t>(1, seconds)));
   return answer;
+}
+
+Impl::Auth Impl::authorizeRoute(const PluginRoute& route, const sdk::HttpRequest& request) {
+  if (route.token.empty()) return authorize(request);
+  if (auto it = request.headers.find("authorization"); it != request.headers.end()) {
+    const std::string& value = it->second;
+    if (value.size() > 7 && lower(value.substr(0, 7)) == "bearer " &&
+        constantTimeEquals(value.substr(7), route.token)) {
+      return Auth::kOk;
+    }
+  }
+  if (options.token.empty()) {
+    if (request.headers.count("authorization") != 0) {
+      const std::string key = clientKey(request);
+      if (blockedFor(key) > 0) return Auth::kBlocked;
+      recordFailure(key, "a request with a wrong bearer token");
+      return Auth::kBadToken;
+    }
+    return Auth::kMissing;
+  }
+  return authorize(request);
 }
 
 Impl::Auth Impl::authorize(const sdk::HttpRequest& request) {
@@ -1374,10 +1399,11 @@ sdk::Status checkRoutePath(const std::vector<PluginRoute>& routes, const std::st
 
 }  // namespace
 
-sdk::Status HttpServer::registerRoute(const std::string& path, sdk::RouteHandler handler) {
+sdk::Status HttpServer::registerRoute(const std::string& path, sdk::RouteHandler handler,
+                                      const sdk::RouteOptions& route_options) {
   if (auto status = checkRoutePath(impl_->routes, path, impl_->started); !status) return status;
   if (!handler) return sdk::Status::failure("route " + path + " has no handler");
-  impl_->routes.push_back({path, std::move(handler), {}});
+  impl_->routes.push_back({path, std::move(handler), {}, route_options.token});
   return sdk::Status::success();
 }
 
@@ -1385,7 +1411,7 @@ sdk::Status HttpServer::registerStreamRoute(const std::string& path,
                                             sdk::StreamRouteHandler handler) {
   if (auto status = checkRoutePath(impl_->routes, path, impl_->started); !status) return status;
   if (!handler) return sdk::Status::failure("route " + path + " has no handler");
-  impl_->routes.push_back({path, {}, std::move(handler)});
+  impl_->routes.push_back({path, {}, std::move(handler), {}});
   return sdk::Status::success();
 }
 

@@ -161,7 +161,6 @@ class Exchange final : public sdk::HttpExchange {
   }
   const sdk::HttpRequest& request() const override { return request_; }
   void respond(const sdk::HttpResponse& response) override { response_ = response; }
-  int detach(const sdk::HttpResponse&) override { return -1; }
   sdk::HttpRequest request_;
   sdk::HttpResponse response_;
 };
