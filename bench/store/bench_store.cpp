@@ -77,6 +77,9 @@ class BenchHost final : public sdk::Host, public sdk::Logger, public sdk::Metric
   sdk::Status registerRoute(const std::string&, sdk::RouteHandler) override {
     return sdk::Status::success();
   }
+  sdk::Status registerStreamRoute(const std::string&, sdk::StreamRouteHandler) override {
+    return sdk::Status::success();
+  }
   sdk::Store* store() override { return nullptr; }
   void reportAuthState(sdk::AuthState, const std::string&) override {}
   void log(sdk::LogLevel level, std::string_view message) override {
