@@ -12,28 +12,17 @@
 
 #include "connection.hpp"
 #include "gatherd/sdk/store.hpp"
+#include "storage/aggregate_plan.hpp"
 
 namespace gatherd::plugins::sqlite {
 
-inline constexpr std::int64_t kHourMs = 3'600'000;
-inline constexpr std::int64_t kDayMs = 86'400'000;
-/// Bounds used for open ranges (year 1970 .. far future).
-inline constexpr std::int64_t kMinTimeMs = 0;
-inline constexpr std::int64_t kMaxTimeMs = 253'402'300'800'000;  // 10000-01-01
-inline constexpr std::int64_t kMaxBuckets = 20'000;
-
-/// Sums in integers (cost in nano-USD), converted to sdk::Totals at the end.
-struct Accumulator {
-  std::int64_t count = 0;
-  std::int64_t success = 0;
-  std::int64_t cost_nano = 0;
-  std::array<std::int64_t, 5> tokens{};  ///< input, output, cache_input, reasoning, total
-
-  void add(const Accumulator& other);
-  sdk::Totals totals() const;
-};
-
-std::int64_t floorDiv(std::int64_t value, std::int64_t unit);
+using storage::Accumulator;
+using storage::floorDiv;
+using storage::kDayMs;
+using storage::kHourMs;
+using storage::kMaxBuckets;
+using storage::kMaxTimeMs;
+using storage::kMinTimeMs;
 
 /// Invocation rows before this time were deleted by retention (hour aligned; 0 = none).
 std::int64_t prunedBefore(Connection& connection);

@@ -2,10 +2,10 @@
 
 #include <cmath>
 
-#include "error_normalizer.hpp"
 #include "field_codec.hpp"
 #include "gatherd/sdk/streams.hpp"
 #include "json/time_format.hpp"
+#include "storage/error_normalizer.hpp"
 
 namespace gatherd::plugins::sqlite {
 namespace {
@@ -15,8 +15,8 @@ namespace inv = sdk::streams::invocation;
 // A source resends at most its newest 20 calls per poll, so 1,024 covers the repeats of 50
 // sources; each entry costs about 350 bytes for good (16k of them were 5.6 MB of gatherd's RSS).
 constexpr std::size_t kCacheCapacity = 1'024;
-constexpr std::int64_t kHourMs = 3'600'000;
-constexpr std::int64_t kDayMs = 86'400'000;
+using storage::kDayMs;
+using storage::kHourMs;
 constexpr std::array<const char*, 5> kTokenFields = {inv::kInputTokens, inv::kOutputTokens,
                                                      inv::kCacheInputTokens, inv::kReasoningTokens,
                                                      inv::kTotalTokens};
@@ -49,12 +49,6 @@ std::string cacheKey(const std::string& source, const std::string& invoke_id,
 }
 
 }  // namespace
-
-std::int64_t costNano(std::optional<double> cost_usd) {
-  if (!cost_usd || !std::isfinite(*cost_usd)) return 0;
-  const double nano = *cost_usd * 1e9;
-  return static_cast<std::int64_t>(nano + (nano < 0 ? -0.5 : 0.5));
-}
 
 BatchWriter::BatchWriter(Connection& connection) : connection_(connection) {}
 
@@ -167,7 +161,7 @@ void BatchWriter::writeInvocation(const std::string& source, const sdk::Record& 
 
   const auto error_message = nonEmpty(textField(record, inv::kErrorMessage));
   const std::optional<std::string> error_key =
-      error_message ? std::optional(normaliseErrorMessage(*error_message)) : std::nullopt;
+      error_message ? std::optional(storage::normaliseErrorMessage(*error_message)) : std::nullopt;
   const std::string payload = encodeFields(record.fields);
   const std::optional<std::string> raw =
       record.raw_json.empty() ? std::nullopt : std::optional(record.raw_json);

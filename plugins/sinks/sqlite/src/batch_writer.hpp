@@ -11,6 +11,7 @@
 
 #include "connection.hpp"
 #include "gatherd/sdk/record.hpp"
+#include "storage/aggregate_plan.hpp"
 
 namespace gatherd::plugins::sqlite {
 
@@ -37,9 +38,7 @@ struct WriteCounts {
   std::int64_t last_sequence = 0;  ///< newest change sequence after the commit
 };
 
-/// Cost in nano-USD, rounded exactly like SQLite's round(): rollups sum integers, so totals
-/// are exact and stay exact when rows are updated or pruned.
-std::int64_t costNano(std::optional<double> cost_usd);
+using storage::costNano;
 
 class BatchWriter {
  public:

@@ -8,15 +8,12 @@
 
 #include "connection.hpp"
 #include "gatherd/sdk/record.hpp"
+#include "storage/flat_fields.hpp"
 
 namespace gatherd::plugins::sqlite {
 
-/// {"name":value,...}; doubles always carry a fraction or exponent so they decode as doubles.
-std::string encodeFields(const sdk::Fields& fields);
-
-/// Parses a flat JSON object (string, number, bool and null members), or nullopt for anything
-/// else (nested values, invalid JSON).
-std::optional<sdk::Fields> parseFlatObject(std::string_view json);
+using storage::encodeFields;
+using storage::parseFlatObject;
 
 /// The inverse of encodeFields, on `connection`'s thread: parseFlatObject, falling back to
 /// SQLite's json_each for other shapes (rows migrated from the seed may nest). Nested values

@@ -15,7 +15,7 @@
 
 #include "gatherd/sdk/redaction.hpp"
 
-#include "error_normalizer.hpp"
+#include "storage/error_normalizer.hpp"
 
 namespace gatherd::plugins::sqlite {
 namespace {
@@ -30,7 +30,7 @@ void errorKeyFunction(sqlite3_context* context, int, sqlite3_value** arguments) 
   }
   const auto* text = sqlite3_value_text(arguments[0]);
   const int size = sqlite3_value_bytes(arguments[0]);
-  const std::string key = normaliseErrorMessage(
+  const std::string key = storage::normaliseErrorMessage(
       std::string_view(reinterpret_cast<const char*>(text), static_cast<std::size_t>(size)));
   sqlite3_result_text(context, key.data(), static_cast<int>(key.size()), SQLITE_TRANSIENT);
 }

@@ -1,8 +1,8 @@
-#include "error_normalizer.hpp"
+#include "storage/error_normalizer.hpp"
 
 #include <catch2/catch.hpp>
 
-using gatherd::plugins::sqlite::normaliseErrorMessage;
+using gatherd::storage::normaliseErrorMessage;
 
 TEST_CASE("error messages that differ in ids, numbers and durations normalise alike") {
   CHECK(normaliseErrorMessage("request req_8f3a2b timed out after 30s (attempt 2)") ==

@@ -16,6 +16,7 @@
 #include "gatherd/sdk/testing/fake_host.hpp"
 #include "json/time_format.hpp"
 #include "sqlite_sink.hpp"
+#include "store_suite.hpp"
 
 namespace gatherd::plugins::sqlite::testing {
 
@@ -40,64 +41,9 @@ class TempDir {
   std::string path_;
 };
 
-/// What a test knows about one invocation.
-struct Invocation {
-  std::string request_id;
-  std::int64_t time_ms = 0;
-  std::string model = "gpt-5-codex";
-  std::string status = "success";
-  std::string error_message;
-  std::int64_t input_tokens = 0;
-  std::int64_t output_tokens = 0;
-  std::int64_t cache_input_tokens = 0;
-  std::int64_t reasoning_tokens = 0;
-  std::int64_t total_tokens = 0;
-  double cost_usd = 0;
-  std::optional<std::int64_t> response_time_ms;
-  std::optional<std::int64_t> first_byte_time_ms;
-};
-
-inline sdk::Record toRecord(const Invocation& invocation) {
-  namespace inv = sdk::streams::invocation;
-  sdk::Record record;
-  record.stream = sdk::streams::kInvocation;
-  const std::string iso = json::formatIsoUtc(invocation.time_ms);
-  record.key = invocation.request_id + "|" + iso;
-  record.time_ms = invocation.time_ms;
-  record.fields[inv::kRequestId] = invocation.request_id;
-  record.fields[inv::kOccurredAt] = iso;
-  record.fields[inv::kRequestTime] = iso;
-  record.fields[inv::kModel] = invocation.model;
-  record.fields[inv::kStatus] = invocation.status;
-  record.fields[inv::kErrorMessage] = invocation.error_message;
-  record.fields[inv::kInputTokens] = invocation.input_tokens;
-  record.fields[inv::kOutputTokens] = invocation.output_tokens;
-  record.fields[inv::kCacheInputTokens] = invocation.cache_input_tokens;
-  record.fields[inv::kReasoningTokens] = invocation.reasoning_tokens;
-  record.fields[inv::kTotalTokens] = invocation.total_tokens;
-  record.fields[inv::kCostUsd] = invocation.cost_usd;
-  if (invocation.response_time_ms)
-    record.fields[inv::kResponseTimeMs] = *invocation.response_time_ms;
-  if (invocation.first_byte_time_ms) {
-    record.fields[inv::kFirstByteTimeMs] = *invocation.first_byte_time_ms;
-  }
-  record.raw_json =
-      "{\"requestId\":\"" + invocation.request_id + "\",\"status\":\"" + invocation.status + "\"}";
-  return record;
-}
-
-inline sdk::Batch makeBatch(const std::string& source, std::int64_t window_ms,
-                            const std::vector<Invocation>& invocations) {
-  sdk::Batch batch;
-  batch.window.source = source;
-  batch.window.window_ms = window_ms;
-  batch.window.started_ms = window_ms;
-  batch.window.finished_ms = window_ms + 250;
-  batch.window.records_seen = static_cast<std::int64_t>(invocations.size());
-  batch.window.records_emitted = static_cast<std::int64_t>(invocations.size());
-  for (const auto& invocation : invocations) batch.records.push_back(toRecord(invocation));
-  return batch;
-}
+using gatherd::store_suite::Invocation;
+using gatherd::store_suite::makeBatch;
+using gatherd::store_suite::toRecord;
 
 /// A SqliteSink on a FakeHost, initialised and started on `path` with extra config keys.
 struct SinkFixture {

@@ -1,8 +1,8 @@
-#include "error_normalizer.hpp"
+#include "storage/error_normalizer.hpp"
 
 #include <cctype>
 
-namespace gatherd::plugins::sqlite {
+namespace gatherd::storage {
 namespace {
 
 constexpr std::size_t kMaxLength = 200;
@@ -95,4 +95,4 @@ std::string normaliseErrorMessage(std::string_view message) {
   return out;
 }
 
-}  // namespace gatherd::plugins::sqlite
+}  // namespace gatherd::storage
