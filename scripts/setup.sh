@@ -8,8 +8,8 @@ GATHERD_BUILD="${GATHERD_BUILD:-$GATHERD_ROOT/build}"
 export GATHERD_ROOT GATHERD_BUILD
 
 GATHERD_BUILD_PACKAGES=(build-essential cmake pkg-config libpoco-dev libboost-dev
-  libboost-filesystem-dev libspdlog-dev catch2 libsqlite3-dev libssl-dev libsimdjson-dev sqlite3
-  openssl curl ca-certificates file)
+  libboost-filesystem-dev libspdlog-dev catch2 libsqlite3-dev libssl-dev libsimdjson-dev libpq-dev
+  sqlite3 openssl curl ca-certificates file)
 
 as_root() {
   if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi

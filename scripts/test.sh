@@ -8,6 +8,9 @@ source "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
 ensure_packages chromium fonts-wqy-microhei
 # Prometheus (and promtool) for the prometheus sink's tests: see the Prometheus block below.
 ensure_packages prometheus
+# postgres sink (issue 14): its tests start a throwaway PostgreSQL 15 cluster (initdb + pg_ctl,
+# as the postgres user under root) on 127.0.0.1; without the server package they are not built.
+ensure_packages postgresql
 cd "$GATHERD_ROOT"
 
 echo "== house rules: plugins include only the sdk, never core/"

@@ -1,0 +1,131 @@
+#pragma once
+// The write path: one batch = one transaction on the writer connection, with multi-row
+// statements (unnest of arrays) so a batch costs a handful of round trips. Several gatherds may
+// write at once: inserts are INSERT ... ON CONFLICT, rollup upserts take their rows in key order,
+// and the change sequence is numbered under a transaction advisory lock held until commit.
+
+#include <array>
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "gatherd/sdk/record.hpp"
+#include "pg.hpp"
+
+namespace gatherd::plugins::postgres {
+
+/// Kinds of the change sequence as stored in changes.kind (the sqlite sink's numbers).
+enum class ChangeKind : int {
+  kInvocationNew = 1,
+  kInvocationUpdated = 2,
+  kQuota = 3,
+  kWindow = 4,
+  kOther = 5
+};
+
+/// A quota snapshot is written when its fields changed, and at least this often.
+inline constexpr std::int64_t kQuotaHeartbeatMs = std::int64_t{5} * 60'000;
+
+struct WriteCounts {
+  std::int64_t inserted = 0;
+  std::int64_t updated = 0;
+  std::int64_t unchanged = 0;
+  std::int64_t too_old = 0;
+  std::int64_t quota_snapshots = 0;
+  std::int64_t other_records = 0;
+  std::int64_t last_sequence = 0;
+};
+
+class BatchWriter {
+ public:
+  /// `connection` is used only by the thread that calls write(); it must outlive this object.
+  BatchWriter(Connection& connection, std::string schema, std::string collector);
+
+  /// Loads what the writer remembers across batches (latest quota snapshots, pruning horizon).
+  void load();
+  /// Writes `batch` at wall time `now_ms` in one transaction. Throws PgError; nothing of the
+  /// batch is kept then.
+  WriteCounts write(const sdk::Batch& batch, std::int64_t now_ms);
+  void setPrunedBefore(std::int64_t pruned_before_ms) { pruned_before_ms_ = pruned_before_ms; }
+  void forgetRecent() {
+    cache_.clear();
+    cache_order_.clear();
+  }
+  /// The name rows of source instance `instance` are stored under: the instance name, or
+  /// "<collector>/<instance>" when another collector already uses the name.
+  const std::string& storedSource(const std::string& instance);
+  /// The NOTIFY channel of `schema`.
+  static std::string channel(const std::string& schema) { return "gatherd_" + schema; }
+
+ private:
+  struct Known {
+    std::int64_t id = 0;
+    std::int64_t occurred_ms = 0;
+    std::string model;
+    std::string status;
+    std::optional<double> cost;
+    std::array<std::optional<std::int64_t>, 5> tokens;
+  };
+  struct Pending {
+    std::string key;
+    std::string invoke_id;
+    std::string occurred_at;
+    Known values;
+    const sdk::Record* record = nullptr;
+  };
+  struct QuotaState {
+    std::string fields_json;
+    std::int64_t time_ms = 0;
+  };
+  struct RollupKey {
+    std::int64_t time_ms;
+    std::string model;
+    std::string status;
+    bool operator<(const RollupKey& other) const {
+      return std::tie(time_ms, model, status) < std::tie(other.time_ms, other.model, other.status);
+    }
+  };
+  struct ChangeRow {
+    ChangeKind kind;
+    std::int64_t ref_id;
+  };
+
+  void writeInvocations(const std::string& source, const std::vector<const sdk::Record*>& records,
+                        std::int64_t now_ms, WriteCounts& counts);
+  void writeQuota(const std::string& source, const sdk::Record& record, std::int64_t now_ms,
+                  WriteCounts& counts);
+  void writeOther(const std::string& source, const sdk::Record& record, std::int64_t now_ms,
+                  WriteCounts& counts);
+  std::int64_t writeWindow(const std::string& source, const sdk::WindowResult& window);
+  void addRollup(const Known& values, int sign);
+  void flushRollups(const std::string& source);
+  std::int64_t flushChanges(const std::string& source, std::int64_t now_ms);
+  void remember(const std::string& key, Known known);
+
+  Connection& connection_;
+  std::string schema_;
+  std::string collector_;
+  std::int32_t lock_key_ = 0;
+  std::int64_t pruned_before_ms_ = 0;
+  std::unordered_map<std::string, std::string> stored_sources_;
+  std::unordered_map<std::string, Known> cache_;
+  std::deque<std::string> cache_order_;
+  std::unordered_map<std::string, Known> pending_;
+  std::unordered_map<std::string, QuotaState> quotas_;
+  std::unordered_map<std::string, QuotaState> pending_quotas_;
+  // Per-batch accumulation: rollup deltas per (time, model, status) (time 0 only as key
+  // part; buckets are derived in SQL) and the change rows, written last.
+  struct Delta {
+    std::int64_t count = 0;
+    std::int64_t cost_nano = 0;
+    std::array<std::int64_t, 5> tokens{};
+  };
+  std::map<RollupKey, Delta> deltas_;
+  std::vector<ChangeRow> changes_;
+};
+
+}  // namespace gatherd::plugins::postgres
