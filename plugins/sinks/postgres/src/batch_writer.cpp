@@ -130,8 +130,8 @@ WriteCounts BatchWriter::write(const sdk::Batch& batch, std::int64_t now_ms) {
       writeOther(source, record, now_ms, counts);
     }
   }
-  changes_.push_back({ChangeKind::kWindow, writeWindow(source, batch.window)});
-  flushRollups(source);
+  // One statement for the rollups, the ledger row and the sequence lock; one for the changes.
+  changes_.push_back({ChangeKind::kWindow, flushRollupsAndWindow(source, batch.window)});
   counts.last_sequence = flushChanges(source, now_ms);
   transaction.commit();
 
@@ -360,8 +360,8 @@ void BatchWriter::addRollup(const Known& values, int sign) {
   }
 }
 
-void BatchWriter::flushRollups(const std::string& source) {
-  if (deltas_.empty()) return;
+std::int64_t BatchWriter::flushRollupsAndWindow(const std::string& source,
+                                                const sdk::WindowResult& window) {
   Columns columns(10);
   for (const auto& [key, delta] : deltas_) {
     columns[0].emplace_back(std::to_string(key.time_ms));
@@ -374,10 +374,13 @@ void BatchWriter::flushRollups(const std::string& source) {
     }
   }
   Params params;
-  columns.addTo(params);
-  params.add(source);
-  // Rows are grouped (an upsert may touch a key once) and ordered by key, so concurrent
-  // writers lock rollup rows in the same order and cannot deadlock.
+  columns.addTo(params);                  // $1 .. $10
+  params.add(source);                     // $11
+  addWindowParams(params, window);        // $12 .. $26
+  params.add(kLockClass).add(lock_key_);  // $27, $28
+  // Rollup rows are grouped (an upsert may touch a key once) and ordered by key, so concurrent
+  // writers lock them in the same order and cannot deadlock. The transaction lock taken here
+  // numbers this batch's changes in the next statement (see flushChanges()).
   const char* const kUpdate =
       " DO UPDATE SET count = r.count + excluded.count, cost_nano = r.cost_nano + "
       "excluded.cost_nano, input_tokens = r.input_tokens + excluded.input_tokens, "
@@ -388,7 +391,7 @@ void BatchWriter::flushRollups(const std::string& source) {
   const std::string sums =
       "sum(n), sum(cost), sum(i), sum(o), sum(c), sum(r), sum(t) FROM d GROUP BY 1, 3, 4 "
       "ORDER BY 1, 3, 4 ON CONFLICT (bucket_ms, source, model, status)";
-  connection_.exec(
+  Result result = connection_.exec(
       std::string("WITH d AS (SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], "
                   "$4::bigint[], $5::bigint[], $6::bigint[], $7::bigint[], $8::bigint[], "
                   "$9::bigint[], $10::bigint[]) AS d(h, model, status, n, cost, i, o, c, r, t)), "
@@ -398,22 +401,30 @@ void BatchWriter::flushRollups(const std::string& source) {
           "), daily AS (INSERT INTO invocation_rollup_daily AS r SELECT h / 86400000 * "
           "86400000, $11, model, status, " +
           sums + kUpdate +
-          ") INSERT INTO invocation_rollup_hourly_source AS r SELECT h, $11, sum(n), "
-          "sum(CASE WHEN status = 'success' THEN n ELSE 0 END), sum(cost), sum(i), sum(o), "
-          "sum(c), sum(r), sum(t) FROM d GROUP BY 1 ORDER BY 1 ON CONFLICT (bucket_ms, source) "
-          "DO UPDATE SET count = r.count + excluded.count, success = r.success + "
+          "), per_source AS (INSERT INTO invocation_rollup_hourly_source AS r SELECT h, $11, "
+          "sum(n), sum(CASE WHEN status = 'success' THEN n ELSE 0 END), sum(cost), sum(i), "
+          "sum(o), sum(c), sum(r), sum(t) FROM d GROUP BY 1 ORDER BY 1 ON CONFLICT (bucket_ms, "
+          "source) DO UPDATE SET count = r.count + excluded.count, success = r.success + "
           "excluded.success, cost_nano = r.cost_nano + excluded.cost_nano, input_tokens = "
           "r.input_tokens + excluded.input_tokens, output_tokens = r.output_tokens + "
           "excluded.output_tokens, cache_input_tokens = r.cache_input_tokens + "
           "excluded.cache_input_tokens, reasoning_tokens = r.reasoning_tokens + "
-          "excluded.reasoning_tokens, total_tokens = r.total_tokens + excluded.total_tokens",
+          "excluded.reasoning_tokens, total_tokens = r.total_tokens + excluded.total_tokens), "
+          "w AS (INSERT INTO window_ledger (source, window_ms, window_at, started_ms, "
+          "finished_ms, outcome, message, http_status, records_seen, records_emitted, "
+          "records_rejected, gap_suspected, gap_from_ms, gap_to_ms, auth_state, clock_jump) "
+          "VALUES ($11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, "
+          "$26) RETURNING id), "
+          "l AS (SELECT pg_advisory_xact_lock($27::int, $28::int) AS locked) "
+          "SELECT (SELECT id FROM w), (SELECT count(*) FROM l)",
       params);
+  return result.integer(0, 0);
 }
 
 std::int64_t BatchWriter::flushChanges(const std::string& source, std::int64_t now_ms) {
-  // Numbered under a transaction lock that is released only after the commit is visible: a
-  // reader that saw sequence N has seen every smaller sequence that will ever commit.
-  connection_.exec("SELECT pg_advisory_xact_lock($1, $2)", Params().add(kLockClass).add(lock_key_));
+  // Numbered under the transaction lock flushRollupsAndWindow() took, released only after the
+  // commit is visible: a reader that saw sequence N has seen every smaller sequence that will
+  // ever commit.
   std::vector<std::optional<std::int64_t>> kinds;
   std::vector<std::optional<std::int64_t>> refs;
   for (const ChangeRow& change : changes_) {
@@ -492,31 +503,22 @@ void BatchWriter::writeOther(const std::string& source, const sdk::Record& recor
   ++counts.other_records;
 }
 
-std::int64_t BatchWriter::writeWindow(const std::string& source, const sdk::WindowResult& window) {
-  Result id = connection_.exec(
-      "INSERT INTO window_ledger (source, window_ms, window_at, started_ms, finished_ms, "
-      "outcome, message, http_status, records_seen, records_emitted, records_rejected, "
-      "gap_suspected, gap_from_ms, gap_to_ms, auth_state, clock_jump) "
-      "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) "
-      "RETURNING id",
-      Params()
-          .add(source)
-          .add(window.window_ms)
-          .add(json::formatIsoUtc(window.window_ms))
-          .add(window.started_ms)
-          .add(window.finished_ms)
-          .add(sdk::outcomeName(window.outcome))
-          .add(window.message)
-          .add(std::int64_t{window.http_status})
-          .add(window.records_seen)
-          .add(window.records_emitted)
-          .add(window.records_rejected)
-          .add(std::int64_t{window.gap_suspected ? 1 : 0})
-          .add(window.gap_from_ms)
-          .add(window.gap_to_ms)
-          .add(sdk::authStateName(window.auth_state))
-          .add(std::int64_t{window.clock_jump ? 1 : 0}));
-  return id.integer(0, 0);
+void BatchWriter::addWindowParams(Params& params, const sdk::WindowResult& window) {
+  params.add(window.window_ms)
+      .add(json::formatIsoUtc(window.window_ms))
+      .add(window.started_ms)
+      .add(window.finished_ms)
+      .add(sdk::outcomeName(window.outcome))
+      .add(window.message)
+      .add(std::int64_t{window.http_status})
+      .add(window.records_seen)
+      .add(window.records_emitted)
+      .add(window.records_rejected)
+      .add(std::int64_t{window.gap_suspected ? 1 : 0})
+      .add(window.gap_from_ms)
+      .add(window.gap_to_ms)
+      .add(sdk::authStateName(window.auth_state))
+      .add(std::int64_t{window.clock_jump ? 1 : 0});
 }
 
 }  // namespace gatherd::plugins::postgres

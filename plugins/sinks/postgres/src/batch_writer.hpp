@@ -100,9 +100,11 @@ class BatchWriter {
                   WriteCounts& counts);
   void writeOther(const std::string& source, const sdk::Record& record, std::int64_t now_ms,
                   WriteCounts& counts);
-  std::int64_t writeWindow(const std::string& source, const sdk::WindowResult& window);
+  static void addWindowParams(Params& params, const sdk::WindowResult& window);
   void addRollup(const Known& values, int sign);
-  void flushRollups(const std::string& source);
+  /// Upserts the batch's rollup deltas, inserts the ledger row (its id is returned) and takes
+  /// the change-sequence lock, in one statement.
+  std::int64_t flushRollupsAndWindow(const std::string& source, const sdk::WindowResult& window);
   std::int64_t flushChanges(const std::string& source, std::int64_t now_ms);
   void remember(const std::string& key, Known known);
 
