@@ -17,7 +17,7 @@ struct Services {
   MetricsRegistry metrics;
   sdk::testing::ManualClock clock;
   SourceStatusRegistry sources;
-  HostServices services{logging, metrics, clock, sources, "/tmp", "test", {}, {}};
+  HostServices services{logging, metrics, clock, sources, "/tmp", "test", {}, {}, nullptr, {}};
 };
 
 LoadedPlugin goodFixture() {
