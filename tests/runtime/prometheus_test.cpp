@@ -198,8 +198,9 @@ TEST_CASE(
   CHECK(text.body.find("sk-SYNTHETIC") == std::string::npos);
   const auto exposition = dir.write("metrics.txt", text.body);
   std::string output;
-  CHECK(runTool("promtool check metrics < " + exposition.string(), output) == 0);
+  const int promtool_status = runTool("promtool check metrics < " + exposition.string(), output);
   INFO(output);
+  CHECK(promtool_status == 0);
   const Reply open = get(gatherd_port, "/metrics",
                          {scrape[0], {"Accept", "application/openmetrics-text;version=1.0.0"}});
   CHECK(open.content_type == "application/openmetrics-text; version=1.0.0; charset=utf-8");

@@ -94,7 +94,9 @@ std::string demoWithStore(const TempDir& dir, const std::string& bind) {
   std::string text = baseConfig(dir.path(), "200ms") +
                      "[source.demo]\nplugin = demo\ncalls_per_minute = 600\nseed = 7\n\n"
                      "[sink.db]\nplugin = sqlite\n";
-  text.replace(text.find("bind = 127.0.0.1:0"), 18, "bind = " + bind);
+  // A bind beyond loopback needs a token or allow_open (the service refuses it otherwise).
+  const std::string open = bind.rfind("0.0.0.0:", 0) == 0 ? "\nallow_open = true" : "";
+  text.replace(text.find("bind = 127.0.0.1:0"), 18, "bind = " + bind + open);
   return text;
 }
 
