@@ -19,6 +19,15 @@ if grep -rnE '#include *[<"](core/|gatherd/core/)' plugins; then
   exit 1
 fi
 
+echo "== house rules: no ';' in a Catch2 test name"
+# catch_discover_tests splits a name at ';': both halves then match no test and "pass" unrun.
+if find core plugins sdk tests -name '*.cpp' -print0 | xargs -0 perl -0ne \
+  'while (/TEST_CASE\(\s*((?:"(?:[^"\\]|\\.)*"\s*)+)/g) { my $n = $1; print "$ARGV: $n\n" if $n =~ /;/ }' |
+  grep .; then
+  echo "test: a test name holds ';' (ctest would never run it)" >&2
+  exit 1
+fi
+
 echo "== Prometheus: alerting rules, their unit tests, names the rules and dashboard use"
 # The exposition itself is checked by promtool and by a real Prometheus scraping gatherd in the
 # C++ tests (plugins/sinks/prometheus/tests, tests/runtime/prometheus_test.cpp).

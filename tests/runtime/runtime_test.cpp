@@ -168,7 +168,7 @@ TEST_CASE("plugins lists what loaded with its keys") {
                                 Catch::Contains("calls_per_minute"));
 }
 
-TEST_CASE("SIGHUP reloads the config; an invalid one keeps the old") {
+TEST_CASE("SIGHUP reloads the config, an invalid one keeps the old") {
   TempDir dir;
   const auto config = dir.write("gatherd.ini", demoToFile(dir, "100ms"));
   GatherdProcess gatherd(config);

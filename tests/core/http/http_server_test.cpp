@@ -112,7 +112,7 @@ TEST_CASE("health, version and 404s answer JSON", "[http]") {
   REQUIRE(post.json()->has("error"));
 }
 
-TEST_CASE("ready reports a missing store and failed sources; sources lists each instance", "[http]") {
+TEST_CASE("ready reports a missing store and failed sources, sources lists each instance", "[http]") {
   Fixture fixture;
   fixture.registry.add("acct-a", "xychatai-codex", 10'000);
   fixture.registry.add("acct-b", "demo", 5'000);
@@ -468,7 +468,7 @@ TEST_CASE("request size bounds, idle timeout, and many idle clients", "[http]") 
   for (auto& client : silent) REQUIRE(client->readUntilClosed(10'000));
 }
 
-TEST_CASE("bind failures are clear errors; stop is prompt with open connections", "[http]") {
+TEST_CASE("bind failures are clear errors, stop is prompt with open connections", "[http]") {
   Fixture first;
   const auto port = first.start();
   HttpServerOptions options;
@@ -496,7 +496,7 @@ TEST_CASE("bind failures are clear errors; stop is prompt with open connections"
   first.server->stop();
 }
 
-TEST_CASE("sessions expire; failed logins and bad tokens are rate-limited per address", "[http]") {
+TEST_CASE("sessions expire, failed logins and bad tokens are rate-limited per address", "[http]") {
   LogCapture logs;
   const std::string token = "s3cret-token-value-0123456789";
   HttpServerOptions options;

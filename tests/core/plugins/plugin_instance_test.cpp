@@ -39,7 +39,7 @@ sdk::Batch pollOnce(SourceInstance& instance) {
 
 }  // namespace
 
-TEST_CASE("a plugin that throws is marked failed, logged and counted; the call returns") {
+TEST_CASE("a plugin that throws is marked failed, logged and counted, the call returns") {
   Services s;
   s.sources.add("bad", "fixture", 10'000);
   SourceInstance instance(goodFixture(), "bad", s.services);

@@ -162,7 +162,7 @@ TEST_CASE("a version 1 database (the seed's table) migrates with its rows, typed
   CHECK(fixture.host.counter("sqlite_invocations_unchanged") == 1);
 }
 
-TEST_CASE("seed-era raw responses are validated and their secrets masked; none stays in the file",
+TEST_CASE("seed-era raw responses are validated and their secrets masked, none stays in the file",
           "[secrets]") {
   TempDir dir;
   const std::string path = dir.file("seed-secrets.db");

@@ -233,7 +233,7 @@ TEST_CASE("a reconnect with Last-Event-ID gets exactly what it missed", "[sse]")
   REQUIRE(*reset.named("reset")[0].id == newest);
 }
 
-TEST_CASE("a fresh stream learns its id at once; a reconnect by hand passes it in the URL", "[sse]") {
+TEST_CASE("a fresh stream learns its id at once, a reconnect by hand passes it in the URL", "[sse]") {
   SseFixture fixture;
   const std::int64_t now = nowMs();
   const std::int64_t window = now - now % 10'000;
@@ -303,7 +303,7 @@ TEST_CASE("a client that stops reading is dropped without holding up the others"
   REQUIRE(fixture.sink.clientCount() == 1);
 }
 
-TEST_CASE("streams get the configured heartbeat and buffer; stop closes every stream", "[sse]") {
+TEST_CASE("streams get the configured heartbeat and buffer, stop closes every stream", "[sse]") {
   SseFixture fixture(Settings{{"heartbeat", "200ms"}, {"client_buffer", "65536"}});
   std::vector<std::unique_ptr<SocketExchange>> clients;
   for (int i = 0; i < 3; ++i) clients.push_back(fixture.connect());

@@ -317,7 +317,7 @@ TEST_CASE("truncated JSON, HTML and empty bodies are malformed", "[parser]") {
             .envelope == Envelope::kMalformed);
 }
 
-TEST_CASE("naive times follow utc_offset; times with an offset do not", "[parser]") {
+TEST_CASE("naive times follow utc_offset, times with an offset do not", "[parser]") {
   const auto shanghai = parseFixture("quota-lenient-records.json", "codex", 480);
   const auto new_york = parseFixture("quota-lenient-records.json", "codex", -300);
   CHECK(byId(new_york, "str-1").get<std::string>(inv::kOccurredAt) == "2026-02-25T15:10:00Z");

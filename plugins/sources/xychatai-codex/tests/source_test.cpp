@@ -181,7 +181,7 @@ TEST_CASE("a burst of more than 20 calls between two polls is a suspected gap", 
   CHECK(invocations(after).size() == 5);
 }
 
-TEST_CASE("a record whose status changes is emitted again; an exact repeat is not; quota "
+TEST_CASE("a record whose status changes is emitted again, an exact repeat is not, quota "
           "every 5 minutes", "[source][dedup]") {
   auto upstream = httpsUpstream();
   const std::string running = R"({"code":1,"msg":"success","data":{"codex":{"isAuth":true,)"
@@ -317,7 +317,7 @@ TEST_CASE("5xx, 522, business codes and broken bodies are classified", "[source]
   CHECK(harness.host.authReports().size() == 1);
 }
 
-TEST_CASE("a rejected record is counted and reported; the others are kept", "[source]") {
+TEST_CASE("a rejected record is counted and reported, the others are kept", "[source]") {
   auto upstream = httpsUpstream();
   upstream->setDefault(ScriptedResponse::json(fixture("quota-lenient-records.json")));
   Harness harness;
@@ -432,7 +432,7 @@ TEST_CASE("an oversized body is refused, plain or gzip-compressed", "[source][li
   CHECK(harness.poll().window.outcome == Outcome::kOk);
 }
 
-TEST_CASE("connections are reused while 2 requests are in flight; a 3rd opens a new one",
+TEST_CASE("connections are reused while 2 requests are in flight, a 3rd opens a new one",
           "[source][pool]") {
   auto upstream = httpsUpstream();
   Harness harness;
