@@ -24,6 +24,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "core/alerts/alert_engine.hpp"
 #include "core/app/runtime.hpp"
 #include "core/app/service_notifier.hpp"
 #include "core/config/daemon_config.hpp"
@@ -94,6 +95,10 @@ void Application::defineOptions(Poco::Util::OptionSet& options) {
           .required(false)
           .repeatable(false)
           .argument("FILE"));
+  options.addOption(Poco::Util::Option("sink", "", "test-alert: only this [sink.NAME]")
+                        .required(false)
+                        .repeatable(false)
+                        .argument("NAME"));
   options.addOption(Poco::Util::Option("help", "h", "show this help").required(false));
   options.addOption(Poco::Util::Option("version", "V", "print the version").required(false));
 }
@@ -103,6 +108,8 @@ void Application::handleOption(const std::string& name, const std::string& value
   if (name == "config") {
     // Absolute now: --daemon changes to / before main() runs.
     config_path_ = std::filesystem::absolute(value).string();
+  } else if (name == "sink") {
+    sink_name_ = value;
   } else if (name == "help") {
     printHelp();
     stop_ = true;
@@ -119,7 +126,8 @@ void Application::printHelp() {
   Poco::Util::HelpFormatter help(options());
   help.setCommand("gatherd");
   help.setWidth(110);
-  help.setUsage("[--config FILE] [once | check-config | plugins | reload | health | check-db]");
+  help.setUsage(
+      "[--config FILE] [once | check-config | plugins | reload | health | check-db | test-alert [--sink NAME]]");
   help.setHeader(
       "gatherd collects records from source plugins every interval and hands them to sink "
       "plugins.\n"
@@ -130,6 +138,7 @@ void Application::printHelp() {
       "  reload         ask the running service (pid file in data_dir) to re-read its config\n"
       "  health         ask the running service's /ready on [http] bind: exit 0 ready, 1 not\n"
       "  check-db       run the full integrity check of every sqlite store (may take a while)\n"
+      "  test-alert     send a sample alert to every webhook sink (or only --sink NAME)\n"
       "Exit codes: 0 ok, 1 runtime error, 2 configuration or usage error, 3 a `once` poll failed.");
   help.format(std::cout);
 }
@@ -163,6 +172,7 @@ int Application::main(const std::vector<std::string>& args) {
     if (verb == "reload") return signalReload();
     if (verb == "health") return checkHealth();
     if (verb == "check-db") return checkDatabases();
+    if (verb == "test-alert") return testAlert();
     std::cerr << "gatherd: unknown verb '" << verb << "' (see --help)\n";
     return kExitConfigError;
   } catch (const ConfigError& error) {
@@ -239,6 +249,39 @@ int Application::runOnce() {
   Runtime runtime(logging, clock);
   runtime.build(std::move(config), catalog, Runtime::Mode::kOnce);
   return runtime.pollOnce(std::cout, std::cerr);
+}
+
+int Application::testAlert() {
+  Logging logging;
+  SystemClock clock;
+  DaemonConfig config = loadDaemonConfig(config_path_);
+  PluginCatalog catalog = loadPlugins(config.plugin_dir);
+  reportRefused(catalog, *logging.get("core"));
+  Runtime runtime(logging, clock);
+  runtime.build(std::move(config), catalog, Runtime::Mode::kAlertTest);
+  Alert alert;
+  alert.rule = "test";
+  alert.source = "gatherd";
+  alert.fired_ms = clock.utcNowMs();
+  alert.id = "test|gatherd||" + std::to_string(alert.fired_ms);
+  sdk::Batch batch;
+  batch.window.source = "gatherd";
+  batch.window.window_ms = batch.window.started_ms = batch.window.finished_ms = alert.fired_ms;
+  batch.records.push_back(alertRecord(alert));
+  int exit_code = kExitOk;
+  for (const auto& [name, result] : runtime.writeDirect(batch, "webhook", sink_name_)) {
+    if (result == sdk::WriteResult::kOk) {
+      std::cout << "sink." << name << ": sample alert sent\n";
+    } else {
+      std::cout << "sink." << name << ": not sent ("
+                << (result == sdk::WriteResult::kRetry ? "the receiver is unreachable or failed"
+                                                       : "the receiver refused it")
+                << "; the log above says why)\n";
+      exit_code = kExitRuntimeError;
+    }
+  }
+  runtime.stop();
+  return exit_code;
 }
 
 int Application::checkConfig() {

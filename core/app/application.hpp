@@ -23,6 +23,7 @@ class Application final : public Poco::Util::ServerApplication {
  private:
   int runService();
   int runOnce();
+  int testAlert();
   int checkConfig();
   int listPlugins();
   int signalReload();
@@ -32,6 +33,7 @@ class Application final : public Poco::Util::ServerApplication {
   void printHelp();
 
   std::string config_path_;
+  std::string sink_name_;  ///< --sink of test-alert
   bool stop_ = false;  // --help or --version answered
 };
 

@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "core/app/service_notifier.hpp"
+#include "core/alerts/alert_engine.hpp"
 #include "core/http/http_server.hpp"
 #include "core/pipeline/pipeline.hpp"
 #include "core/schedule/scheduler.hpp"
@@ -115,7 +116,20 @@ void Runtime::build(DaemonConfig config, const PluginCatalog& catalog, Mode mode
       [this] { return store_.load(); }, &telemetry_, {}});
 
   if (mode == Mode::kService) {
+    AlertOptions alert_options;
+    alert_options.enabled = config_.alerts.enabled;
+    alert_options.failure_window_ms = config_.alerts.failure_window_ms;
+    alert_options.failure_min_calls = config_.alerts.failure_min_calls;
+    alert_options.failure_ratio = config_.alerts.failure_ratio;
+    alert_options.source_down_windows = config_.alerts.source_down_windows;
+    alert_options.quota_remaining = config_.alerts.quota_remaining;
+    alert_options.forecast_window_ms = config_.alerts.forecast_window_ms;
+    alert_options.expiry_warn_ms = config_.alerts.expiry_warn_ms;
+    alert_options.state_file = (std::filesystem::path(config_.data_dir) / "alerts.json").string();
+    alerts_ = std::make_unique<AlertEngine>(alert_options, clock_);
+    if (auto problem = alerts_->load(); !problem.empty()) log_->warn("alerts: {}", problem);
     HttpServerOptions options;
+    options.alerts_json = [this](std::size_t limit) { return alerts_->toJson(limit); };
     options.bind = config_.http_bind;
     options.web_root = config_.http_web_root;
     options.token = config_.http_token;
@@ -146,6 +160,15 @@ void Runtime::build(DaemonConfig config, const PluginCatalog& catalog, Mode mode
       sinks_.push_back(makeSink(section, catalog));
       sources_.addSink(section.name, section.plugin);
     }
+  }
+  if (mode == Mode::kAlertTest) {
+    std::vector<InstanceSection> webhooks;
+    for (const auto& section : config_.sinks) {
+      if (section.plugin == "webhook") webhooks.push_back(section);
+    }
+    config_.sinks = webhooks;
+    for (const auto& section : config_.sinks) sinks_.push_back(makeSink(section, catalog));
+    return;
   }
   for (const auto& section : config_.sources) {
     sources_.add(section.name, section.plugin, config_.interval_ms);
@@ -205,6 +228,21 @@ void Runtime::onWindowResult(sdk::Batch&& batch) {
         ->warn("records may have been lost between {} and {} (the upstream keeps only its newest "
                "records)",
                json::formatIsoUtc(window.gap_from_ms), json::formatIsoUtc(window.gap_to_ms));
+  }
+  if (alerts_) {
+    // Alert transitions travel with the window that caused them, so every sink sees them in
+    // order (the store keeps them, sse pushes them, webhooks send them).
+    for (auto& record : alerts_->observe(batch)) {
+      auto logger = logging_.get("alerts");
+      const std::string state = record.get<std::string>("state").value_or("");
+      const std::string rule = record.get<std::string>("rule").value_or("");
+      if (state == "firing") logger->warn("{} alert for source {} fired ({})", rule, window.source, record.key);
+      else logger->info("{} alert for source {} resolved ({})", rule, window.source, record.key);
+      batch.records.push_back(std::move(record));
+    }
+    if (auto problem = alerts_->lastSaveError(); !problem.empty()) {
+      logging_.get("alerts")->warn("alert state not saved: {}", problem);
+    }
   }
   if (pipeline_) pipeline_->publish(std::make_shared<const sdk::Batch>(std::move(batch)));
   publishSinkMetrics();
@@ -274,6 +312,22 @@ std::string Runtime::statusLine() {
   }
   if (line.empty()) line = "no window has ended yet";
   return logging_.secrets().mask(line);
+}
+
+std::vector<std::pair<std::string, sdk::WriteResult>> Runtime::writeDirect(
+    const sdk::Batch& batch, const std::string& plugin, const std::string& sink) {
+  std::vector<std::pair<std::string, sdk::WriteResult>> results;
+  for (std::size_t i = 0; i < sinks_.size(); ++i) {
+    const auto& section = config_.sinks[i];
+    if (section.plugin != plugin || (!sink.empty() && section.name != sink)) continue;
+    results.emplace_back(section.name, sinks_[i]->write(batch));
+  }
+  if (results.empty()) {
+    throw StartupError(sink.empty() ? "no [sink.*] with plugin = " + plugin + " is configured"
+                                    : "no [sink." + sink + "] with plugin = " + plugin,
+                       kExitConfigError);
+  }
+  return results;
 }
 
 void Runtime::scheduleSources() {

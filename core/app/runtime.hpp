@@ -20,6 +20,7 @@
 
 namespace gatherd::core {
 
+class AlertEngine;
 class HttpServer;
 class Pipeline;
 class Scheduler;
@@ -49,6 +50,7 @@ class Runtime {
   enum class Mode {
     kService,  ///< sources, sinks, HTTP server, scheduler
     kOnce,     ///< sources only: poll each once, write nothing
+    kAlertTest,  ///< webhook sinks only, initialised but not started (gatherd test-alert)
   };
 
   Runtime(Logging& logging, sdk::Clock& clock);
@@ -81,6 +83,14 @@ class Runtime {
   MetricsRegistry& metrics() { return metrics_; }
   const CoreTelemetry& telemetry() const { return telemetry_; }
   SourceStatusRegistry& sources() { return sources_; }
+  /// The alert rules (nullptr in once mode).
+  AlertEngine* alerts() { return alerts_.get(); }
+  /// Writes `batch` to every sink of plugin `plugin` (all when `sink` is empty, else the one
+  /// named `sink`), directly, without the pipeline. Returns one line per sink: name and result.
+  /// Used by `gatherd test-alert`. Throws StartupError when no such sink exists.
+  std::vector<std::pair<std::string, sdk::WriteResult>> writeDirect(const sdk::Batch& batch,
+                                                                   const std::string& plugin,
+                                                                   const std::string& sink);
 
  private:
   struct SourceEntry {
@@ -114,6 +124,7 @@ class Runtime {
   CoreTelemetry telemetry_{metrics_, sources_, GATHERD_VERSION};
   std::unique_ptr<HostServices> services_;
   std::atomic<sdk::Store*> store_{nullptr};
+  std::unique_ptr<AlertEngine> alerts_;
   std::unique_ptr<HttpServer> http_;
   std::mutex pipeline_mutex_;  // HTTP threads read the pipeline's stats while stop() ends it
   std::unique_ptr<Pipeline> pipeline_;

@@ -229,14 +229,16 @@ class Loader {
         applyGatherd(section, expandEntries(section));
       } else if (section.name == "http") {
         applyHttp(section, expandEntries(section));
+      } else if (section.name == "alerts") {
+        applyAlerts(section, expandEntries(section));
       } else if (section.name.rfind(kSourcePrefix, 0) == 0) {
         addInstance(section, InstanceSection::Kind::kSource, kSourcePrefix);
       } else if (section.name.rfind(kSinkPrefix, 0) == 0) {
         addInstance(section, InstanceSection::Kind::kSink, kSinkPrefix);
       } else {
         throw ConfigError(config_.file, section.line, section.name, "",
-                          "unknown section (expected [gatherd], [http], [source.<name>] or "
-                          "[sink.<name>])");
+                          "unknown section (expected [gatherd], [http], [alerts], [source.<name>] "
+                          "or [sink.<name>])");
       }
     }
     if (config_.http_token.empty()) {
@@ -340,6 +342,36 @@ class Loader {
     config_.http_session_ttl_ms = values.getDurationMs("session_ttl");
     if (config_.http_session_ttl_ms < 1'000) fail(section, entries, "session_ttl", "must be at least 1s");
     config_.http_trusted_proxies = config_detail::splitList(values.getString("trusted_proxies"), ',');
+  }
+
+  void applyAlerts(const IniSection& section, const std::vector<IniEntry>& entries) {
+    const SectionContext context{config_.file, config_.dir, section.name, section.line,
+                                 "[alerts]"};
+    const sdk::Config values("alerts", validateEntries(context, entries, alertsSectionSchema(),
+                                                       config_.secret_values));
+    auto& alerts = config_.alerts;
+    alerts.enabled = values.getBool("enabled", true);
+    alerts.failure_window_ms = values.getDurationMs("failure_window");
+    if (alerts.failure_window_ms < 60'000) {
+      fail(section, entries, "failure_window", "must be at least 1m");
+    }
+    alerts.failure_min_calls = values.getInt("failure_min_calls");
+    if (alerts.failure_min_calls < 1) fail(section, entries, "failure_min_calls", "must be at least 1");
+    alerts.failure_ratio = values.getDouble("failure_ratio");
+    if (!(alerts.failure_ratio >= 0 && alerts.failure_ratio < 1)) {
+      fail(section, entries, "failure_ratio", "must be at least 0 and below 1");
+    }
+    alerts.source_down_windows = values.getInt("source_down");
+    if (alerts.source_down_windows < 1) fail(section, entries, "source_down", "must be at least 1");
+    alerts.quota_remaining = values.getDouble("quota_remaining");
+    if (!(alerts.quota_remaining >= 0 && alerts.quota_remaining < 1)) {
+      fail(section, entries, "quota_remaining", "must be at least 0 and below 1 (0.1 = 10%)");
+    }
+    alerts.forecast_window_ms = values.getDurationMs("forecast_window");
+    if (alerts.forecast_window_ms < 3'600'000) {
+      fail(section, entries, "forecast_window", "must be at least 1h");
+    }
+    alerts.expiry_warn_ms = values.getDurationMs("expiry_warn");
   }
 
   void addInstance(const IniSection& section, InstanceSection::Kind kind, std::string_view prefix) {
@@ -509,6 +541,27 @@ bool isLoopbackBind(const std::string& bind) {
          std::all_of(host.begin(), host.end(), [](char c) { return c == '.' || (c >= '0' && c <= '9'); });
 }
 
+const sdk::ConfigSchema& alertsSectionSchema() {
+  static const ConfigSchema schema = {
+      makeKey("enabled", ConfigType::kBool, "true", "evaluate the alert rules"),
+      makeKey("failure_window", ConfigType::kDuration, "15m",
+              "failures: the span whose failed share is watched (at least 1m)"),
+      makeKey("failure_min_calls", ConfigType::kInt, "5",
+              "failures: calls in the span needed before the share counts"),
+      makeKey("failure_ratio", ConfigType::kDouble, "0.5",
+              "failures: fires when the failed share is above this (0..1)"),
+      makeKey("source_down", ConfigType::kInt, "6",
+              "source_down: consecutive windows not ok before it fires"),
+      makeKey("quota_remaining", ConfigType::kDouble, "0.1",
+              "quota: fires when the remaining share of the limit is below this (0.1 = 10%)"),
+      makeKey("forecast_window", ConfigType::kDuration, "24h",
+              "quota: the spending rate of this span forecasts when the plan runs out"),
+      makeKey("expiry_warn", ConfigType::kDuration, "72h",
+              "plan_expiry: fires when the plan expires within this"),
+  };
+  return schema;
+}
+
 DaemonConfig loadDaemonConfig(const std::string& path, std::optional<EnvLookup> env) {
   std::error_code error;
   const auto absolute = std::filesystem::absolute(path, error);
@@ -571,6 +624,15 @@ std::string describeConfig(const DaemonConfig& config,
   describeLine(out, "max_connections", std::to_string(config.http_max_connections));
   describeLine(out, "session_ttl", formatDuration(config.http_session_ttl_ms));
   describeLine(out, "trusted_proxies", joinList(config.http_trusted_proxies, ", "));
+  out << "\n[alerts]\n";
+  describeLine(out, "enabled", config.alerts.enabled ? "true" : "false");
+  describeLine(out, "failure_window", formatDuration(config.alerts.failure_window_ms));
+  describeLine(out, "failure_min_calls", std::to_string(config.alerts.failure_min_calls));
+  describeLine(out, "failure_ratio", std::to_string(config.alerts.failure_ratio));
+  describeLine(out, "source_down", std::to_string(config.alerts.source_down_windows));
+  describeLine(out, "quota_remaining", std::to_string(config.alerts.quota_remaining));
+  describeLine(out, "forecast_window", formatDuration(config.alerts.forecast_window_ms));
+  describeLine(out, "expiry_warn", formatDuration(config.alerts.expiry_warn_ms));
   for (const auto* list : {&config.sources, &config.sinks}) {
     for (const auto& instance : *list) {
       const auto schema = schema_by_plugin.find(instance.plugin);

@@ -61,6 +61,17 @@ struct DaemonConfig {
   std::int64_t http_max_connections = 4096;
   std::int64_t http_session_ttl_ms = 30LL * 24 * 3600 * 1000;
   std::vector<std::string> http_trusted_proxies;
+  /// [alerts]: thresholds of the alert rules (core/alerts).
+  struct Alerts {
+    bool enabled = true;
+    std::int64_t failure_window_ms = 15 * 60'000;
+    std::int64_t failure_min_calls = 5;
+    double failure_ratio = 0.5;
+    std::int64_t source_down_windows = 6;
+    double quota_remaining = 0.10;
+    std::int64_t forecast_window_ms = 24 * 3'600'000;
+    std::int64_t expiry_warn_ms = 3 * 24 * 3'600'000LL;
+  } alerts;
   std::vector<InstanceSection> sources;
   std::vector<InstanceSection> sinks;
   /// Every secret value seen so far: the http token, and plugin secrets once validateInstance
@@ -72,6 +83,7 @@ struct DaemonConfig {
 /// config's folder). Used for validation and by describeConfig.
 const sdk::ConfigSchema& gatherdSectionSchema();
 const sdk::ConfigSchema& httpSectionSchema();
+const sdk::ConfigSchema& alertsSectionSchema();
 
 /// True when a [http] bind address ("host:port") only listens on this machine.
 bool isLoopbackBind(const std::string& bind);

@@ -117,7 +117,7 @@ bool ApiRoutes::isCoreRoute(const std::string& path) {
       "/health",          "/ready",          "/api/version",           "/api/sources",
       "/api/windows",     "/api/invocations", "/api/stats",            "/api/stats/summary",
       "/api/stats/timeseries", "/api/stats/errors", "/api/stats/models", "/api/stats/latency",
-      "/api/quota/latest"};
+      "/api/quota/latest", "/api/alerts"};
   return kRoutes.count(path) != 0;
 }
 
@@ -158,7 +158,18 @@ sdk::HttpResponse ApiRoutes::dispatch(const sdk::HttpRequest& request) {
   if (path == "/api/stats/models") return models(query);
   if (path == "/api/stats/latency") return latency(query);
   if (path == "/api/quota/latest") return quotaLatest(query);
+  if (path == "/api/alerts") return alerts(query);
   return jsonError(404, "no such route: " + path);
+}
+
+sdk::HttpResponse ApiRoutes::alerts(const std::string& query) {
+  QueryParams params(query);
+  params.allowOnly({"limit"});
+  const auto limit = params.integer("limit", 0, 1000).value_or(50);
+  if (!alerts_provider_) {
+    return jsonOk(R"({"enabled":false,"open":[],"recent":[],"forecasts":[]})");
+  }
+  return jsonOk(alerts_provider_(static_cast<std::size_t>(limit)));
 }
 
 sdk::Store& ApiRoutes::requireStore() {

@@ -24,7 +24,12 @@ class ApiRoutes {
   using StoreProvider = std::function<sdk::Store*()>;
   using NowMs = std::function<std::int64_t()>;
 
+  /// The body of /api/alerts with at most N recent (resolved) alerts.
+  using AlertsProvider = std::function<std::string(std::size_t)>;
+
   ApiRoutes(SourceStatusRegistry& sources, StoreProvider store_provider, NowMs now_ms = {});
+  /// Before the first request. Without a provider /api/alerts lists nothing (alerts are off).
+  void setAlertsProvider(AlertsProvider provider) { alerts_provider_ = std::move(provider); }
 
   /// True when `path` is one of the core routes (so anything else under /api/ is a 404).
   static bool isCoreRoute(const std::string& path);
@@ -46,6 +51,7 @@ class ApiRoutes {
   sdk::HttpResponse models(const std::string& query);
   sdk::HttpResponse latency(const std::string& query);
   sdk::HttpResponse quotaLatest(const std::string& query);
+  sdk::HttpResponse alerts(const std::string& query);
   sdk::Store& requireStore();
 
   struct CachedBody {
@@ -57,6 +63,7 @@ class ApiRoutes {
   SourceStatusRegistry& sources_;
   StoreProvider store_provider_;
   NowMs now_ms_;
+  AlertsProvider alerts_provider_;
   std::int64_t started_ms_;
   std::mutex cache_mutex_;
   std::map<std::string, CachedBody> stats_cache_;

@@ -150,6 +150,7 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
         api(sources, std::move(store_provider)),
         files(options.web_root) {
     for (auto& host : options.hosts) host = hostWithoutPort(host);
+    api.setAlertsProvider(options.alerts_json);
   }
 
   const PluginRoute* findRoute(const std::string& path) const;

@@ -1,5 +1,7 @@
 #include "api_json/api_json.hpp"
 
+#include <algorithm>
+
 #include "gatherd/sdk/streams.hpp"
 #include "json/json_writer.hpp"
 #include "json/record_json.hpp"
@@ -100,6 +102,32 @@ std::string quota(const std::string& source, const sdk::Record& quota) {
     if (name == "source" || name == "time") continue;
     writer.key(json::camelCase(name)).value(value);
   }
+  writer.endObject();
+  return out;
+}
+
+std::string alert(const sdk::Record& alert) {
+  static const char* const kTop[] = {"rule", "source", "subject", "state", "fired_at",
+                                     "resolved_at"};
+  std::string out;
+  json::Writer writer(out);
+  writer.beginObject();
+  writer.key("id").string(alert.key);
+  for (const char* name : kTop) {
+    writer.key(json::camelCase(name));
+    auto it = alert.fields.find(name);
+    if (it == alert.fields.end()) writer.null();
+    else writer.value(it->second);
+  }
+  writer.key("details").beginObject();
+  for (const auto& [name, value] : alert.fields) {
+    if (std::find_if(std::begin(kTop), std::end(kTop),
+                     [&](const char* top) { return name == top; }) != std::end(kTop)) {
+      continue;
+    }
+    writer.key(json::camelCase(name)).value(value);
+  }
+  writer.endObject();
   writer.endObject();
   return out;
 }

@@ -22,5 +22,8 @@ std::string window(std::int64_t id, const sdk::WindowResult& window);
 std::string window(const sdk::WindowResult& window);
 /// {"source", "time", then every field the source sent, camelCase}
 std::string quota(const std::string& source, const sdk::Record& quota);
+/// An alert transition record (stream "alert"): {"id", then its fields camelCase
+/// ("rule", "source", "state", "firedAt", "resolvedAt", details...)}, as /api/alerts shows it.
+std::string alert(const sdk::Record& alert);
 
 }  // namespace gatherd::api_json

@@ -5,6 +5,7 @@
 
 #include <catch2/catch.hpp>
 
+#include "core/alerts/alert_engine.hpp"
 #include "core/http/http_server.hpp"
 #include "http_test_client.hpp"
 #include "sse_sink.hpp"
@@ -281,4 +282,63 @@ TEST_CASE("/events through the real server: live, Last-Event-ID replay, curl -N"
   sse.stop();
   REQUIRE(stream.readUntilClosed(2'000));
   REQUIRE(resumed.readUntilClosed(2'000));
+}
+
+TEST_CASE("alerts: the engine's transitions reach /api/alerts and the SSE alert event", "[http][alerts]") {
+  StoreFixture store;
+  SourceStatusRegistry registry;
+  sdk::testing::ManualClock clock(nowMs());
+  gatherd::core::AlertEngine engine({}, clock);
+  HttpServerOptions options;
+  options.bind = "127.0.0.1:0";
+  options.alerts_json = [&engine](std::size_t limit) { return engine.toJson(limit); };
+  sdk::Store* store_pointer = &store.store();
+  HttpServer server(options, registry, [store_pointer] { return store_pointer; });
+  sdk::testing::FakeHost host("live");
+  host.setStore(store_pointer);
+  gatherd::plugins::sse::SseSink sse;
+  REQUIRE(sse.init(sdk::Config("live", {{"heartbeat", "15s"}}), host).ok());
+  REQUIRE(server.registerStreamRoute("/events", host.streamRoute("/events")).ok());
+  REQUIRE(sse.start().ok());
+  server.start();
+  const auto port = server.port();
+
+  RawClient stream(port);
+  REQUIRE(stream.send("GET /events HTTP/1.1\r\nHost: localhost\r\n\r\n"));
+  REQUIRE(stream.readUntil(": connected\n\n"));
+
+  // What Runtime does: the window's alert records travel in its batch.
+  sdk::Batch expired = batch("acct", clock.utcNowMs(), {}, sdk::AuthState::kExpired,
+                             sdk::Outcome::kAuthError);
+  for (auto& record : engine.observe(expired)) expired.records.push_back(std::move(record));
+  REQUIRE(expired.records.size() == 1);
+  store.write(expired);
+  REQUIRE(sse.write(expired) == sdk::WriteResult::kOk);
+  REQUIRE(stream.readUntil("event: alert\n"));
+  REQUIRE(stream.readUntil("\n\n"));
+  REQUIRE_THAT(stream.received(), Catch::Contains("\"rule\":\"auth\",\"source\":\"acct\""));
+  REQUIRE_THAT(stream.received(), Catch::Contains("\"state\":\"firing\""));
+
+  Reply open = get(port, "/api/alerts");
+  REQUIRE(open.status == 200);
+  auto alert = open.json()->getArray("open")->getObject(0);
+  REQUIRE(alert->getValue<std::string>("rule") == "auth");
+  REQUIRE(alert->getObject("details")->getValue<std::string>("authState") == "expired");
+  REQUIRE(open.json()->getArray("recent")->size() == 0);
+
+  clock.advance(10'000);
+  sdk::Batch ok = batch("acct", clock.utcNowMs(), {});
+  for (auto& record : engine.observe(ok)) ok.records.push_back(std::move(record));
+  REQUIRE(ok.records.size() == 1);
+  store.write(ok);
+  REQUIRE(sse.write(ok) == sdk::WriteResult::kOk);
+  REQUIRE(stream.readUntil("\"state\":\"resolved\""));
+  Reply resolved = get(port, "/api/alerts?limit=5");
+  REQUIRE(resolved.json()->getArray("open")->size() == 0);
+  auto recent = resolved.json()->getArray("recent")->getObject(0);
+  REQUIRE(recent->getValue<std::string>("id") == alert->getValue<std::string>("id"));
+  REQUIRE_FALSE(recent->getValue<std::string>("resolvedAt").empty());
+  REQUIRE(get(port, "/api/alerts?limit=5000").status == 400);
+  sse.stop();
+  server.stop();
 }

@@ -1,6 +1,7 @@
 #include "sse_events.hpp"
 
 #include "api_json/api_json.hpp"
+#include "gatherd/sdk/streams.hpp"
 #include "json/json_writer.hpp"
 
 namespace gatherd::plugins::sse {
@@ -71,7 +72,10 @@ int EventBuilder::add(const sdk::Change& change, std::string& out) {
       return 2;
     }
     case Kind::kOther:
-      return 0;
+      // Alert transitions the core's rules publish: pushed as they are stored.
+      if (!change.record || change.record->stream != sdk::streams::kAlert) return 0;
+      out += formatEvent(change.sequence, "alert", api_json::alert(*change.record));
+      return 1;
   }
   return 0;
 }

@@ -7,6 +7,9 @@ namespace gatherd::sdk::streams {
 inline constexpr const char* kInvocation = "invocation";
 /// A snapshot of the account's plan and rolling usage. Key: the source's service name.
 inline constexpr const char* kQuota = "quota";
+/// An alert of the core's rules firing or resolving (published by the core, not by sources).
+/// Key: "<rule>|<source>|<subject>|<fired ms>", the same for both transitions of one alert.
+inline constexpr const char* kAlert = "alert";
 
 namespace invocation {
 inline constexpr const char* kRequestId = "request_id";            // string
@@ -53,5 +56,18 @@ inline constexpr const char* kUsage24hTokens = "usage_24h_tokens";      // int
 inline constexpr const char* kUsage24hCostUsd = "usage_24h_cost_usd";   // double
 inline constexpr const char* kLastRequestAt = "last_request_at";  // string, UTC ISO-8601
 }  // namespace quota
+
+namespace alert {
+inline constexpr const char* kRule = "rule";        // string: auth, failures, source_down, gap,
+                                                    // quota, plan_expiry (test: gatherd test-alert)
+inline constexpr const char* kSource = "source";    // string, the source instance
+inline constexpr const char* kSubject = "subject";  // string, what within the source (may be "")
+inline constexpr const char* kState = "state";      // string, kStateFiring or kStateResolved
+inline constexpr const char* kFiredAt = "fired_at";        // string, UTC ISO-8601
+inline constexpr const char* kResolvedAt = "resolved_at";  // string or null while firing
+inline constexpr const char* kStateFiring = "firing";
+inline constexpr const char* kStateResolved = "resolved";
+// Every other field is a rule-specific detail (see docs/api.md, Alert).
+}  // namespace alert
 
 }  // namespace gatherd::sdk::streams
