@@ -459,6 +459,101 @@ async function main() {
       });
       await shot('sources');
 
+      await check('alerts: the header badge counts the open auth alert and the list shows it', async () => {
+        await page.click('[data-testid=nav-overview]');
+        const api = await waitFor('an open auth alert', async () => {
+          const a = await getJson(base, 'api/alerts');
+          return a.open.some((x) => x.rule === 'auth' && x.source === 'xy') ? a : null;
+        }, 20_000, 250);
+        await waitFor('the badge count', async () => Number(await page.locator('[data-testid=alerts-count]').innerText()) === api.open.length, 10_000);
+        await page.click('[data-testid=alerts-badge]');
+        await page.waitForSelector('[data-testid=alert-item][data-rule=auth][data-state=firing]', { timeout: 5000 });
+        const text = await page.locator('[data-testid=alerts-panel]').innerText();
+        assert(text.includes('Session expired') && text.includes('xy'), `alert list: ${text}`);
+        await shot('alerts-panel');
+        await page.click('[data-testid=alerts-badge]');
+        return `${api.open.length} open: ${api.open.map((a) => a.rule).join(', ')}`;
+      });
+
+      await check('one banner message per expired session', async () => {
+        const banner = page.locator('[data-testid=session-banner]');
+        const lines = await banner.locator('p').count();
+        const text = await banner.innerText();
+        assert(lines === 1, `${lines} paragraphs in the banner: ${text}`);
+        assert(text.includes('xy') && text.includes('XY_SESSION_COOKIE_VALUE') && text.includes('gatherd reload'), text);
+        assert(!/To renew it/.test(text), `the instruction is repeated: ${text}`);
+      });
+
+      await check('the plan card shows the forecast and no "0 ms" reset', async () => {
+        const forecast = await waitFor('a forecast line', async () => {
+          const line = page.locator('[data-testid=plan-card]:has-text("demo") [data-testid=plan-forecast]');
+          return (await line.count()) ? line.innerText() : null;
+        }, 90_000, 500);
+        assert(/At this rate the quota lasts/.test(forecast), forecast);
+        const reset = await page.locator('[data-testid=plan-reset]').first().innerText();
+        assert(!/^0\s*ms$/.test(reset.trim()), `reset shows ${reset}`);
+        return forecast;
+      });
+
+      await check('invocation lists stay newest first under bursts of live rows', async () => {
+        const order = async () => page.locator('[data-testid=invocation-row]').evaluateAll((rows) => rows.map((r) => r.dataset.time));
+        const sorted = (times) => times.every((t, i) => i === 0 || Date.parse(times[i - 1]) >= Date.parse(t));
+        let samples = 0;
+        for (const view of ['nav-overview', 'nav-invocations']) {
+          await page.click(`[data-testid=${view}]`);
+          await page.waitForSelector('[data-testid=invocation-row]', { timeout: 10_000 });
+          const first = (await order())[0];
+          const until = Date.now() + 6000;
+          while (Date.now() < until) {
+            const times = await order();
+            assert(sorted(times), `${view}: not newest first: ${times.slice(0, 8).join(', ')}`);
+            samples += 1;
+            await page.waitForTimeout(150);
+          }
+          assert((await order())[0] !== first, `${view}: no live rows arrived`);
+        }
+        return `${samples} samples in order`;
+      });
+
+      await check('browser notifications: opt in, grant, a new alert notifies', async () => {
+        await context.grantPermissions(['notifications'], { origin: new URL(base).origin });
+        await page.addInitScript(() => {
+          const Real = window.Notification;
+          window.__notes = [];
+          class Recorded extends Real {
+            constructor(title, options) {
+              super(title, options);
+              window.__notes.push({ title, body: options?.body ?? '' });
+            }
+          }
+          Object.defineProperty(Recorded, 'permission', { get: () => Real.permission });
+          Recorded.requestPermission = (...args) => Real.requestPermission(...args);
+          window.Notification = Recorded;
+        });
+        await page.goto(base);
+        await page.waitForSelector('[data-testid=connection][data-state=open]', { timeout: 15_000 });
+        await page.click('[data-testid=alerts-badge]');
+        const toggle = page.locator('[data-testid=notify-toggle]');
+        assert((await toggle.getAttribute('data-enabled')) === 'false', 'notifications on before opting in');
+        await toggle.click();
+        await waitFor('notifications on', async () => (await toggle.getAttribute('data-enabled')) === 'true', 5000);
+        assert((await page.evaluate(() => Notification.permission)) === 'granted', 'permission not granted');
+        assert((await page.evaluate(() => localStorage.getItem('gatherd.notifications'))) === 'on', 'choice not remembered');
+        // A new alert while the tab is open: a source without a cookie, added by a reload.
+        const ini = join(work, 'gatherd.ini');
+        const before = readFileSync(ini, 'utf8');
+        writeFileSync(ini, `${before}\n[source.nocookie]\nplugin = xychatai-codex\nbase_url = http://127.0.0.1:9\ncookie =\n`);
+        gatherd.child.kill('SIGHUP');
+        const note = await waitFor('a notification', async () => {
+          const notes = await page.evaluate(() => window.__notes);
+          return notes.find((n) => n.title.includes('nocookie'));
+        }, 30_000, 250);
+        writeFileSync(ini, before);
+        gatherd.child.kill('SIGHUP');
+        await page.click('[data-testid=alerts-badge]');
+        return `${note.title}: ${note.body}`;
+      });
+
       await check('no console errors', async () => {
         assert(consoleErrors.length === 0, consoleErrors.join('\n'));
       });

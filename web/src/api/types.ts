@@ -189,3 +189,39 @@ export interface LatencyAnswer {
 export interface StatsEvent {
   windows: Record<string, Totals>;
 }
+
+export type AlertRule = 'auth' | 'failures' | 'source_down' | 'gap' | 'quota' | 'plan_expiry' | string;
+
+/** One alert of the core's rules (docs/api.md, Alert): the same id fires and resolves. */
+export interface Alert {
+  id: string;
+  rule: AlertRule;
+  source: string;
+  subject: string;
+  state: 'firing' | 'resolved';
+  firedAt: string;
+  resolvedAt: string | null;
+  details: Record<string, string | number | boolean | null>;
+}
+
+/** When a plan runs out at the recent spending rate (docs/api.md, Forecast). */
+export interface Forecast {
+  source: string;
+  service: string;
+  unit: 'usd' | 'count';
+  remaining: number;
+  limit: number;
+  /** null until there is enough history for a rate. */
+  ratePerHour: number | null;
+  runsOutAt: string | null;
+  resetsAt: string | null;
+  expiresAt: string | null;
+  updatedAt: string | null;
+}
+
+export interface AlertsAnswer {
+  enabled: boolean;
+  open: Alert[];
+  recent: Alert[];
+  forecasts: Forecast[];
+}

@@ -19,11 +19,42 @@ export const en = {
     kept: "Nothing is lost meanwhile: batches wait in gatherd's spool and are stored when the store works again.",
   },
   banner: {
-    expired: 'The session of source “{source}” has expired: no new invocations are collected from it.',
-    missing: 'Source “{source}” has no session cookie: nothing is collected from it.',
-    howto:
-      'To renew it: sign in to the site in your browser, export the share-session cookie again (DevTools → Application → Cookies), put its value in XY_SESSION_COOKIE_VALUE (the .env file beside the config), then restart gatherd or run “gatherd reload”.',
-    hint: '{source}: {hint}',
+    expired:
+      'The session of source “{source}” has expired, so nothing is collected from it: export the share-session cookie again from a signed-in browser (DevTools → Application → Cookies), put it in XY_SESSION_COOKIE_VALUE (.env beside the config) and run “gatherd reload”.',
+    missing:
+      'Source “{source}” has no session cookie, so nothing is collected from it: export the share-session cookie from a signed-in browser (DevTools → Application → Cookies), put it in XY_SESSION_COOKIE_VALUE (.env beside the config) and run “gatherd reload”.',
+  },
+  alerts: {
+    title: 'Alerts',
+    openTitle: 'Open alerts',
+    historyTitle: 'Recently resolved',
+    none: 'No open alerts.',
+    disabled: 'Alerts are off ([alerts] enabled = false).',
+    firedAt: 'fired {time}',
+    resolvedAt: 'resolved {time}',
+    notifyOn: 'Notify me',
+    notifyOff: 'Stop notifications',
+    notifyDenied: 'Notifications blocked by the browser',
+    notifyUnsupported: 'No browser notifications here',
+    rule: {
+      auth: 'Session expired',
+      failures: 'Calls failing',
+      source_down: 'Source down',
+      gap: 'Records may be missing',
+      quota: 'Quota low',
+      forecast: 'Quota runs out early',
+      plan_expiry: 'Plan expires soon',
+      test: 'Test',
+    },
+    detail: {
+      auth: 'Renew the session cookie of {source}.',
+      failures: '{failed} of {calls} calls failed in the last {minutes} min.',
+      sourceDown: '{windows} polls in a row not ok (last: {outcome}).',
+      gap: 'Between {from} and {to}.',
+      quota: '{remaining} of {limit} left.',
+      forecast: 'Runs out at {time}, before {deadline}.',
+      planExpiry: 'Expires {time}.',
+    },
   },
   login: {
     title: 'Sign in',
@@ -42,6 +73,9 @@ export const en = {
     close: 'Close',
   },
   overview: {
+    forecast: 'At this rate the quota lasts until {time}',
+    forecastNoSpend: 'At this rate the quota lasts past the reset (no spending lately)',
+    resetDue: 'due now',
     plan: 'Plan',
     noPlan: 'No plan reported yet',
     used: 'Used',

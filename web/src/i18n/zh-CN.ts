@@ -21,11 +21,42 @@ export const zhCN: Messages = {
     kept: "数据不会丢失：批次保存在 gatherd 的磁盘缓冲中，存储恢复后自动写入。",
   },
   banner: {
-    expired: '数据源“{source}”的会话已过期：暂时无法采集新的调用记录。',
-    missing: '数据源“{source}”没有会话 Cookie：无法采集。',
-    howto:
-      '续期方法：在浏览器中登录站点，重新导出 share-session Cookie（开发者工具 → 应用 → Cookie），将其值写入 XY_SESSION_COOKIE_VALUE（配置文件旁的 .env），然后重启 gatherd 或执行“gatherd reload”。',
-    hint: '{source}：{hint}',
+    expired:
+      '数据源“{source}”的会话已过期，暂时无法采集：请在已登录的浏览器中重新导出 share-session Cookie（开发者工具 → 应用 → Cookie），填入 XY_SESSION_COOKIE_VALUE（配置旁的 .env 文件），然后运行“gatherd reload”。',
+    missing:
+      '数据源“{source}”没有会话 Cookie，暂时无法采集：请在已登录的浏览器中导出 share-session Cookie（开发者工具 → 应用 → Cookie），填入 XY_SESSION_COOKIE_VALUE（配置旁的 .env 文件），然后运行“gatherd reload”。',
+  },
+  alerts: {
+    title: '告警',
+    openTitle: '未恢复的告警',
+    historyTitle: '最近恢复',
+    none: '没有未恢复的告警。',
+    disabled: '告警已关闭（[alerts] enabled = false）。',
+    firedAt: '触发于 {time}',
+    resolvedAt: '恢复于 {time}',
+    notifyOn: '开启通知',
+    notifyOff: '关闭通知',
+    notifyDenied: '浏览器已阻止通知',
+    notifyUnsupported: '此浏览器不支持通知',
+    rule: {
+      auth: '会话过期',
+      failures: '调用失败',
+      source_down: '数据源故障',
+      gap: '可能丢失记录',
+      quota: '额度不足',
+      forecast: '额度将提前用完',
+      plan_expiry: '套餐即将到期',
+      test: '测试',
+    },
+    detail: {
+      auth: '请更新 {source} 的会话 Cookie。',
+      failures: '最近 {minutes} 分钟内 {calls} 次调用中有 {failed} 次失败。',
+      sourceDown: '连续 {windows} 次轮询失败（最近一次：{outcome}）。',
+      gap: '{from} 至 {to} 之间。',
+      quota: '剩余 {remaining} / {limit}。',
+      forecast: '将于 {time} 用完，早于 {deadline}。',
+      planExpiry: '将于 {time} 到期。',
+    },
   },
   login: {
     title: '登录',
@@ -44,6 +75,9 @@ export const zhCN: Messages = {
     close: '关闭',
   },
   overview: {
+    forecast: '按当前速度，额度可用到 {time}',
+    forecastNoSpend: '按当前速度，额度可以用到重置之后（近期没有消耗）',
+    resetDue: '已到重置时间',
     plan: '套餐',
     noPlan: '尚未获取到套餐信息',
     used: '已用',

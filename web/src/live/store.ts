@@ -4,7 +4,13 @@
 import { reactive, watch } from 'vue';
 import { auth, getJson } from '../api/client';
 import type { LedgerWindow, SinkInfo, SourceEvent, SourceInfo } from '../api/types';
+import type { Alert } from '../api/types';
+import { alertTitle, alertDetail } from '../components/alertText';
+import { locale } from '../i18n';
+import { timeZone } from '../prefs';
+import { applyAlertEvent, loadAlerts, onAlertFired } from './alerts';
 import { coalesce } from './coalesce';
+import { notify } from './notify';
 import { LiveClient, type ConnectionState } from './sse';
 
 export const kEventTypes = [
@@ -14,6 +20,7 @@ export const kEventTypes = [
   'window',
   'source',
   'stats',
+  'alert',
   'reset',
 ] as const;
 
@@ -44,6 +51,7 @@ export async function loadSources(): Promise<void> {
 }
 
 const sourcesRefresh = coalesce(loadSources, 2000, 5000);
+const alertsRefresh = coalesce(loadAlerts, 2000, 5000);
 
 /** Sinks whose store is degraded or backlogged: the store banner lists them. */
 export function sinksInTrouble(): SinkInfo[] {
@@ -88,12 +96,18 @@ export function startLive(): void {
     // Sink health has no event of its own: re-read it (coalesced) as windows arrive.
     sourcesRefresh.trigger();
   });
-  live.on('reset', () => sourcesRefresh.trigger());
+  live.on('alert', (data) => applyAlertEvent(data as Alert));
+  onAlertFired((a) => notify(`gatherd: ${alertTitle(a)} · ${a.source}`, alertDetail(a, locale.value, timeZone), a.id));
+  live.on('reset', () => {
+    sourcesRefresh.trigger();
+    alertsRefresh.trigger();
+  });
   // After a login the stream (which failed with 401) must be opened again.
   watch(
     () => auth.generation,
     () => live.reconnectNow(),
   );
   void loadSources();
+  void loadAlerts();
   live.start();
 }
