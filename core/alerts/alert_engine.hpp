@@ -50,6 +50,7 @@ struct QuotaForecast {
   std::string unit;  ///< "usd" or "count"
   double remaining = 0;
   double limit = 0;
+  bool rate_known = false;       ///< enough history (or the upstream 24 h usage) for a rate
   double rate_per_hour = 0;      ///< spending rate over the forecast window (0: none)
   std::int64_t runs_out_ms = 0;  ///< 0: not at this rate (no spending)
   std::int64_t resets_ms = 0;    ///< next reset, or 0
