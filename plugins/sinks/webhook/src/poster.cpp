@@ -7,38 +7,14 @@
 #include <Poco/Net/HTTPRequest.h>
 #include <Poco/Net/HTTPResponse.h>
 #include <Poco/Net/HTTPSClientSession.h>
-#include <Poco/Net/RejectCertificateHandler.h>
-#include <Poco/Net/SSLManager.h>
 #include <Poco/URI.h>
+
+#include "https/https_client.hpp"
 
 namespace gatherd::plugins::webhook {
 namespace {
 
 constexpr std::size_t kMaxAnswerBytes = 64 * 1024;
-
-void initializeTlsOnce(const Poco::Net::Context::Ptr& context) {
-  static std::once_flag once;
-  std::call_once(once, [&] {
-    // Poco's default handler would ask on the console: refuse instead.
-    Poco::Net::SSLManager::InvalidCertificateHandlerPtr reject(
-        new Poco::Net::RejectCertificateHandler(false));
-    Poco::Net::SSLManager::instance().initializeClient(nullptr, reject, context);
-  });
-}
-
-// HTTPResponse::getStatus() is an enum ending at 511: read the number Poco writes instead.
-int statusCode(const Poco::Net::HTTPResponse& response) {
-  std::ostringstream head;
-  response.write(head);
-  const std::string line = head.str();
-  const auto space = line.find(' ');
-  int code = 0;
-  for (std::size_t i = space == std::string::npos ? line.size() : space + 1;
-       i < line.size() && line[i] >= '0' && line[i] <= '9'; ++i) {
-    code = code * 10 + (line[i] - '0');
-  }
-  return code;
-}
 
 }  // namespace
 
@@ -66,14 +42,7 @@ sdk::Status Poster::create(const std::string& proxy, const std::string& ca_file,
     }
   }
   try {
-    Poco::Net::initializeSSL();
-    made->context_ = new Poco::Net::Context(Poco::Net::Context::TLS_CLIENT_USE, "", "", ca_file,
-                                            Poco::Net::Context::VERIFY_STRICT, 9,
-                                            /*loadDefaultCAs=*/ca_file.empty());
-    made->context_->disableProtocols(
-        Poco::Net::Context::PROTO_SSLV2 | Poco::Net::Context::PROTO_SSLV3 |
-        Poco::Net::Context::PROTO_TLSV1 | Poco::Net::Context::PROTO_TLSV1_1);
-    initializeTlsOnce(made->context_);
+    made->context_ = https::strictClientContext(ca_file);
   } catch (const Poco::Exception& error) {
     return sdk::Status::failure("ca_file " + ca_file + ": " + error.displayText());
   }
@@ -112,7 +81,7 @@ PostResult Poster::post(const std::string& url, const std::string& body,
       in.read(buffer, sizeof buffer);
       result.body.append(buffer, static_cast<std::size_t>(in.gcount()));
     }
-    result.status = statusCode(response);
+    result.status = https::statusCode(response);
     result.kind = result.status >= 200 && result.status < 300 ? PostResult::Kind::kOk
                                                               : PostResult::Kind::kHttpStatus;
   } catch (const Poco::Exception& error) {

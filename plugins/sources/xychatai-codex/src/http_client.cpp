@@ -23,6 +23,8 @@
 #include <Poco/String.h>
 #include <Poco/URI.h>
 
+#include "https/https_client.hpp"
+
 namespace gatherd::plugins::xychatai {
 
 namespace {
@@ -35,32 +37,6 @@ constexpr std::int64_t kConnectTimeoutMs = 10'000;
 
 enum class AbortReason { kNone, kDeadline, kCancelled };
 
-void initializeTlsOnce(const Poco::Net::Context::Ptr& context) {
-  static std::once_flag once;
-  std::call_once(once, [&] {
-    Poco::Net::initializeSSL();
-    // A handler that refuses: Poco's default would ask on the console.
-    Poco::Net::SSLManager::InvalidCertificateHandlerPtr reject(
-        new Poco::Net::RejectCertificateHandler(false));
-    Poco::Net::SSLManager::instance().initializeClient(nullptr, reject, context);
-  });
-}
-
-/// The numeric status. HTTPResponse::getStatus() returns an enum that ends at 511, so a
-/// Cloudflare 522 read through it is undefined behaviour: take the number from the status line
-/// Poco itself writes.
-int statusCode(const Poco::Net::HTTPResponse& response) {
-  std::ostringstream head;
-  response.write(head);
-  const std::string line = head.str();
-  const auto space = line.find(' ');
-  if (space == std::string::npos) return 0;
-  int code = 0;
-  for (std::size_t i = space + 1; i < line.size() && line[i] >= '0' && line[i] <= '9'; ++i) {
-    code = code * 10 + (line[i] - '0');
-  }
-  return code;
-}
 
 /// Per-read timeouts of the remaining time (the watchdog ends the request as a whole). The
 /// watchdog cannot reach a socket that is still connecting, so a cancel during connect waits
@@ -174,18 +150,11 @@ sdk::Status HttpClient::create(HttpClientOptions options, sdk::Clock& clock,
   }
   if (made->scheme_ == "https") {
     try {
-      made->context_ = new Poco::Net::Context(
-          Poco::Net::Context::TLS_CLIENT_USE, "", "", opts.ca_file,
-          Poco::Net::Context::VERIFY_STRICT, 9, /*loadDefaultCAs=*/opts.ca_file.empty());
-      made->context_->disableProtocols(Poco::Net::Context::PROTO_SSLV2 |
-                                       Poco::Net::Context::PROTO_SSLV3 |
-                                       Poco::Net::Context::PROTO_TLSV1 |
-                                       Poco::Net::Context::PROTO_TLSV1_1);
+      made->context_ = https::strictClientContext(opts.ca_file);
     } catch (const Poco::Exception& error) {
       return sdk::Status::failure("ca_file: cannot use '" + opts.ca_file +
                                   "' as a CA bundle: " + error.displayText());
     }
-    initializeTlsOnce(made->context_);
   }
   made->watchdog_ = std::thread([raw = made.get()] { raw->watchdogLoop(); });
   client = std::move(made);
@@ -377,7 +346,7 @@ FetchResult HttpClient::exchange(Poco::Net::HTTPClientSession& session,
     Poco::Net::HTTPResponse response;
     std::istream& raw_stream = session.receiveResponse(response);
     response_started = true;
-    result.http_status = statusCode(response);
+    result.http_status = https::statusCode(response);
     result.reason = response.getReason();
     result.content_type = response.getContentType();
     result.location = response.get("Location", "");
