@@ -52,6 +52,8 @@ export async function loadSources(): Promise<void> {
 
 const sourcesRefresh = coalesce(loadSources, 2000, 5000);
 const alertsRefresh = coalesce(loadAlerts, 2000, 5000);
+// The plan card's forecast moves with the quota: re-read, but rarely.
+const forecastRefresh = coalesce(loadAlerts, 5000, 15_000);
 
 /** Sinks whose store is degraded or backlogged: the store banner lists them. */
 export function sinksInTrouble(): SinkInfo[] {
@@ -97,6 +99,7 @@ export function startLive(): void {
     sourcesRefresh.trigger();
   });
   live.on('alert', (data) => applyAlertEvent(data as Alert));
+  live.on('quota', () => forecastRefresh.trigger());
   onAlertFired((a) => notify(`gatherd: ${alertTitle(a)} · ${a.source}`, alertDetail(a, locale.value, timeZone), a.id));
   live.on('reset', () => {
     sourcesRefresh.trigger();
