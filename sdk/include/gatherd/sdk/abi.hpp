@@ -9,7 +9,7 @@ namespace gatherd::sdk {
 inline constexpr std::uint32_t kAbiMajor = 2;
 /// Bumped when the sdk grows in a backward-compatible way (new query structs, new helpers).
 /// The host accepts plugins built against an equal or older minor.
-inline constexpr std::uint32_t kAbiMinor = 0;
+inline constexpr std::uint32_t kAbiMinor = 1;
 /// The sdk release; part of the fingerprint.
 inline constexpr const char* kSdkVersion = "2.0.0";
 
