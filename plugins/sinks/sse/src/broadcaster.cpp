@@ -40,10 +40,11 @@ void Broadcaster::start() {
   if (running_ || loop_thread_.joinable()) return;  // one run per object
   cursor_ = store_.latestSequence();
   stopping_ = false;
-  changes_pending_ = true;
+  wakeup_->changes_pending = true;
   running_ = true;
+  // The watcher gets its start as a copy: cursor_ belongs to the feeding thread from here on.
   loop_thread_ = std::thread([this] { run(); });
-  watch_thread_ = std::thread([this] { watch(); });
+  watch_thread_ = std::thread([this, from = cursor_] { watch(from); });
 }
 
 void Broadcaster::stop() {
@@ -83,13 +84,13 @@ void Broadcaster::addClient(sdk::StreamExchange& exchange,
   stream_options.buffer_bytes = options_.client_buffer_bytes;
   stream_options.heartbeat_ms = options_.heartbeat_ms;
   stream_options.final_text = "event: shutdown\ndata: {\"reason\":\"the server is stopping\"}\n\n";
-  stream_options.on_writable = [this, signals] {
+  stream_options.on_writable = [wakeup = wakeup_, signals] {
     signals->writable = true;
-    notify();
+    wakeup->notify();
   };
-  stream_options.on_closed = [this, signals] {
+  stream_options.on_closed = [wakeup = wakeup_, signals] {
     signals->closed = true;
-    notify();
+    wakeup->notify();
   };
   sdk::HttpResponse head;
   head.content_type = "text/event-stream; charset=utf-8";
@@ -117,17 +118,21 @@ void Broadcaster::addClient(sdk::StreamExchange& exchange,
   notify();
 }
 
-void Broadcaster::notify() {
-  changes_pending_ = true;
+void Broadcaster::Wakeup::notify() {
+  changes_pending = true;
   {
-    std::lock_guard lock(mutex_);
-    woken_ = true;
+    std::lock_guard lock(mutex);
+    woken = true;
   }
-  wake_.notify_one();
+  cv.notify_one();
 }
 
-void Broadcaster::watch() {
-  std::int64_t seen = cursor_;
+void Broadcaster::notify() {
+  wakeup_->notify();
+}
+
+void Broadcaster::watch(std::int64_t from) {
+  std::int64_t seen = from;
   while (!stopping_) {
     const std::int64_t latest = store_.waitForChange(seen, kWatchWait);
     if (latest != seen) {
@@ -141,9 +146,12 @@ void Broadcaster::run() {
   bool more = false;
   while (!stopping_) {
     {
-      std::unique_lock lock(mutex_);
-      if (!more) wake_.wait_for(lock, std::chrono::milliseconds(500), [this] { return woken_; });
-      woken_ = false;
+      std::unique_lock lock(wakeup_->mutex);
+      if (!more) {
+        wakeup_->cv.wait_for(lock, std::chrono::milliseconds(500),
+                             [this] { return wakeup_->woken; });
+      }
+      wakeup_->woken = false;
     }
     if (stopping_) break;
     pumpChanges();
@@ -261,7 +269,7 @@ void Broadcaster::sendReset(Client& client, const std::string& reason) {
 }
 
 void Broadcaster::pumpChanges() {
-  if (!changes_pending_.exchange(false)) return;
+  if (!wakeup_->changes_pending.exchange(false)) return;
   while (!stopping_) {
     sdk::ChangeList list;
     const sdk::Status status = store_.changesSince(cursor_, kPageSize, list);

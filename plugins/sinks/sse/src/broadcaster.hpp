@@ -52,6 +52,16 @@ class Broadcaster {
   bool running() const { return running_.load(); }
 
  private:
+  /// Wakes the feeding thread. Shared with the stream callbacks, which the core may still call
+  /// after this Broadcaster is gone (a stream outlives its sink until the server closes it): they
+  /// hold this, never the Broadcaster.
+  struct Wakeup {
+    std::mutex mutex;
+    std::condition_variable cv;
+    bool woken = false;
+    std::atomic<bool> changes_pending{true};
+    void notify();
+  };
   /// Set from the core's threads (stream callbacks), read by the feeding thread.
   struct Signals {
     std::atomic<bool> writable{true};
@@ -70,7 +80,8 @@ class Broadcaster {
   };
 
   void run();
-  void watch();
+  /// Waits on the store for commits after `from`, waking the feeding thread for each.
+  void watch(std::int64_t from);
   void acceptNewClients();
   void pumpChanges();
   /// Continues one client's replay while its buffer has room; returns true if it wants more
@@ -94,13 +105,11 @@ class Broadcaster {
   std::atomic<std::int64_t> dropped_{0};
   std::thread loop_thread_;
   std::thread watch_thread_;
-  std::mutex mutex_;
-  std::condition_variable wake_;
-  bool woken_ = false;
+  std::shared_ptr<Wakeup> wakeup_ = std::make_shared<Wakeup>();
+  std::mutex mutex_;  ///< guards new_clients_
   std::vector<Client> new_clients_;
   // Owned by the feeding thread only.
   std::list<Client> clients_;
-  std::atomic<bool> changes_pending_{true};
   std::int64_t cursor_ = 0;
   EventBuilder live_builder_;
 };
