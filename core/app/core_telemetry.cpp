@@ -69,6 +69,55 @@ std::vector<std::string> CoreTelemetry::sourceNames() const {
   return names;
 }
 
+void CoreTelemetry::collectSinkHealth(std::vector<sdk::MetricFamily>& families) const {
+  using sdk::MetricType;
+  auto health = makeMetricFamily("gatherd_sink_health", MetricType::kGauge,
+                                 "1 for a sink's health (ok, backlogged, degraded), 0 for the others");
+  auto queued_bytes = makeMetricFamily("gatherd_sink_queue_bytes", MetricType::kGauge,
+                                       "Size of the batches waiting for a sink (memory and spool)",
+                                       "bytes");
+  auto memory_bytes = makeMetricFamily("gatherd_sink_memory_bytes", MetricType::kGauge,
+                                       "Size of the waiting batches held in memory", "bytes");
+  auto oldest = makeMetricFamily("gatherd_sink_oldest_batch_age_seconds", MetricType::kGauge,
+                                 "How long the oldest batch waiting for a sink has waited",
+                                 "seconds");
+  auto spool_bytes = makeMetricFamily("gatherd_spool_bytes", MetricType::kGauge,
+                                      "Size of a sink's spool on disk", "bytes");
+  auto spool_records = makeMetricFamily("gatherd_spool_records", MetricType::kGauge,
+                                        "Batches in a sink's spool, not yet delivered");
+  auto spool_dropped = makeMetricFamily("gatherd_spool_dropped_records", MetricType::kCounter,
+                                        "Batches dropped because a sink's spool was full");
+  auto spool_bad = makeMetricFamily("gatherd_spool_bad_records", MetricType::kCounter,
+                                    "Damaged spool records skipped");
+  auto spool_errors = makeMetricFamily("gatherd_spool_write_errors", MetricType::kCounter,
+                                       "Spool appends that failed (the batch stayed in memory)");
+  auto spool_failing = makeMetricFamily("gatherd_spool_write_failing", MetricType::kGauge,
+                                        "1 while a sink's spool cannot write");
+  // sinkSnapshot() reads the pipeline's counters live, so a scrape sees the queue as it is.
+  for (const SinkStatus& sink : sources_.sinkSnapshot()) {
+    const sdk::MetricLabels labels = {{"sink", sink.name}};
+    for (const char* state : {"ok", "backlogged", "degraded"}) {
+      addMetricSample(health, {{"sink", sink.name}, {"state", state}},
+                      sink.health() == state ? 1 : 0);
+    }
+    addMetricSample(queued_bytes, labels, static_cast<double>(sink.queued_bytes));
+    addMetricSample(memory_bytes, labels, static_cast<double>(sink.memory_bytes));
+    addMetricSample(oldest, labels, static_cast<double>(sink.oldest_age_ms) / 1000.0);
+    if (!sink.spooled) continue;
+    addMetricSample(spool_bytes, labels, static_cast<double>(sink.spool_bytes));
+    addMetricSample(spool_records, labels, static_cast<double>(sink.spool_records));
+    addMetricSample(spool_dropped, labels, static_cast<double>(sink.spool_dropped));
+    addMetricSample(spool_bad, labels, static_cast<double>(sink.spool_bad_records));
+    addMetricSample(spool_errors, labels, static_cast<double>(sink.spool_write_errors));
+    addMetricSample(spool_failing, labels, sink.spool_error.empty() ? 0 : 1);
+  }
+  for (auto* built : {&health, &queued_bytes, &memory_bytes, &oldest, &spool_bytes,
+                      &spool_records, &spool_dropped, &spool_bad, &spool_errors,
+                      &spool_failing}) {
+    if (!built->samples.empty()) families.push_back(std::move(*built));
+  }
+}
+
 void CoreTelemetry::collect(std::vector<sdk::MetricFamily>& families) const {
   using sdk::MetricType;
   registry_.collect(families);
@@ -148,6 +197,7 @@ void CoreTelemetry::collect(std::vector<sdk::MetricFamily>& families) const {
     }
   }
 
+  collectSinkHealth(families);
   collectProcessMetrics(families);
   auto build = makeMetricFamily("gatherd_build_info", MetricType::kGauge,
                                 "Always 1; the labels say which gatherd this is");

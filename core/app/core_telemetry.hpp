@@ -40,6 +40,9 @@ class CoreTelemetry final : public sdk::Telemetry {
   std::vector<std::string> sourceNames() const override;
 
  private:
+  /// Each sink's health, its queue and its spool (from the status registry's live snapshot).
+  void collectSinkHealth(std::vector<sdk::MetricFamily>& families) const;
+
   MetricsRegistry& registry_;
   SourceStatusRegistry& sources_;
   std::string version_;

@@ -245,7 +245,6 @@ void Runtime::onWindowResult(sdk::Batch&& batch) {
     }
   }
   if (pipeline_) pipeline_->publish(std::make_shared<const sdk::Batch>(std::move(batch)));
-  publishSinkMetrics();
 }
 
 void Runtime::fillSinkStats(std::vector<SinkStatus>& sinks) {
@@ -274,31 +273,6 @@ void Runtime::fillSinkStats(std::vector<SinkStatus>& sinks) {
     sink.spool_write_errors = stats.spool_write_errors;
     sink.spool_error = stats.spool_error;
     sink.backlogged = stats.retrying || !stats.spool_error.empty();
-  }
-}
-
-void Runtime::publishSinkMetrics() {
-  for (const SinkStatus& sink : sources_.sinkSnapshot()) {
-    const auto gauge = [&](const char* name, double value) {
-      metrics_.setGauge(name, sink.name, value);
-    };
-    gauge("pipeline_delivered_batches", static_cast<double>(sink.delivered));
-    gauge("pipeline_retries", static_cast<double>(sink.retries));
-    gauge("pipeline_dropped_batches", static_cast<double>(sink.dropped));
-    gauge("pipeline_overflowed_batches", static_cast<double>(sink.overflowed));
-    gauge("pipeline_queued_batches", static_cast<double>(sink.queued));
-    gauge("pipeline_queued_bytes", static_cast<double>(sink.queued_bytes));
-    gauge("pipeline_memory_bytes", static_cast<double>(sink.memory_bytes));
-    gauge("pipeline_oldest_age_seconds", static_cast<double>(sink.oldest_age_ms) / 1000.0);
-    gauge("sink_degraded", sink.degraded ? 1 : 0);
-    gauge("sink_backlogged", sink.backlogged ? 1 : 0);
-    if (!sink.spooled) continue;
-    gauge("spool_bytes", static_cast<double>(sink.spool_bytes));
-    gauge("spool_records", static_cast<double>(sink.spool_records));
-    gauge("spool_dropped_records", static_cast<double>(sink.spool_dropped));
-    gauge("spool_bad_records", static_cast<double>(sink.spool_bad_records));
-    gauge("spool_write_errors", static_cast<double>(sink.spool_write_errors));
-    gauge("spool_write_failing", sink.spool_error.empty() ? 0 : 1);
   }
 }
 

@@ -112,8 +112,6 @@ class Runtime {
   void onWindowResult(sdk::Batch&& batch);
   /// Pipeline and spool counters into the sinks' statuses (for /api/sources and /ready).
   void fillSinkStats(std::vector<SinkStatus>& sinks);
-  /// The same counters as gauges in the MetricsRegistry (labelled with the sink's name).
-  void publishSinkMetrics();
 
   Logging& logging_;
   sdk::Clock& clock_;

@@ -84,7 +84,7 @@ std::string cookieValue(const std::string& header, const std::string& name) {
   return {};
 }
 
-/// Route classes for the request counters (http_requests_<class>_<status class>).
+/// Route classes for the request counters (gatherd_http_requests{route=...}).
 enum class RouteClass { kHealth, kApi, kStatic, kPlugin, kStream, kRejected, kCount };
 constexpr const char* kRouteClassNames[] = {"health", "api",    "static",
                                             "plugin", "stream", "rejected"};
@@ -181,6 +181,7 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
   void increment(std::atomic<std::int64_t>& counter) {
     counter.fetch_add(1, std::memory_order_relaxed);
   }
+  void describeMetrics();
   void publishMetrics();
   void schedulePublish();
   void registerConnection(std::uint64_t id, const std::shared_ptr<Connection>& connection);
@@ -1327,33 +1328,65 @@ void Impl::unregisterConnection(std::uint64_t id) {
   live.erase(id);
 }
 
+namespace metric {
+// The server's families (docs/metrics.md, "HTTP server").
+constexpr const char* kRequests = "gatherd_http_requests";
+constexpr const char* kConnections = "gatherd_http_connections";
+constexpr const char* kStreams = "gatherd_http_streams";
+constexpr const char* kRefused = "gatherd_http_connections_refused";
+constexpr const char* kOutOfDescriptors = "gatherd_http_accept_out_of_descriptors";
+constexpr const char* kTimeouts = "gatherd_http_timeouts";
+constexpr const char* kStreamsDropped = "gatherd_http_streams_dropped";
+}  // namespace metric
+
+void Impl::describeMetrics() {
+  if (options.metrics == nullptr) return;
+  using sdk::MetricType;
+  auto& registry = *options.metrics;
+  registry.describe(metric::kRequests, MetricType::kCounter,
+                    "Requests answered, by route class (health, api, static, plugin, stream, "
+                    "rejected) and status class (1xx..5xx)");
+  registry.describe(metric::kConnections, MetricType::kGauge,
+                    "Open HTTP connections, event streams included");
+  registry.describe(metric::kStreams, MetricType::kGauge, "Open event streams (SSE clients)");
+  registry.describe(metric::kRefused, MetricType::kCounter,
+                    "Connections refused with 503 above [http] max_connections");
+  registry.describe(metric::kOutOfDescriptors, MetricType::kCounter,
+                    "Times accepting paused because the process ran out of file descriptors");
+  registry.describe(metric::kTimeouts, MetricType::kCounter,
+                    "Connections closed by a timeout, by kind (header, body, keepalive)");
+  registry.describe(metric::kStreamsDropped, MetricType::kCounter,
+                    "Event streams dropped because the client fell a whole buffer behind");
+}
+
 void Impl::publishMetrics() {
   if (options.metrics == nullptr) return;
   std::lock_guard lock(publish_mutex);
-  auto publish = [this](const char* name, std::atomic<std::int64_t>& counter,
-                        std::int64_t& published) {
+  auto& registry = *options.metrics;
+  // The hot paths count in plain atomics; this moves the difference into the registry once a
+  // second, so a request never takes the registry's lock.
+  auto publish = [&registry](const char* family, const sdk::MetricLabels& labels,
+                             std::atomic<std::int64_t>& counter, std::int64_t& published) {
     const std::int64_t now = counter.load();
-    if (now != published) options.metrics->increment(name, "http", now - published);
+    if (now != published) registry.add(family, labels, static_cast<double>(now - published));
     published = now;
   };
   for (int route = 0; route < static_cast<int>(RouteClass::kCount); ++route) {
     for (int status = 0; status < kStatusClasses; ++status) {
-      const std::int64_t now = requests[route][status].load();
-      if (now == published_requests[route][status]) continue;
-      const std::string name = std::string("http_requests_") + kRouteClassNames[route] + "_" +
-                               std::to_string(status + 1) + "xx";
-      options.metrics->increment(name, "http", now - published_requests[route][status]);
-      published_requests[route][status] = now;
+      publish(metric::kRequests,
+              {{"route", kRouteClassNames[route]}, {"code", std::to_string(status + 1) + "xx"}},
+              requests[route][status], published_requests[route][status]);
     }
   }
-  publish("http_connections_refused", refused, published_refused);
-  publish("http_accept_out_of_descriptors", fd_exhausted, published_fd_exhausted);
-  publish("http_header_timeouts", header_timeouts, published_header_timeouts);
-  publish("http_body_timeouts", body_timeouts, published_body_timeouts);
-  publish("http_keepalive_timeouts", keepalive_timeouts, published_keepalive_timeouts);
-  publish("http_streams_dropped", streams_dropped, published_streams_dropped);
-  options.metrics->setGauge("http_connections", "http", static_cast<double>(connections.load()));
-  options.metrics->setGauge("http_streams", "http", static_cast<double>(streams.load()));
+  publish(metric::kRefused, {}, refused, published_refused);
+  publish(metric::kOutOfDescriptors, {}, fd_exhausted, published_fd_exhausted);
+  publish(metric::kTimeouts, {{"kind", "header"}}, header_timeouts, published_header_timeouts);
+  publish(metric::kTimeouts, {{"kind", "body"}}, body_timeouts, published_body_timeouts);
+  publish(metric::kTimeouts, {{"kind", "keepalive"}}, keepalive_timeouts,
+          published_keepalive_timeouts);
+  publish(metric::kStreamsDropped, {}, streams_dropped, published_streams_dropped);
+  registry.set(metric::kConnections, {}, static_cast<double>(connections.load()));
+  registry.set(metric::kStreams, {}, static_cast<double>(streams.load()));
 }
 
 void Impl::schedulePublish() {
@@ -1453,6 +1486,7 @@ void HttpServer::start() {
   }
   impl.workers = std::make_unique<asio::thread_pool>(std::max(1, options.worker_threads));
   impl.doAccept();
+  impl.describeMetrics();
   impl.schedulePublish();
   for (int i = 0; i < std::max(1, options.io_threads); ++i) {
     impl.threads.emplace_back([io = impl.io.get()] {

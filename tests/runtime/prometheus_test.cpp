@@ -191,7 +191,7 @@ TEST_CASE(
         "gatherd_poll_duration_seconds_bucket", "gatherd_sink_write_duration_seconds_bucket",
         "gatherd_sink_queue_batches", "gatherd_polls_in_flight", "gatherd_source_auth_state",
         "process_resident_memory_bytes", "gatherd_build_info",
-        "gatherd_quota_amount_remaining_usd"}) {
+        "gatherd_quota_amount_remaining_usd", "gatherd_sink_health", "gatherd_spool_bytes"}) {
     CHECK_THAT(text.body, Catch::Contains(family));
   }
   CHECK(text.body.find("test-cookie") == std::string::npos);
@@ -235,6 +235,23 @@ TEST_CASE(
       Approx(69.8266));
   CHECK(promql(prometheus_port, "gatherd_source_auth_state{source=\"acct\",state=\"ok\"}")
             .value_or(0) == 1);
+  // The server's own families: its scrapes are answered plugin requests (2xx) and the earlier
+  // requests without the scrape token 4xx; the store sink is healthy and spooled.
+  CHECK(eventually(
+      [&] {
+        return promql(prometheus_port,
+                      "gatherd_http_requests_total{route=\"plugin\",code=\"2xx\"}")
+                   .value_or(0) >= 2;
+      },
+      10s));
+  CHECK(promql(prometheus_port, "gatherd_http_requests_total{route=\"plugin\",code=\"4xx\"}")
+            .value_or(0) >= 2);
+  CHECK(promql(prometheus_port, "gatherd_sink_health{sink=\"db\",state=\"ok\"}").value_or(0) ==
+        1);
+  CHECK(promql(prometheus_port, "gatherd_spool_write_failing{sink=\"db\"}").value_or(-1) == 0);
+  // Prometheus keeps its scrape connection open; the gauge follows within a second.
+  CHECK(eventually(
+      [&] { return promql(prometheus_port, "gatherd_http_connections").value_or(0) >= 1; }, 10s));
   // The scrape itself was healthy (Prometheus's OpenMetrics parser accepted it).
   CHECK(promql(prometheus_port, "up{job=\"gatherd\"}").value_or(0) == 1);
   const Reply targets = get(prometheus_port, "/api/v1/targets");
