@@ -295,12 +295,12 @@ void AlertEngine::evaluateQuota(const std::string& source, const sdk::Record& re
 
 std::vector<sdk::Record> AlertEngine::observe(const sdk::Batch& batch) {
   std::vector<sdk::Record> out;
-  if (!options_.enabled) return out;
   const sdk::WindowResult& window = batch.window;
   if (window.outcome == sdk::Outcome::kAborted) return out;
   const std::string& source = window.source;
   const std::int64_t now_ms = clock_.utcNowMs();
   std::lock_guard lock(mutex_);
+  if (!options_.enabled) return out;
   SourceState& state = sources_[source];
 
   if (window.auth_state == sdk::AuthState::kExpired ||
@@ -354,6 +354,45 @@ std::vector<sdk::Record> AlertEngine::observe(const sdk::Batch& batch) {
   evaluateFailures(source, state, now_ms, out);
   if (!out.empty()) last_save_error_ = saveLocked();
   return out;
+}
+
+std::vector<sdk::Record> AlertEngine::retireSources(const std::set<std::string>& configured) {
+  std::vector<sdk::Record> out;
+  std::lock_guard lock(mutex_);
+  const std::int64_t now_ms = clock_.utcNowMs();
+  std::vector<Alert> orphans;
+  for (const auto& [key, alert] : open_) {
+    if (configured.count(alert.source) == 0) orphans.push_back(alert);
+  }
+  for (const Alert& alert : orphans) {
+    setCondition(alert.rule, alert.source, alert.subject, false,
+                 {{"reason", std::string("the source is no longer configured")}}, now_ms, out);
+  }
+  const auto retired = [&configured](const std::string& key) {
+    return configured.count(key.substr(0, key.find('|'))) == 0;
+  };
+  for (auto it = sources_.begin(); it != sources_.end();) {
+    it = configured.count(it->first) == 0 ? sources_.erase(it) : std::next(it);
+  }
+  for (auto it = quota_samples_.begin(); it != quota_samples_.end();) {
+    it = retired(it->first) ? quota_samples_.erase(it) : std::next(it);
+  }
+  for (auto it = forecasts_.begin(); it != forecasts_.end();) {
+    it = retired(it->first) ? forecasts_.erase(it) : std::next(it);
+  }
+  if (!out.empty()) last_save_error_ = saveLocked();
+  return out;
+}
+
+AlertOptions AlertEngine::options() const {
+  std::lock_guard lock(mutex_);
+  return options_;
+}
+
+void AlertEngine::setOptions(AlertOptions options) {
+  std::lock_guard lock(mutex_);
+  options.state_file = options_.state_file;
+  options_ = std::move(options);
 }
 
 std::string AlertEngine::lastSaveError() const {

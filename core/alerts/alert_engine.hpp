@@ -8,6 +8,7 @@
 #include <map>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -75,13 +76,21 @@ class AlertEngine {
   /// records (stream "alert") of the transitions it caused, in order. Persists on change.
   std::vector<sdk::Record> observe(const sdk::Batch& batch);
 
+  /// Resolves the open alerts of sources that are no longer configured (a restart or reload
+  /// without them: nothing would ever resolve them) and forgets those sources' rule state;
+  /// returns the transition records. Persists on change.
+  std::vector<sdk::Record> retireSources(const std::set<std::string>& configured);
+  /// New thresholds from a reload; open alerts and their state stay. The state file cannot
+  /// change at runtime (it keeps the one it was started with).
+  void setOptions(AlertOptions options);
+
   std::vector<Alert> openAlerts() const;
   /// Resolved alerts, newest first.
   std::vector<Alert> recentAlerts() const;
   std::vector<QuotaForecast> forecasts() const;
   /// {"open":[...],"recent":[...],"forecasts":[...]} for /api/alerts.
   std::string toJson(std::size_t recent_limit) const;
-  const AlertOptions& options() const { return options_; }
+  AlertOptions options() const;
   /// Why the last save of the state file failed, or empty.
   std::string lastSaveError() const;
 

@@ -4,6 +4,7 @@
 #include <condition_variable>
 #include <filesystem>
 #include <future>
+#include <set>
 #include <ostream>
 #include <thread>
 
@@ -36,6 +37,30 @@ SchedulerOptions schedulerOptions(const DaemonConfig& config) {
   options.max_parallel = config.max_parallel;
   options.shutdown_grace_ms = config.shutdown_grace_ms;
   return options;
+}
+
+}  // namespace
+
+namespace {
+
+AlertOptions alertOptions(const DaemonConfig& config) {
+  AlertOptions options;
+  options.enabled = config.alerts.enabled;
+  options.failure_window_ms = config.alerts.failure_window_ms;
+  options.failure_min_calls = config.alerts.failure_min_calls;
+  options.failure_ratio = config.alerts.failure_ratio;
+  options.source_down_windows = config.alerts.source_down_windows;
+  options.quota_remaining = config.alerts.quota_remaining;
+  options.forecast_window_ms = config.alerts.forecast_window_ms;
+  options.expiry_warn_ms = config.alerts.expiry_warn_ms;
+  options.state_file = (std::filesystem::path(config.data_dir) / "alerts.json").string();
+  return options;
+}
+
+std::set<std::string> sourceNames(const DaemonConfig& config) {
+  std::set<std::string> names;
+  for (const auto& section : config.sources) names.insert(section.name);
+  return names;
 }
 
 }  // namespace
@@ -116,17 +141,7 @@ void Runtime::build(DaemonConfig config, const PluginCatalog& catalog, Mode mode
       [this] { return store_.load(); }, &telemetry_, {}});
 
   if (mode == Mode::kService) {
-    AlertOptions alert_options;
-    alert_options.enabled = config_.alerts.enabled;
-    alert_options.failure_window_ms = config_.alerts.failure_window_ms;
-    alert_options.failure_min_calls = config_.alerts.failure_min_calls;
-    alert_options.failure_ratio = config_.alerts.failure_ratio;
-    alert_options.source_down_windows = config_.alerts.source_down_windows;
-    alert_options.quota_remaining = config_.alerts.quota_remaining;
-    alert_options.forecast_window_ms = config_.alerts.forecast_window_ms;
-    alert_options.expiry_warn_ms = config_.alerts.expiry_warn_ms;
-    alert_options.state_file = (std::filesystem::path(config_.data_dir) / "alerts.json").string();
-    alerts_ = std::make_unique<AlertEngine>(alert_options, clock_);
+    alerts_ = std::make_unique<AlertEngine>(alertOptions(config_), clock_);
     if (auto problem = alerts_->load(); !problem.empty()) log_->warn("alerts: {}", problem);
     HttpServerOptions options;
     options.alerts_json = [this](std::size_t limit) { return alerts_->toJson(limit); };
@@ -232,12 +247,20 @@ void Runtime::onWindowResult(sdk::Batch&& batch) {
   if (alerts_) {
     // Alert transitions travel with the window that caused them, so every sink sees them in
     // order (the store keeps them, sse pushes them, webhooks send them).
-    for (auto& record : alerts_->observe(batch)) {
+    std::vector<sdk::Record> transitions;
+    {
+      // Alerts resolved because their source is gone go with the next window of any source.
+      std::lock_guard lock(retired_alerts_mutex_);
+      transitions.swap(retired_alerts_);
+    }
+    for (auto& record : alerts_->observe(batch)) transitions.push_back(std::move(record));
+    for (auto& record : transitions) {
       auto logger = logging_.get("alerts");
       const std::string state = record.get<std::string>("state").value_or("");
       const std::string rule = record.get<std::string>("rule").value_or("");
-      if (state == "firing") logger->warn("{} alert for source {} fired ({})", rule, window.source, record.key);
-      else logger->info("{} alert for source {} resolved ({})", rule, window.source, record.key);
+      const std::string source = record.get<std::string>("source").value_or(window.source);
+      if (state == "firing") logger->warn("{} alert for source {} fired ({})", rule, source, record.key);
+      else logger->info("{} alert for source {} resolved ({})", rule, source, record.key);
       batch.records.push_back(std::move(record));
     }
     if (auto problem = alerts_->lastSaveError(); !problem.empty()) {
@@ -245,6 +268,15 @@ void Runtime::onWindowResult(sdk::Batch&& batch) {
     }
   }
   if (pipeline_) pipeline_->publish(std::make_shared<const sdk::Batch>(std::move(batch)));
+}
+
+void Runtime::retireAlerts() {
+  auto retired = alerts_->retireSources(sourceNames(config_));
+  if (retired.empty()) return;
+  logging_.get("alerts")->info("{} open alert(s) of sources no longer configured resolved",
+                               retired.size());
+  std::lock_guard lock(retired_alerts_mutex_);
+  for (auto& record : retired) retired_alerts_.push_back(std::move(record));
 }
 
 void Runtime::fillSinkStats(std::vector<SinkStatus>& sinks) {
@@ -399,6 +431,7 @@ void Runtime::start() {
   }
   sources_.setSinkStatsFiller([this](std::vector<SinkStatus>& sinks) { fillSinkStats(sinks); });
   pipeline_->start();
+  if (alerts_) retireAlerts();
   for (auto& [name, entry] : source_entries_) {
     if (auto status = entry.instance->start(); !status) {
       throw StartupError("[source." + name + "] cannot start: " + status.message(),
@@ -501,6 +534,10 @@ void Runtime::reload(DaemonConfig config, const PluginCatalog& catalog) {
   std::set<std::string> secrets = config_.secret_values;
   secrets.insert(previous.secret_values.begin(), previous.secret_values.end());
   logging_.secrets().replace(secrets);
+  if (alerts_) {
+    alerts_->setOptions(alertOptions(config_));
+    retireAlerts();
+  }
   if (scheduler_) {
     scheduler_->setOptions(schedulerOptions(config_));
     scheduleSources();

@@ -112,6 +112,9 @@ class Runtime {
   void onWindowResult(sdk::Batch&& batch);
   /// Pipeline and spool counters into the sinks' statuses (for /api/sources and /ready).
   void fillSinkStats(std::vector<SinkStatus>& sinks);
+  /// Resolves the open alerts of sources the config no longer has; their records are sent
+  /// with the next window result.
+  void retireAlerts();
 
   Logging& logging_;
   sdk::Clock& clock_;
@@ -123,6 +126,8 @@ class Runtime {
   std::unique_ptr<HostServices> services_;
   std::atomic<sdk::Store*> store_{nullptr};
   std::unique_ptr<AlertEngine> alerts_;
+  std::mutex retired_alerts_mutex_;
+  std::vector<sdk::Record> retired_alerts_;  ///< guarded by retired_alerts_mutex_
   std::unique_ptr<HttpServer> http_;
   std::mutex pipeline_mutex_;  // HTTP threads read the pipeline's stats while stop() ends it
   std::unique_ptr<Pipeline> pipeline_;

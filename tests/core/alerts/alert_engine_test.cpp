@@ -313,3 +313,61 @@ TEST_CASE("/api/alerts JSON lists open alerts, history and forecasts") {
   CHECK(body.find("\"authState\":\"expired\"") != std::string::npos);
   CHECK(body.find("\"recent\":[]") != std::string::npos);
 }
+
+TEST_CASE("alerts of a source no longer configured are resolved once, with the reason") {
+  TempDir dir;
+  sdk::testing::ManualClock clock;
+  AlertOptions options;
+  options.state_file = (dir.path / "alerts.json").string();
+  {
+    AlertEngine engine(options, clock);
+    REQUIRE(engine.load().empty());
+    REQUIRE(engine.observe(window("gone", sdk::Outcome::kAuthError, sdk::AuthState::kExpired))
+                .size() == 1);
+    REQUIRE(engine.observe(window("kept", sdk::Outcome::kAuthError, sdk::AuthState::kMissing))
+                .size() == 1);
+  }
+  // Restarted with a config that has only "kept".
+  AlertEngine restarted(options, clock);
+  REQUIRE(restarted.load().empty());
+  REQUIRE(restarted.openAlerts().size() == 2);
+  clock.advance(5'000);
+  auto retired = restarted.retireSources({"kept"});
+  REQUIRE(retired.size() == 1);
+  CHECK(stateOf(retired[0]) == "resolved");
+  CHECK(*retired[0].get<std::string>("source") == "gone");
+  CHECK(*retired[0].get<std::string>("reason") == "the source is no longer configured");
+  REQUIRE(restarted.openAlerts().size() == 1);
+  CHECK(restarted.openAlerts()[0].source == "kept");
+  CHECK(restarted.retireSources({"kept"}).empty());  // once
+  // The resolution was saved: a later start does not bring the alert back.
+  AlertEngine again(options, clock);
+  REQUIRE(again.load().empty());
+  CHECK(again.openAlerts().size() == 1);
+}
+
+TEST_CASE("setOptions applies new thresholds, keeps open alerts and the state file") {
+  TempDir dir;
+  sdk::testing::ManualClock clock;
+  AlertOptions options;
+  options.state_file = (dir.path / "alerts.json").string();
+  options.source_down_windows = 3;
+  AlertEngine engine(options, clock);
+  REQUIRE(engine.observe(window("xy", sdk::Outcome::kAuthError, sdk::AuthState::kExpired))
+              .size() == 1);
+  AlertOptions reloaded = options;
+  reloaded.source_down_windows = 2;
+  reloaded.state_file = (dir.path / "elsewhere.json").string();
+  engine.setOptions(reloaded);
+  CHECK(engine.options().source_down_windows == 2);
+  CHECK(engine.options().state_file == options.state_file);
+  CHECK(engine.openAlerts().size() == 1);
+  // The second bad window now opens source_down (the auth alert stays open, not sent again).
+  auto fired =
+      engine.observe(window("xy", sdk::Outcome::kHttpError, sdk::AuthState::kExpired));
+  REQUIRE(fired.size() == 1);
+  CHECK(ruleOf(fired[0]) == "source_down");
+  reloaded.enabled = false;
+  engine.setOptions(reloaded);
+  CHECK(engine.observe(window("xy")).empty());  // disabled: nothing resolves or fires
+}

@@ -61,6 +61,10 @@ sdk::WriteResult WebhookSink::flush(bool ignore_interval) {
     host_->metrics().increment("webhook_sent", static_cast<std::int64_t>(pending_.size()));
     host_->metrics().setGauge("webhook_held", 0);
     if (failing_) host_->logger().info("the receiver accepts messages again");
+    if (!last_refusal_.empty()) {
+      last_refusal_.clear();
+      host_->reportSinkHealth(sdk::SinkHealth::kOk, {});
+    }
     host_->logger().info("sent " + std::to_string(pending_.size()) + " alert(s) (" +
                          formatName(settings_.format) + ")");
     failing_ = false;
@@ -92,6 +96,11 @@ sdk::WriteResult WebhookSink::flush(bool ignore_interval) {
     if (!answer.empty()) refusal += ": " + answer;
   }
   last_refusal_ = refusal;
+  // Shown on the Sources page (and in /ready) until a message goes through again: a refusal is
+  // a wrong url, secret or format that only the user can fix.
+  host_->reportSinkHealth(sdk::SinkHealth::kDegraded,
+                          "the receiver refused the last message (" + refusal +
+                              "); check url, secret and format");
   host_->metrics().increment("webhook_refused", static_cast<std::int64_t>(pending_.size()));
   host_->logger().error("the receiver refused " + std::to_string(pending_.size()) + " alert(s): " +
                         refusal + " (check url, secret and format; the message is dropped)");

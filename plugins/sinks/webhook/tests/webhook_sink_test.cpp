@@ -319,11 +319,20 @@ TEST_CASE("5xx and transport errors ask the core to retry, 4xx and body refusals
   CHECK(sink.write(batchWith({authAlert("resolved")})) == sdk::WriteResult::kDrop);
   CHECK(sink.lastRefusal().find("HTTP 400") == 0);
   CHECK(host.allLogText().find("refused") != std::string::npos);
+  // The refusal shows as the sink's health (Sources page, /ready) until a message goes through.
+  CHECK(host.sinkHealth() == sdk::SinkHealth::kDegraded);
+  CHECK(host.sinkHealthReason().find("HTTP 400") != std::string::npos);
 
   receiver.answer(R"({"errcode":93000,"errmsg":"invalid webhook url"})");
   CHECK(sink.write(batchWith({alert("gap", "firing")})) == sdk::WriteResult::kDrop);
   CHECK(sink.lastRefusal().find("93000") != std::string::npos);
   CHECK(host.allLogText().find(kUrlToken) == std::string::npos);
+  CHECK(host.sinkHealthReason().find(kUrlToken) == std::string::npos);
+
+  receiver.answer(R"({"errcode":0,"errmsg":"ok"})");
+  CHECK(sink.write(batchWith({alert("gap", "resolved")})) == sdk::WriteResult::kOk);
+  CHECK(host.sinkHealth() == sdk::SinkHealth::kOk);
+  CHECK(sink.lastRefusal().empty());
 }
 
 TEST_CASE("an unreachable receiver is a retry, and the log does not show the URL") {
