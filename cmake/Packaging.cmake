@@ -43,6 +43,14 @@ add_custom_target(gatherd_package_changelog ALL
   DEPENDS "${CMAKE_BINARY_DIR}/package/changelog.gz")
 install(FILES "${CMAKE_BINARY_DIR}/package/changelog.gz" DESTINATION share/doc/gatherd
         COMPONENT runtime)
+# The manual page, compressed the same way (lintian: manpage-not-compressed-with-max-compression).
+add_custom_command(OUTPUT "${CMAKE_BINARY_DIR}/package/gatherd.8.gz"
+  COMMAND gzip -9nc "${CMAKE_SOURCE_DIR}/packaging/debian/gatherd.8"
+          > "${CMAKE_BINARY_DIR}/package/gatherd.8.gz"
+  DEPENDS "${CMAKE_SOURCE_DIR}/packaging/debian/gatherd.8" VERBATIM)
+add_custom_target(gatherd_package_manpage ALL DEPENDS "${CMAKE_BINARY_DIR}/package/gatherd.8.gz")
+install(FILES "${CMAKE_BINARY_DIR}/package/gatherd.8.gz" DESTINATION share/man/man8
+        COMPONENT runtime)
 install(CODE "
   if(NOT EXISTS \"${GATHERD_WEB_DIST}/index.html\")
     message(FATAL_ERROR \"no dashboard in ${GATHERD_WEB_DIST}: build it first (build_web in scripts/setup.sh)\")

@@ -286,3 +286,39 @@ TEST_CASE("once against the fake xychatai upstream prints the normalised records
     CHECK(gatherd.err().find(secret) == std::string::npos);
   }
 }
+
+TEST_CASE("the manual page (packaging/debian/gatherd.8) names every verb and option of --help") {
+  TempDir dir;
+  ChildProcess help({GATHERD_BIN, "--help"}, dir.path());
+  REQUIRE(help.wait(10s) == 0);
+  const std::string usage = help.out();
+  const std::string manual = readFile(GATHERD_SOURCE_DIR "/packaging/debian/gatherd.8");
+  REQUIRE_FALSE(manual.empty());
+  // The verb table of --help: lines "  <verb>   <what it does>".
+  std::vector<std::string> verbs;
+  std::istringstream lines(usage);
+  for (std::string line; std::getline(lines, line);) {
+    if (line.rfind("  ", 0) != 0 || line.size() < 3) continue;
+    if (line[2] == ' ' || line[2] == '-' || line[2] == '(') continue;  // options, "(no verb)"
+    verbs.push_back(line.substr(2, line.find(' ', 2) - 2));
+  }
+  REQUIRE(verbs.size() >= 7);
+  // roff writes a '-' of a name as "\-".
+  auto roff = [](std::string text) {
+    for (std::size_t at = text.find('-'); at != std::string::npos; at = text.find('-', at + 2)) {
+      text.replace(at, 1, "\\-");
+    }
+    return text;
+  };
+  for (const auto& verb : verbs) {
+    INFO("verb " << verb);
+    const bool named = manual.find(".B " + roff(verb) + "\n") != std::string::npos ||
+                       manual.find(".BR " + roff(verb) + " ") != std::string::npos;
+    CHECK(named);
+  }
+  for (const char* option : {"--config", "--sink", "--help", "--version"}) {
+    INFO("option " << option);
+    CHECK_THAT(usage, Catch::Contains(option));
+    CHECK_THAT(manual, Catch::Contains(roff(option)));
+  }
+}
