@@ -104,6 +104,13 @@ export interface SinkInfo {
   } | null;
 }
 
+export interface SourcesAnswer {
+  sources: SourceInfo[];
+  /** Absent from a gatherd older than the sinks list. */
+  sinks?: SinkInfo[];
+}
+
+/** The `source` SSE event: an instance's state after its auth state changed. */
 export interface SourceEvent {
   name: string;
   state: string;
@@ -139,6 +146,10 @@ export interface Page<T> {
   nextCursor: string | null;
 }
 
+export interface QuotaAnswer {
+  items: Quota[];
+}
+
 export interface SummaryAnswer {
   window: string;
   from: string;
@@ -170,8 +181,18 @@ export interface ErrorGroup {
   lastSeenAt: string | null;
 }
 
+export interface ErrorsAnswer {
+  range: string;
+  items: ErrorGroup[];
+}
+
 export interface ModelTotals extends Totals {
   model: string | null;
+}
+
+export interface ModelsAnswer {
+  range: string;
+  items: ModelTotals[];
 }
 
 export interface Percentiles {
@@ -181,14 +202,19 @@ export interface Percentiles {
 }
 
 export interface LatencyAnswer {
+  range: string;
   samples: number;
   responseMs: Percentiles;
   firstByteMs: Percentiles;
 }
 
+/** The `stats` SSE event: the rolling day and the UTC day after a batch of invocations. */
 export interface StatsEvent {
   windows: Record<string, Totals>;
 }
+
+/** The `reset` SSE event; null when the client itself asks for a refetch (see live/sse.ts). */
+export type ResetEvent = { reason: string } | null;
 
 export type AlertRule = 'auth' | 'failures' | 'source_down' | 'gap' | 'quota' | 'plan_expiry' | string;
 

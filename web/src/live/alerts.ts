@@ -3,7 +3,7 @@
 // (opt-in) browser notifications.
 
 import { reactive } from 'vue';
-import { getJson } from '../api/client';
+import { getAlerts } from '../api/routes';
 import type { Alert, AlertsAnswer } from '../api/types';
 
 export const kRecentLimit = 50;
@@ -28,7 +28,7 @@ export function onAlertFired(listener: FiredListener): () => void {
 
 export async function loadAlerts(): Promise<void> {
   try {
-    const answer = await getJson<AlertsAnswer>('api/alerts', { limit: kRecentLimit });
+    const answer = await getAlerts({ limit: kRecentLimit });
     alertsState.enabled = answer.enabled;
     alertsState.open = answer.open;
     alertsState.recent = answer.recent;

@@ -28,16 +28,26 @@ export interface Timers {
   clear(handle: unknown): void;
 }
 
-export interface LiveOptions {
+/**
+ * Turns an event's `data` into the payload its listeners get; `undefined` drops the event (its id
+ * still counts for the resume). The default parses JSON and passes anything else as the text.
+ */
+export type Parse<E> = <K extends keyof E & string>(type: K, data: string) => E[K] | undefined;
+
+export interface LiveOptions<E> {
   url: string;
-  eventTypes: readonly string[];
+  eventTypes: ReadonlyArray<keyof E & string>;
+  parse?: Parse<E>;
   create?: EventSourceFactory;
   timers?: Timers;
   /** Delays before manual reconnects; the last one repeats. */
   backoffMs?: readonly number[];
 }
 
-export type Listener = (data: unknown, id: string | null) => void;
+export type Listener<T = unknown> = (data: T, id: string | null) => void;
+
+/** Events by name: the payload type of each (the default: whatever the JSON holds). */
+export type EventMap = Record<string, unknown>;
 
 const kClosed = 2;
 
@@ -46,13 +56,22 @@ const defaultTimers: Timers = {
   clear: (h) => clearTimeout(h as ReturnType<typeof setTimeout>),
 };
 
+function parseJson(_type: string, data: string): unknown {
+  if (!data) return null;
+  try {
+    return JSON.parse(data);
+  } catch {
+    return data;
+  }
+}
+
 export function resumeUrl(base: string, lastEventId: string | null): string {
   if (!lastEventId) return base;
   const sep = base.includes('?') ? '&' : '?';
   return `${base}${sep}lastEventId=${encodeURIComponent(lastEventId)}`;
 }
 
-export class LiveClient {
+export class LiveClient<E extends object = EventMap> {
   private es: EventSourceLike | null = null;
   private listeners = new Map<string, Set<Listener>>();
   private stateListeners = new Set<(s: ConnectionState) => void>();
@@ -64,26 +83,29 @@ export class LiveClient {
   private readonly create: EventSourceFactory;
   private readonly timers: Timers;
   private readonly backoff: readonly number[];
+  private readonly parse: Parse<E>;
 
   lastEventId: string | null = null;
   state: ConnectionState = 'closed';
   /** How many EventSource objects were opened (the first plus manual reconnects). */
   opened = 0;
 
-  constructor(private readonly options: LiveOptions) {
+  constructor(private readonly options: LiveOptions<E>) {
     this.create = options.create ?? ((url) => new EventSource(url) as unknown as EventSourceLike);
     this.timers = options.timers ?? defaultTimers;
     this.backoff = options.backoffMs ?? [1000, 2000, 5000, 10000, 30000];
+    this.parse = options.parse ?? (parseJson as Parse<E>);
   }
 
-  on(type: string, fn: Listener): () => void {
+  on<K extends keyof E & string>(type: K, fn: Listener<E[K]>): () => void {
     let set = this.listeners.get(type);
     if (!set) {
       set = new Set();
       this.listeners.set(type, set);
     }
-    set.add(fn);
-    return () => set!.delete(fn);
+    const listener = fn as Listener;
+    set.add(listener);
+    return () => set!.delete(listener);
   }
 
   onState(fn: (s: ConnectionState) => void): () => void {
@@ -151,21 +173,15 @@ export class LiveClient {
     }
   }
 
-  private handle(type: string, ev: MessageLike): void {
+  private handle(type: keyof E & string, ev: MessageLike): void {
     if (ev.lastEventId) this.lastEventId = ev.lastEventId;
     // A message proves the stream is up even if onopen was missed.
     if (this.state !== 'open') {
       this.attempt = 0;
       this.setState('open');
     }
-    let data: unknown = null;
-    if (ev.data) {
-      try {
-        data = JSON.parse(ev.data);
-      } catch {
-        data = ev.data;
-      }
-    }
+    const data = this.parse(type, ev.data ?? '');
+    if (data === undefined) return;
     this.dispatch(type, data, ev.lastEventId || null);
   }
 

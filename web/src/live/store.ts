@@ -2,29 +2,19 @@
 // drives the session-expired banner on every page).
 
 import { reactive, watch } from 'vue';
-import { auth, getJson } from '../api/client';
-import type { LedgerWindow, SinkInfo, SourceEvent, SourceInfo } from '../api/types';
-import type { Alert } from '../api/types';
+import { auth } from '../api/client';
+import { getSources } from '../api/routes';
+import type { SinkInfo, SourceInfo } from '../api/types';
 import { alertTitle, alertDetail } from '../components/alertText';
 import { locale } from '../i18n';
 import { timeZone } from '../prefs';
 import { applyAlertEvent, loadAlerts, onAlertFired } from './alerts';
 import { coalesce } from './coalesce';
+import { kEventTypes, parseLiveEvent, type LiveEvents } from './events';
 import { notify } from './notify';
 import { LiveClient, type ConnectionState } from './sse';
 
-export const kEventTypes = [
-  'invocation',
-  'invocation-updated',
-  'quota',
-  'window',
-  'source',
-  'stats',
-  'alert',
-  'reset',
-] as const;
-
-export const live = new LiveClient({ url: 'events', eventTypes: kEventTypes });
+export const live = new LiveClient<LiveEvents>({ url: 'events', eventTypes: kEventTypes, parse: parseLiveEvent });
 
 export const liveState = reactive({
   connection: 'closed' as ConnectionState,
@@ -40,7 +30,7 @@ export const sourcesState = reactive({
 
 export async function loadSources(): Promise<void> {
   try {
-    const answer = await getJson<{ sources: SourceInfo[]; sinks?: SinkInfo[] }>('api/sources');
+    const answer = await getSources();
     sourcesState.items = answer.sources;
     sourcesState.sinks = answer.sinks ?? [];
     sourcesState.loaded = true;
@@ -72,8 +62,7 @@ export function startLive(): void {
   started = true;
   live.onState((s) => (liveState.connection = s));
   for (const t of kEventTypes) live.on(t, () => (liveState.lastEventAt = Date.now()));
-  live.on('source', (data) => {
-    const ev = data as SourceEvent;
+  live.on('source', (ev) => {
     const s = sourcesState.items.find((x) => x.name === ev.name);
     if (s) {
       s.state = ev.state;
@@ -83,8 +72,7 @@ export function startLive(): void {
       sourcesRefresh.trigger();
     }
   });
-  live.on('window', (data) => {
-    const w = data as LedgerWindow;
+  live.on('window', (w) => {
     const s = sourcesState.items.find((x) => x.name === w.source);
     if (!s) return;
     s.lastWindow = w;
@@ -98,7 +86,7 @@ export function startLive(): void {
     // Sink health has no event of its own: re-read it (coalesced) as windows arrive.
     sourcesRefresh.trigger();
   });
-  live.on('alert', (data) => applyAlertEvent(data as Alert));
+  live.on('alert', (alert) => applyAlertEvent(alert));
   live.on('quota', () => forecastRefresh.trigger());
   onAlertFired((a) => notify(`gatherd: ${alertTitle(a)} · ${a.source}`, alertDetail(a, locale.value, timeZone), a.id));
   live.on('reset', () => {

@@ -1,6 +1,7 @@
 // The invocation list's filter: what the URL holds, what the API gets, and whether a live
 // invocation belongs on the first page without asking the server.
 
+import type { InvocationsParams } from '../api/routes';
 import type { Invocation } from '../api/types';
 import { localInputToUtcMs } from '../format/format';
 
@@ -34,8 +35,11 @@ export function filterToQuery(f: InvocationFilter): Record<string, string> {
   return out;
 }
 
-export function apiParams(f: InvocationFilter, timeZone: string): Record<string, string | number> {
-  const out: Record<string, string | number> = {};
+/** The filter's parameters of `GET /api/invocations` (page and limit are the caller's). */
+export type FilterParams = Pick<InvocationsParams, 'source' | 'model' | 'status' | 'q' | 'from' | 'to'>;
+
+export function apiParams(f: InvocationFilter, timeZone: string): FilterParams {
+  const out: FilterParams = {};
   if (f.source) out.source = f.source;
   if (f.model) out.model = f.model;
   if (f.status) out.status = f.status;
