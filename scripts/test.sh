@@ -50,8 +50,9 @@ fi
 echo "== build (warnings are errors)"
 build_native "$GATHERD_BUILD"
 
-echo "== web: unit tests and the dashboard in Chromium against the real gatherd"
+echo "== web: lint, types, unit tests and the dashboard in Chromium against the real gatherd"
 build_web
+(cd web && npm run lint && npm run typecheck)
 (cd web && npm test)
 (cd web && GATHERD_BIN="$GATHERD_BUILD/gatherd" GATHERD_PLUGIN_DIR="$GATHERD_BUILD/plugins" \
   FAKE_UPSTREAM_BIN="$GATHERD_BUILD/plugins/sources/xychatai-codex/xychatai-fake-upstream" \
