@@ -3,13 +3,10 @@
 
 import { join } from 'node:path';
 import { test } from '@playwright/test';
-import { assert, browserSession, kBudgetJsGzipBytes, launch, mainGatherd, measureFirstLoad, note, shot, waitFor } from './support.mjs';
+import { assert, kBudgetJsGzipBytes, launch, mainSession, measureFirstLoad, note, shot, testNoConsoleErrors, topRowId, waitFor, waitForNewTopRow } from './support.mjs';
 
-let main;
-test.beforeAll(() => {
-  main = mainGatherd();
-});
-const session = browserSession(() => join(main.dir, 'profile-overview'));
+const session = mainSession('overview', { open: false });
+const main = session.main;
 let firstLoad;
 
 test('overview loads and shows data', async () => {
@@ -38,15 +35,10 @@ test('live connection is up', async () => {
 test('a new invocation appears without reload', async () => {
   const { page } = session;
   await page.evaluate(() => (window.__e2eNoReload = true));
-  const firstId = await page.locator('[data-testid=invocation-row]').first().getAttribute('data-id');
-  await waitFor(
-    'a new top row',
-    async () => (await page.locator('[data-testid=invocation-row]').first().getAttribute('data-id')) !== firstId,
-    20_000,
-    200,
-  );
+  const firstId = await topRowId(page);
+  await waitForNewTopRow(page, firstId, 'a new top row');
   assert(await page.evaluate(() => window.__e2eNoReload === true), 'the page was reloaded');
-  const newId = await page.locator('[data-testid=invocation-row]').first().getAttribute('data-id');
+  const newId = await topRowId(page);
   note(`top row ${firstId} -> ${newId}`);
 });
 
@@ -125,6 +117,4 @@ test('a Chinese browser gets the Chinese dashboard', async () => {
   }
 });
 
-test('no console errors on the overview', async () => {
-  assert(session.consoleErrors.length === 0, session.consoleErrors.join('\n'));
-});
+testNoConsoleErrors(session, 'the overview');

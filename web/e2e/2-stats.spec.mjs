@@ -1,17 +1,9 @@
 // The stats page: its charts, the range in the URL, the success/failure split.
 
-import { join } from 'node:path';
 import { test } from '@playwright/test';
-import { assert, browserSession, mainGatherd, openOverview, shot, waitFor } from './support.mjs';
+import { mainSession, shot, testNoConsoleErrors, waitFor } from './support.mjs';
 
-let main;
-test.beforeAll(() => {
-  main = mainGatherd();
-});
-const session = browserSession(() => join(main.dir, 'profile-stats'));
-test.beforeAll(async () => {
-  await openOverview(session, main.base);
-});
+const session = mainSession('stats');
 
 test('stats page draws its charts', async () => {
   const { page } = session;
@@ -24,6 +16,4 @@ test('stats page draws its charts', async () => {
   await shot(page, 'stats');
 });
 
-test('no console errors on the stats page', async () => {
-  assert(session.consoleErrors.length === 0, session.consoleErrors.join('\n'));
-});
+testNoConsoleErrors(session, 'the stats page');

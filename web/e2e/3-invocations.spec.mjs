@@ -2,18 +2,10 @@
 // search, and both lists staying newest first while live rows arrive in bursts.
 
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { test } from '@playwright/test';
-import { assert, browserSession, mainGatherd, note, openOverview, shot, waitFor } from './support.mjs';
+import { assert, mainSession, note, shot, testNoConsoleErrors, waitFor } from './support.mjs';
 
-let main;
-test.beforeAll(() => {
-  main = mainGatherd();
-});
-const session = browserSession(() => join(main.dir, 'profile-invocations'));
-test.beforeAll(async () => {
-  await openOverview(session, main.base);
-});
+const session = mainSession('invocations');
 
 test('a list filter narrows the rows', async () => {
   const { page } = session;
@@ -92,6 +84,4 @@ test('invocation lists stay newest first under bursts of live rows', async () =>
   note(`${samples} samples in order`);
 });
 
-test('no console errors on the invocation list', async () => {
-  assert(session.consoleErrors.length === 0, session.consoleErrors.join('\n'));
-});
+testNoConsoleErrors(session, 'the invocation list');

@@ -1,17 +1,9 @@
 // The sources page: each source's state and session state, and the window ledger timeline.
 
-import { join } from 'node:path';
 import { test } from '@playwright/test';
-import { assert, browserSession, mainGatherd, openOverview, shot } from './support.mjs';
+import { mainSession, shot, testNoConsoleErrors } from './support.mjs';
 
-let main;
-test.beforeAll(() => {
-  main = mainGatherd();
-});
-const session = browserSession(() => join(main.dir, 'profile-sources'));
-test.beforeAll(async () => {
-  await openOverview(session, main.base);
-});
+const session = mainSession('sources');
 
 test('sources page shows states and the ledger timeline', async () => {
   const { page } = session;
@@ -23,6 +15,4 @@ test('sources page shows states and the ledger timeline', async () => {
   await shot(page, 'sources');
 });
 
-test('no console errors on the sources page', async () => {
-  assert(session.consoleErrors.length === 0, session.consoleErrors.join('\n'));
-});
+testNoConsoleErrors(session, 'the sources page');

@@ -2,18 +2,11 @@
 // forecast, and browser notifications for an alert that fires while the tab is open.
 
 import { readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { test } from '@playwright/test';
-import { assert, browserSession, getJson, mainGatherd, note, openOverview, shot, waitFor } from './support.mjs';
+import { assert, getJson, mainSession, note, shot, testNoConsoleErrors, waitFor } from './support.mjs';
 
-let main;
-test.beforeAll(() => {
-  main = mainGatherd();
-});
-const session = browserSession(() => join(main.dir, 'profile-alerts'));
-test.beforeAll(async () => {
-  await openOverview(session, main.base);
-});
+const session = mainSession('alerts');
+const main = session.main;
 
 test('alerts: the header badge counts the open auth alert and the list shows it', async () => {
   const { page } = session;
@@ -95,6 +88,4 @@ test('browser notifications: opt in, grant, a new alert notifies', async () => {
   await page.click('[data-testid=alerts-badge]');
 });
 
-test('no console errors on the alerts', async () => {
-  assert(session.consoleErrors.length === 0, session.consoleErrors.join('\n'));
-});
+testNoConsoleErrors(session, 'the alerts');

@@ -4,7 +4,7 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from '@playwright/test';
-import { assert, browserSession, shot, startGatherd, stopProcess, waitFor } from './support.mjs';
+import { assert, browserSession, shot, startGatherd, stopProcess, topRowId, waitForNewTopRow } from './support.mjs';
 
 const token = 'e2e-token-not-a-secret';
 const dir = () => join(process.env.E2E_WORK, 'token');
@@ -35,13 +35,7 @@ test('a token-protected gatherd asks for the token, then shows live data', async
   await page.waitForSelector('[data-testid=login]', { state: 'detached', timeout: 10_000 });
   await page.waitForSelector('[data-testid=invocation-row]', { timeout: 15_000 });
   await page.waitForSelector('[data-testid=connection][data-state=open]', { timeout: 15_000 });
-  const firstId = await page.locator('[data-testid=invocation-row]').first().getAttribute('data-id');
-  await waitFor(
-    'a live row after login',
-    async () => (await page.locator('[data-testid=invocation-row]').first().getAttribute('data-id')) !== firstId,
-    20_000,
-    200,
-  );
+  await waitForNewTopRow(page, await topRowId(page), 'a live row after login');
   assert(errors.length === 0, errors.join('\n'));
 });
 

@@ -238,6 +238,42 @@ export function browserSession(profileDir) {
   return session;
 }
 
+/**
+ * The start of a page spec: the main gatherd (`session.main`, once global-setup.mjs has started
+ * it) and a browser of the spec's own, on the overview unless `open` is false.
+ */
+export function mainSession(name, { open = true } = {}) {
+  const main = {};
+  test.beforeAll(() => {
+    Object.assign(main, mainGatherd());
+  });
+  const session = browserSession(() => join(main.dir, `profile-${name}`));
+  session.main = main;
+  if (open) {
+    test.beforeAll(async () => {
+      await openOverview(session, main.base);
+    });
+  }
+  return session;
+}
+
+/** The last test of a page spec: nothing went to the console as an error. */
+export function testNoConsoleErrors(session, where) {
+  test(`no console errors on ${where}`, async () => {
+    assert(session.consoleErrors.length === 0, session.consoleErrors.join('\n'));
+  });
+}
+
+/** The id of the top invocation row. */
+export function topRowId(page) {
+  return page.locator('[data-testid=invocation-row]').first().getAttribute('data-id');
+}
+
+/** Waits until a live invocation has pushed `firstId` off the top of the list. */
+export function waitForNewTopRow(page, firstId, what) {
+  return waitFor(what, async () => (await topRowId(page)) !== firstId, 20_000, 200);
+}
+
 /** A session page on the overview with its data and the live stream up. */
 export async function openOverview(session, base) {
   session.page = await session.context.newPage();

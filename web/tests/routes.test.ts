@@ -7,17 +7,23 @@ afterEach(() => {
   vi.unstubAllGlobals();
 });
 
+/** Stubs fetch with an empty answer; returns the URLs asked, in order. */
+function recordFetches(): string[] {
+  const urls: string[] = [];
+  vi.stubGlobal(
+    'fetch',
+    vi.fn(async (url: string) => {
+      urls.push(url);
+      return new Response('{"items":[],"sources":[]}', { status: 200 });
+    }),
+  );
+  window.__gatherdEarly = {};
+  return urls;
+}
+
 describe('api routes', () => {
   it('each function asks its route with its parameters, in order, empty ones left out', async () => {
-    const urls: string[] = [];
-    vi.stubGlobal(
-      'fetch',
-      vi.fn(async (url: string) => {
-        urls.push(url);
-        return new Response('{"items":[]}', { status: 200 });
-      }),
-    );
-    window.__gatherdEarly = {};
+    const urls = recordFetches();
     await routes.getSources();
     await routes.getWindows({ source: 'demo', from: 5, limit: 1000, cursor: null });
     await routes.getInvocations({ source: 'demo', q: '', limit: 15, cursor: 'c1' });
@@ -45,15 +51,7 @@ describe('api routes', () => {
   it("the overview's first requests are the URLs index.html starts early", async () => {
     const early = readFileSync(resolve(__dirname, '../public/early.js'), 'utf8');
     const started = /\[([^\]]*)\]\.forEach/.exec(early)![1].match(/'[^']+'/g)!.map((u) => u.slice(1, -1));
-    const urls: string[] = [];
-    vi.stubGlobal(
-      'fetch',
-      vi.fn(async (url: string) => {
-        urls.push(url);
-        return new Response('{"items":[],"sources":[]}', { status: 200 });
-      }),
-    );
-    window.__gatherdEarly = {};
+    const urls = recordFetches();
     await routes.getInvocations({ limit: 15 });
     await routes.getSummary({ window: '1d' });
     await routes.getQuotaLatest();
