@@ -240,9 +240,13 @@ export function browserSession(profileDir) {
 
 /**
  * The start of a page spec: the main gatherd (`session.main`, once global-setup.mjs has started
- * it) and a browser of the spec's own, on the overview unless `open` is false.
+ * it) and a browser of the spec's own, on the overview unless `open` is false; its tests run
+ * serially.
  */
 export function mainSession(name, { open = true } = {}) {
+  // The tests of a page spec are steps on one page, each starting where the last one left it:
+  // after a failure the rest of the file is skipped (and counted so), not run on a fresh page.
+  test.describe.configure({ mode: 'serial' });
   const main = {};
   test.beforeAll(() => {
     Object.assign(main, mainGatherd());
