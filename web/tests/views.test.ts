@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Invocation, LedgerWindow } from '../src/api/types';
 import { csvCell, csvHeader, csvRow } from '../src/format/csv';
-import { apiParams, filterFromQuery, filterToQuery, liveMatch } from '../src/views/filters';
+import { apiParams, applyLiveUpdate, filterFromQuery, filterToQuery, liveMatch } from '../src/views/filters';
 import { buildTimeline } from '../src/views/timeline';
 import { pickLocale } from '../src/i18n';
 import { barLevel, planFigures, planUnit } from '../src/components/plan';
@@ -51,6 +51,24 @@ describe('invocation filter', () => {
     expect(liveMatch(inv({ status: 'SUCCESS' }), filterFromQuery({ status: 'failure' }), tz)).toBe(false);
     expect(liveMatch(inv(), filterFromQuery({ to: '2026-02-25T02:00' }), tz)).toBe(false);
     expect(liveMatch(inv(), filterFromQuery({ q: 'x' }), tz)).toBeNull();
+  });
+
+  it('keeps an updated row while it matches and drops it when it no longer does', () => {
+    const tz = 'UTC';
+    const failures = filterFromQuery({ status: 'failure' });
+    const rows = [inv({ id: 1, status: 'running' }), inv({ id: 2, status: 'failed' })];
+    const still = applyLiveUpdate(rows, inv({ id: 1, status: 'failed' }), failures, tz);
+    expect(still.rows.map((r) => [r.id, r.status])).toEqual([[1, 'failed'], [2, 'failed']]);
+    expect(still.refetch).toBe(false);
+    // The running call finished well: it is no failure any more.
+    const gone = applyLiveUpdate(rows, inv({ id: 1, status: 'success' }), failures, tz);
+    expect(gone.rows.map((r) => r.id)).toEqual([2]);
+    expect(rows).toHaveLength(2); // the input is not changed in place
+    // A row that is not on the list changes nothing; free text is the server's to judge.
+    expect(applyLiveUpdate(rows, inv({ id: 9 }), failures, tz).rows).toBe(rows);
+    const text = applyLiveUpdate(rows, inv({ id: 2 }), filterFromQuery({ q: 'x' }), tz);
+    expect(text.refetch).toBe(true);
+    expect(text.rows).toHaveLength(2);
   });
 });
 

@@ -68,3 +68,23 @@ export function liveMatch(inv: Invocation, f: InvocationFilter, timeZone: string
   if (f.q.trim()) return null;
   return true;
 }
+
+/**
+ * A row of the list was updated live (a running call finished, say). It stays, replaced, while
+ * it still matches the filter; it leaves the list when it no longer does, so that the list shows
+ * what the server would answer now. `refetch` is set when the client cannot judge the match.
+ */
+export function applyLiveUpdate(
+  rows: Invocation[],
+  inv: Invocation,
+  f: InvocationFilter,
+  timeZone: string,
+): { rows: Invocation[]; refetch: boolean } {
+  const i = rows.findIndex((r) => String(r.id) === String(inv.id));
+  if (i < 0) return { rows, refetch: false };
+  const match = liveMatch(inv, f, timeZone);
+  const next = rows.slice();
+  if (match === false) next.splice(i, 1);
+  else next.splice(i, 1, inv);
+  return { rows: next, refetch: match === null };
+}
