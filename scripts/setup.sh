@@ -96,7 +96,10 @@ build_native() {
     export CCACHE_BASEDIR="${CCACHE_BASEDIR:-$GATHERD_ROOT}"
     launcher=(-DCMAKE_C_COMPILER_LAUNCHER=ccache -DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
   fi
-  cmake -S "$GATHERD_ROOT" -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo "${launcher[@]}" "$@" >/dev/null
+  # -Werror: the project's builds are warning-free on Debian 12's compilers (CMake's default is
+  # off, for builds elsewhere).
+  cmake -S "$GATHERD_ROOT" -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DGATHERD_WERROR=ON \
+    "${launcher[@]}" "$@" >/dev/null
   cmake --build "$dir" -j"$(nproc)"
 }
 

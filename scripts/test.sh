@@ -96,7 +96,7 @@ echo "== libFuzzer targets"
 fuzz_start=$SECONDS
 ensure_packages clang libclang-rt-14-dev
 cmake -S "$GATHERD_ROOT" -B "$GATHERD_ROOT/build-fuzz" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-  -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ -DGATHERD_FUZZ=ON -DBUILD_TESTING=OFF \
+  -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ -DGATHERD_FUZZ=ON -DGATHERD_WERROR=ON -DBUILD_TESTING=OFF \
   -DGATHERD_BUILD_BENCH=OFF $(command -v ccache >/dev/null && echo -DCMAKE_CXX_COMPILER_LAUNCHER=ccache) >/dev/null
 cmake --build "$GATHERD_ROOT/build-fuzz" -j"$(nproc)" --target fuzz
 for target_dir in "$GATHERD_ROOT"/fuzz/*/; do
