@@ -28,6 +28,18 @@ if find core plugins sdk tests -name '*.cpp' -print0 | xargs -0 perl -0ne \
   exit 1
 fi
 
+echo "== house rules: a source file over 500 lines says why at its top"
+# "// Over 500 lines: <reason>" (or "# Over 500 lines:" in scripts) within its first 6 lines.
+long_files="$(git ls-files -- '*.cpp' '*.hpp' '*.ts' '*.vue' '*.mjs' '*.js' '*.sh' |
+  while read -r file; do
+    [ "$(wc -l < "$file")" -gt 500 ] || continue
+    head -6 "$file" | grep -qE '^(//|#) Over 500 lines: .{20,}' || echo "$file"
+  done)"
+if [ -n "$long_files" ]; then
+  echo "test: over 500 lines without a reason at the top (\"// Over 500 lines: why\"): $long_files" >&2
+  exit 1
+fi
+
 echo "== Prometheus: alerting rules, their unit tests, names the rules and dashboard use"
 # The exposition itself is checked by promtool and by a real Prometheus scraping gatherd in the
 # C++ tests (plugins/sinks/prometheus/tests, tests/runtime/prometheus_test.cpp).

@@ -1,4 +1,6 @@
 // Ingest and query figures of the sqlite store; prints them, asserts nothing (see README.md).
+// Over 500 lines: one benchmark program: ingest, every query figure and the raw baselines side by
+// side.
 
 #include <algorithm>
 #include <chrono>

@@ -1,3 +1,5 @@
+// Over 500 lines: start, stop, reload and once of the daemon: the ordering between plugins,
+// pipeline, scheduler and HTTP lives in one file on purpose.
 #include "core/app/runtime.hpp"
 
 #include <chrono>

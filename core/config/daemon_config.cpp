@@ -1,3 +1,5 @@
+// Over 500 lines: the whole [gatherd]/[http]/[alerts] schema, its validation and check-config's
+// description, kept together so a key is declared once.
 #include "core/config/daemon_config.hpp"
 
 #include <algorithm>

@@ -1,3 +1,5 @@
+// Over 500 lines: one handler per /api route of docs/api.md, sharing the parameter parsing and
+// JSON writing at the top.
 #include "core/http/api_routes.hpp"
 
 #include <chrono>

@@ -1,3 +1,6 @@
+// Over 500 lines: the acceptor, the Beast connection state machine and the core-owned event
+// streams share Impl's private state (limits, counters, the live-connection registry); splitting
+// them would expose it in a header.
 #include "core/http/http_server.hpp"
 
 #include <algorithm>

@@ -1,3 +1,5 @@
+// Over 500 lines: per-sink queues, the spool hand-off, retries with backoff and the ordered drain
+// share one channel state.
 #include "core/pipeline/pipeline.hpp"
 
 #include <algorithm>

@@ -1,3 +1,5 @@
+// Over 500 lines: the window loop, deadlines, the parallel cap and clock-jump handling share one
+// lock and one timer queue.
 #include "core/schedule/scheduler.hpp"
 
 #include <algorithm>

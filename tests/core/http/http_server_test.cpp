@@ -1,3 +1,5 @@
+// Over 500 lines: one case per server behaviour (routes, tokens, sessions, limits, streams),
+// sharing the fixture at the top.
 #include "core/http/http_server.hpp"
 
 #include <sys/stat.h>

@@ -1,3 +1,5 @@
+// Over 500 lines: one ManualClock-driven case per scheduling rule (alignment, deadline, parallel
+// cap, clock jumps, stop); they share the fixture at the top.
 #include "core/schedule/scheduler.hpp"
 
 #include <algorithm>

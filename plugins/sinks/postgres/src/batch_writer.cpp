@@ -1,3 +1,5 @@
+// Over 500 lines: one transaction per batch with every upsert, rollup and change row in it, the
+// same shape as the sqlite sink's.
 #include "batch_writer.hpp"
 
 #include <cmath>

@@ -1,3 +1,5 @@
+// Over 500 lines: every sdk::Store query (pages, stats, series, changes, LISTEN/NOTIFY wait) in
+// one place, the same shape as sqlite_store.cpp.
 #include "postgres_store.hpp"
 
 #include <algorithm>

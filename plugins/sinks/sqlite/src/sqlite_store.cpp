@@ -1,3 +1,5 @@
+// Over 500 lines: every sdk::Store query (pages, stats, series, changes) in one place, the same
+// shape as postgres_store.cpp.
 #include "sqlite_store.hpp"
 
 #include <algorithm>

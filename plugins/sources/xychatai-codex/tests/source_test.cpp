@@ -1,3 +1,5 @@
+// Over 500 lines: the source against the fake upstream: one case per upstream behaviour of
+// UPSTREAM.md, sharing its fixture.
 #include "xychatai_source.hpp"
 
 #include <algorithm>
