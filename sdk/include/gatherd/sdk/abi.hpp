@@ -10,8 +10,10 @@ inline constexpr std::uint32_t kAbiMajor = 2;
 /// Bumped when the sdk grows in a backward-compatible way (new query structs, new helpers).
 /// The host accepts plugins built against an equal or older minor.
 inline constexpr std::uint32_t kAbiMinor = 1;
-/// The sdk release; part of the fingerprint.
-inline constexpr const char* kSdkVersion = "2.0.0";
+/// The sdk release, written only here (sdk/CMakeLists.txt reads it for the CMake package's
+/// version); part of the fingerprint.
+#define GATHERD_SDK_VERSION "2.0.0"
+inline constexpr const char* kSdkVersion = GATHERD_SDK_VERSION;
 
 #define GATHERD_SDK_STR2(x) #x
 #define GATHERD_SDK_STR(x) GATHERD_SDK_STR2(x)
@@ -36,7 +38,7 @@ inline constexpr const char* kSdkVersion = "2.0.0";
 /// host refuses a plugin whose fingerprint differs from its own (another compiler major,
 /// another standard library ABI, another sdk release).
 #define GATHERD_SDK_FINGERPRINT \
-  GATHERD_SDK_COMPILER "/" GATHERD_SDK_STDLIB_ABI "/sdk-2.0.0"
+  GATHERD_SDK_COMPILER "/" GATHERD_SDK_STDLIB_ABI "/sdk-" GATHERD_SDK_VERSION
 
 /// Fingerprint of the code that includes this header, as a plain string.
 inline constexpr const char* kBuildFingerprint = GATHERD_SDK_FINGERPRINT;
