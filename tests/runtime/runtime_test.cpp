@@ -4,6 +4,7 @@
 #include <catch2/catch.hpp>
 
 #include <map>
+#include <regex>
 #include <set>
 #include <sstream>
 #include <thread>
@@ -320,5 +321,37 @@ TEST_CASE("the manual page (packaging/debian/gatherd.8) names every verb and opt
     INFO("option " << option);
     CHECK_THAT(usage, Catch::Contains(option));
     CHECK_THAT(manual, Catch::Contains(roff(option)));
+  }
+}
+
+TEST_CASE("every plugin's sample.ini passes check-config against the plugin's own schema") {
+  std::vector<std::filesystem::path> samples;
+  for (const char* kind : {"sources", "sinks"}) {
+    for (const auto& entry :
+         std::filesystem::directory_iterator(std::string(GATHERD_SOURCE_DIR) + "/plugins/" + kind)) {
+      if (std::filesystem::exists(entry.path() / "sample.ini")) {
+        samples.push_back(entry.path() / "sample.ini");
+      }
+    }
+  }
+  REQUIRE(samples.size() >= 8);
+  const std::regex variable(R"(\$\{([A-Za-z_][A-Za-z0-9_]*)(:-[^}]*)?\})");
+  for (const auto& sample : samples) {
+    INFO(sample.string());
+    TempDir dir;
+    const std::string text = readFile(sample);
+    REQUIRE_FALSE(text.empty());
+    // ${VAR} values (cookies, DSNs, webhook URLs) get a stand-in from the environment.
+    std::vector<std::string> environment;
+    for (std::sregex_iterator it(text.begin(), text.end(), variable), end; it != end; ++it) {
+      environment.push_back((*it)[1].str() + "=sample-value");
+    }
+    // The sample's own comments say where its values go; paths resolve against the temp dir.
+    const auto config = dir.write("gatherd.ini", baseConfig(dir.path(), "10s") + text);
+    GatherdProcess check(config, {"check-config"}, environment);
+    const int code = check.wait(20s);
+    INFO(check.out() << check.err());
+    CHECK(code == 0);
+    CHECK_THAT(check.out(), Catch::Contains("configuration ok"));
   }
 }
