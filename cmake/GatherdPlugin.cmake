@@ -1,13 +1,14 @@
 # gatherd_add_plugin(ID <plugin id> TARGET <cmake target name>
 #                    ENTRY <file with the GATHERD_*_PLUGIN macro>
 #                    [SOURCES <logic files>] [LIBRARIES <libs>]
-#                    [TEST_SOURCES <catch2 tests>] [TEST_LIBRARIES <libs>])
+#                    [TEST_SOURCES <catch2 tests>] [TEST_LIBRARIES <libs>] [NO_INSTALL])
 #
 # Builds <TARGET>_logic (a static library of SOURCES, which tests link), the loadable module
 # gatherd-<ID>.so in the plugin directory, and <TARGET>_tests when TEST_SOURCES are given.
 # Used by in-tree plugins and, through the installed sdk package, by out-of-tree ones.
+# NO_INSTALL: built and tested, never packaged (the example plugins).
 function(gatherd_add_plugin)
-  cmake_parse_arguments(P "" "ID;TARGET;ENTRY" "SOURCES;LIBRARIES;TEST_SOURCES;TEST_LIBRARIES" ${ARGN})
+  cmake_parse_arguments(P "NO_INSTALL" "ID;TARGET;ENTRY" "SOURCES;LIBRARIES;TEST_SOURCES;TEST_LIBRARIES" ${ARGN})
   if(NOT P_ID OR NOT P_TARGET OR NOT P_ENTRY)
     message(FATAL_ERROR "gatherd_add_plugin needs ID, TARGET and ENTRY")
   endif()
@@ -39,7 +40,7 @@ function(gatherd_add_plugin)
     OUTPUT_NAME "gatherd-${P_ID}"
     CXX_VISIBILITY_PRESET hidden
     LIBRARY_OUTPUT_DIRECTORY "${GATHERD_PLUGIN_OUTPUT_DIR}")
-  if(GATHERD_PLUGIN_INSTALL_DIR)
+  if(GATHERD_PLUGIN_INSTALL_DIR AND NOT P_NO_INSTALL)
     install(TARGETS ${P_TARGET} LIBRARY DESTINATION "${GATHERD_PLUGIN_INSTALL_DIR}"
             COMPONENT runtime)
   endif()

@@ -355,3 +355,16 @@ TEST_CASE("every plugin's sample.ini passes check-config against the plugin's ow
     CHECK_THAT(check.out(), Catch::Contains("configuration ok"));
   }
 }
+
+TEST_CASE("the example source and sink run in gatherd: greetings are counted") {
+  TempDir dir;
+  const auto config = dir.write(
+      "gatherd.ini", baseConfig(dir.path(), "200ms") +
+                         "[source.hello]\nplugin = example-source\ngreeting = hi there\n\n"
+                         "[sink.counter]\nplugin = example-sink\nstream = greeting\n");
+  GatherdProcess gatherd(config);
+  CHECK(gatherd.waitForLog("will greet with 'hi there'", 20s));
+  CHECK(gatherd.waitForLog("3 greeting record(s) so far", 20s));
+  gatherd.signal(SIGTERM);
+  CHECK(gatherd.wait(20s) == 0);
+}

@@ -109,10 +109,9 @@ TEST_CASE("a missing plugin directory is reported, not fatal") {
   CHECK_THAT(catalog.refused.front().reason, Catch::Contains("cannot read the plugin directory"));
 }
 
-TEST_CASE("a plugin built out of tree against the installed sdk package loads") {
+TEST_CASE("copies of the example plugins build out of tree against the installed sdk and load") {
   PluginDir work;
   const fs::path prefix = work.path() / "prefix";
-  const fs::path build = work.path() / "build";
   const std::string cmake = CMAKE_COMMAND_PATH;
   auto run = [](const std::string& command) {
     INFO(command);
@@ -120,14 +119,30 @@ TEST_CASE("a plugin built out of tree against the installed sdk package loads") 
   };
   run(cmake + " --install " GATHERD_BINARY_DIR " --prefix " + prefix.string() + " --component sdk");
   REQUIRE(fs::exists(prefix / "include/gatherd/sdk/plugin.hpp"));
-  run(cmake + " -S " GATHERD_SOURCE_DIR "/tests/core/plugins/out_of_tree -B " + build.string() +
-      " -DCMAKE_PREFIX_PATH=" + prefix.string() + " -DCMAKE_CXX_COMPILER=" CXX_COMPILER_PATH);
-  run(cmake + " --build " + build.string());
-  const fs::path plugin_dir = build / "plugins";
-  REQUIRE(fs::exists(plugin_dir / "gatherd-out-of-tree.so"));
-  PluginCatalog catalog = loadPlugins(plugin_dir.string());
-  INFO((catalog.refused.empty() ? std::string() : catalog.refused.front().reason));
-  REQUIRE(catalog.plugins.count("out-of-tree") == 1);
-  auto source = catalog.plugins.at("out-of-tree").descriptor->create_source();
-  REQUIRE(source != nullptr);
+  for (const char* example : {"sources/example", "sinks/example"}) {
+    INFO(example);
+    // What a plugin author does: copy the folder out of gatherd's tree and build it there.
+    const fs::path copy = work.path() / "copies" / example;
+    fs::create_directories(copy.parent_path());
+    fs::copy(fs::path(GATHERD_SOURCE_DIR) / "plugins" / example, copy, fs::copy_options::recursive);
+    const fs::path build = copy / "build";
+    run(cmake + " -S " + copy.string() + " -B " + build.string() + " -DCMAKE_PREFIX_PATH=" +
+        prefix.string() + " -DCMAKE_CXX_COMPILER=" CXX_COMPILER_PATH);
+    run(cmake + " --build " + build.string());
+  }
+  for (const char* id : {"example-source", "example-sink"}) {
+    const fs::path plugin_dir = work.path() / "copies" /
+                                (std::string(id) == "example-source" ? "sources" : "sinks") /
+                                "example" / "build" / "plugins";
+    REQUIRE(fs::exists(plugin_dir / ("gatherd-" + std::string(id) + ".so")));
+    PluginCatalog catalog = loadPlugins(plugin_dir.string());
+    INFO((catalog.refused.empty() ? std::string() : catalog.refused.front().reason));
+    REQUIRE(catalog.plugins.count(id) == 1);
+    const auto& descriptor = *catalog.plugins.at(id).descriptor;
+    if (descriptor.kind == gatherd::sdk::PluginKind::kSource) {
+      CHECK(descriptor.create_source() != nullptr);
+    } else {
+      CHECK(descriptor.create_sink() != nullptr);
+    }
+  }
 }

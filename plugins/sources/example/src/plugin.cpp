@@ -1,0 +1,45 @@
+// The smallest useful source: one "greeting" record per window. A real source (see
+// plugins/sources/demo, plugins/sources/xychatai-codex) fetches in poll() and reports the
+// outcome and auth state in batch.window; the core schedules the windows and fans the batch out.
+#include "gatherd/sdk/plugin.hpp"
+
+namespace {
+
+namespace sdk = gatherd::sdk;
+
+/// The [source.*] keys this plugin accepts; gatherd check-config validates against it.
+sdk::ConfigSchema schema() {
+  return {{.name = "greeting",
+           .type = sdk::ConfigType::kString,
+           .default_value = "hello",
+           .description = "the text each record carries",
+           .choices = {}}};
+}
+
+class ExampleSource final : public sdk::Source {
+ public:
+  sdk::Status init(const sdk::Config& config, sdk::Host& host) override {
+    greeting_ = config.getString("greeting", "hello");
+    if (greeting_.empty()) return sdk::Status::failure("greeting must not be empty");
+    host.logger().info("will greet with '" + greeting_ + "'");
+    return sdk::Status::success();
+  }
+
+  void poll(const sdk::PollContext& context, sdk::Batch& batch) override {
+    sdk::Record record;
+    record.stream = "greeting";
+    record.key = std::to_string(context.window_ms);  // one record per window: stored once
+    record.time_ms = context.window_ms;
+    record.fields["text"] = greeting_;
+    batch.records.push_back(std::move(record));
+    batch.window.outcome = sdk::Outcome::kOk;
+  }
+
+ private:
+  std::string greeting_;
+};
+
+}  // namespace
+
+GATHERD_SOURCE_PLUGIN("example-source", "0.1.0", "one greeting record per window (an example)",
+                      schema, ExampleSource)
