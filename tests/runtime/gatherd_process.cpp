@@ -6,30 +6,11 @@
 #include <unistd.h>
 
 #include <fstream>
-#include <random>
 #include <sstream>
 #include <stdexcept>
 #include <thread>
 
 namespace gatherd::testing {
-
-TempDir::TempDir() {
-  std::random_device random;
-  path_ = std::filesystem::temp_directory_path() /
-          ("gatherd-runtime-" + std::to_string(::getpid()) + "-" + std::to_string(random()));
-  std::filesystem::create_directories(path_);
-}
-
-TempDir::~TempDir() {
-  std::error_code error;
-  std::filesystem::remove_all(path_, error);
-}
-
-std::filesystem::path TempDir::write(const std::string& name, const std::string& text) const {
-  const auto file = path_ / name;
-  std::ofstream(file) << text;
-  return file;
-}
 
 std::string readFile(const std::filesystem::path& path) {
   std::ifstream in(path);

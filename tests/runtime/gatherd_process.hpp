@@ -10,18 +10,11 @@
 #include <thread>
 #include <vector>
 
+#include "gatherd/sdk/testing/temp_dir.hpp"
+
 namespace gatherd::testing {
 
-class TempDir {
- public:
-  TempDir();
-  ~TempDir();
-  const std::filesystem::path& path() const { return path_; }
-  std::filesystem::path write(const std::string& name, const std::string& text) const;
-
- private:
-  std::filesystem::path path_;
-};
+using gatherd::sdk::testing::TempDir;
 
 std::string readFile(const std::filesystem::path& path);
 

@@ -16,6 +16,7 @@
 #include <Poco/URI.h>
 #include <catch2/catch.hpp>
 
+#include "gatherd/sdk/testing/eventually.hpp"
 #include "gatherd_process.hpp"
 #include <netinet/in.h>
 #include <signal.h>
@@ -81,14 +82,10 @@ std::optional<double> promql(int port, const std::string& query) {
   return std::stod(value->getElement<std::string>(1));
 }
 
+// Prometheus's HTTP API and /metrics are asked four times a second, not more.
 template <class Predicate>
 bool eventually(Predicate predicate, std::chrono::seconds timeout) {
-  const auto until = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < until) {
-    if (predicate()) return true;
-    std::this_thread::sleep_for(250ms);
-  }
-  return predicate();
+  return gatherd::sdk::testing::eventually(predicate, timeout, 250ms);
 }
 
 struct Fixture {

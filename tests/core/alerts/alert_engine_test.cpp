@@ -1,3 +1,4 @@
+#include "gatherd/sdk/testing/temp_dir.hpp"
 #include "core/alerts/alert_engine.hpp"
 
 #include <filesystem>
@@ -59,17 +60,6 @@ std::string stateOf(const sdk::Record& record) {
 std::string ruleOf(const sdk::Record& record) {
   return *record.get<std::string>("rule");
 }
-
-struct TempDir {
-  std::filesystem::path path;
-  TempDir() {
-    path = std::filesystem::temp_directory_path() /
-           ("gatherd-alerts-" + std::to_string(::getpid()) + "-" +
-            std::to_string(reinterpret_cast<std::uintptr_t>(this)));
-    std::filesystem::create_directories(path);
-  }
-  ~TempDir() { std::filesystem::remove_all(path); }
-};
 
 }  // namespace
 
@@ -271,10 +261,10 @@ TEST_CASE("plan_expiry fires within expiry_warn and resolves when the plan is re
 }
 
 TEST_CASE("an open alert survives a restart and is not sent again, its resolution is") {
-  TempDir dir;
+  gatherd::sdk::testing::TempDir dir("gatherd-alerts");
   sdk::testing::ManualClock clock;
   AlertOptions options;
-  options.state_file = (dir.path / "alerts.json").string();
+  options.state_file = (dir.path() / "alerts.json").string();
   std::string id;
   {
     AlertEngine engine(options, clock);
@@ -315,10 +305,10 @@ TEST_CASE("/api/alerts JSON lists open alerts, history and forecasts") {
 }
 
 TEST_CASE("alerts of a source no longer configured are resolved once, with the reason") {
-  TempDir dir;
+  gatherd::sdk::testing::TempDir dir("gatherd-alerts");
   sdk::testing::ManualClock clock;
   AlertOptions options;
-  options.state_file = (dir.path / "alerts.json").string();
+  options.state_file = (dir.path() / "alerts.json").string();
   {
     AlertEngine engine(options, clock);
     REQUIRE(engine.load().empty());
@@ -347,17 +337,17 @@ TEST_CASE("alerts of a source no longer configured are resolved once, with the r
 }
 
 TEST_CASE("setOptions applies new thresholds, keeps open alerts and the state file") {
-  TempDir dir;
+  gatherd::sdk::testing::TempDir dir("gatherd-alerts");
   sdk::testing::ManualClock clock;
   AlertOptions options;
-  options.state_file = (dir.path / "alerts.json").string();
+  options.state_file = (dir.path() / "alerts.json").string();
   options.source_down_windows = 3;
   AlertEngine engine(options, clock);
   REQUIRE(engine.observe(window("xy", sdk::Outcome::kAuthError, sdk::AuthState::kExpired))
               .size() == 1);
   AlertOptions reloaded = options;
   reloaded.source_down_windows = 2;
-  reloaded.state_file = (dir.path / "elsewhere.json").string();
+  reloaded.state_file = (dir.path() / "elsewhere.json").string();
   engine.setOptions(reloaded);
   CHECK(engine.options().source_down_windows == 2);
   CHECK(engine.options().state_file == options.state_file);

@@ -12,41 +12,12 @@
 #include <catch2/catch.hpp>
 
 #include "core/config/config_error.hpp"
+#include "gatherd/sdk/testing/temp_dir.hpp"
 #include <unistd.h>
 
 namespace gatherd::core::testing {
 
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern =
-        (std::filesystem::temp_directory_path() / "gatherd-config-XXXXXX").string();
-    if (::mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-    path_ = pattern;
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  ~TempDir() {
-    std::error_code ignored;
-    std::filesystem::remove_all(path_, ignored);
-  }
-
-  const std::filesystem::path& path() const noexcept { return path_; }
-  std::string file(const std::string& name) const { return (path_ / name).string(); }
-
-  /// Writes `text` to `name` (folders created) and returns the absolute path.
-  std::string write(const std::string& name, const std::string& text) const {
-    const auto target = path_ / name;
-    std::filesystem::create_directories(target.parent_path());
-    std::ofstream out(target, std::ios::binary | std::ios::trunc);
-    out << text;
-    if (!out) throw std::runtime_error("cannot write " + target.string());
-    return target.string();
-  }
-
- private:
-  std::filesystem::path path_;
-};
+using gatherd::sdk::testing::TempDir;
 
 /// A process-unique environment variable name, so tests never see each other's variables.
 inline std::string uniqueEnvName(const std::string& stem) {

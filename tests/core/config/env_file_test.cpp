@@ -29,7 +29,7 @@ EnvLookup mapLookup(std::map<std::string, std::string> values) {
 
 TEST_CASE("env: .env syntax", "[env]") {
   TempDir dir;
-  const auto path = dir.write(".env",
+  const std::string path = dir.write(".env",
                               "# comment\n"
                               "\n"
                               "PLAIN=value\n"
@@ -62,26 +62,26 @@ TEST_CASE("env: .env syntax", "[env]") {
 TEST_CASE("env: malformed .env lines are errors with file and line", "[env]") {
   TempDir dir;
   SECTION("no '='") {
-    const auto path = dir.write(".env", "A=1\nJUST_A_WORD\n");
+    const std::string path = dir.write(".env", "A=1\nJUST_A_WORD\n");
     const auto error = requireConfigError([&] { parseEnvFile(path); });
     CHECK(error.location().file == path);
     CHECK(error.location().line == 2);
   }
   SECTION("a bad name") {
-    const auto path = dir.write(".env", "\n\n1ABC=1\n");
+    const std::string path = dir.write(".env", "\n\n1ABC=1\n");
     const auto error = requireConfigError([&] { parseEnvFile(path); });
     CHECK(error.location().line == 3);
     CHECK_THAT(error.what(), Catch::Contains("invalid variable name"));
   }
   SECTION("an unterminated quote") {
-    const auto path = dir.write(".env", "A=\"open\n");
+    const std::string path = dir.write(".env", "A=\"open\n");
     const auto error = requireConfigError([&] { parseEnvFile(path); });
     CHECK(error.location().line == 1);
     CHECK(error.location().key == "A");
     CHECK_THAT(error.what(), Catch::Contains("unterminated double quote"));
   }
   SECTION("text after a closing quote") {
-    const auto path = dir.write(".env", "A='x' y\n");
+    const std::string path = dir.write(".env", "A='x' y\n");
     const auto error = requireConfigError([&] { parseEnvFile(path); });
     CHECK_THAT(error.what(), Catch::Contains("after the closing quote"));
   }
@@ -173,7 +173,7 @@ TEST_CASE("env: loadDaemonConfig expands from .env beside the config", "[env]") 
   const auto base = uniqueEnvName("BASE");
   dir.write("conf/.env", cookie + "=\"from dot env\"\n" + base + "=https://file.test\n");
   const ScopedEnv process(base, "https://process.test");
-  const auto path = dir.write("conf/gatherd.ini",
+  const std::string path = dir.write("conf/gatherd.ini",
                               "[source.xy]\n"
                               "plugin = xychatai\n"
                               "cookie = ${" +
@@ -192,7 +192,7 @@ TEST_CASE("env: loadDaemonConfig expands from .env beside the config", "[env]") 
 TEST_CASE("env: an unset variable in the config names file, line, section and key", "[env]") {
   TempDir dir;
   const auto name = uniqueEnvName("UNSET");
-  const auto path = dir.write("gatherd.ini",
+  const std::string path = dir.write("gatherd.ini",
                               "[gatherd]\n"
                               "interval = 10s\n"
                               "\n"

@@ -1,5 +1,6 @@
 // Over 500 lines: one case per server behaviour (routes, tokens, sessions, limits, streams),
 // sharing the fixture at the top.
+#include "gatherd/sdk/testing/temp_dir.hpp"
 #include "core/http/http_server.hpp"
 
 #include <sys/stat.h>
@@ -27,18 +28,6 @@ namespace sdk = gatherd::sdk;
 namespace fs = std::filesystem;
 
 namespace {
-
-struct TempDir {
-  TempDir() {
-    char pattern[] = "/tmp/gatherd-http-XXXXXX";
-    path = ::mkdtemp(pattern);
-  }
-  ~TempDir() {
-    std::error_code error;
-    fs::remove_all(path, error);
-  }
-  fs::path path;
-};
 
 void writeFile(const fs::path& path, const std::string& content) {
   fs::create_directories(path.parent_path());
@@ -357,16 +346,16 @@ TEST_CASE("CORS is off unless the origin is listed", "[http]") {
 }
 
 TEST_CASE("static files: MIME types, cache headers, SPA fallback, no escape from the root", "[http]") {
-  TempDir temp;
-  const fs::path root = temp.path / "dist";
+  gatherd::sdk::testing::TempDir temp("gatherd-http");
+  const fs::path root = temp.path() / "dist";
   writeFile(root / "index.html", "<!doctype html><title>gatherd</title>");
   writeFile(root / "assets" / "index-4f2a9c.js", "console.log(1)");
   writeFile(root / "assets" / "index-4f2a9c.css", "body{}");
   writeFile(root / "favicon.svg", "<svg/>");
-  writeFile(temp.path / "secret.txt", "TOP-SECRET");
-  writeFile(temp.path / "dist-evil" / "x.txt", "SIBLING-SECRET");
-  fs::create_symlink(temp.path / "secret.txt", root / "link.txt");
-  fs::create_directory_symlink(temp.path, root / "assets" / "up");
+  writeFile(temp.path() / "secret.txt", "TOP-SECRET");
+  writeFile(temp.path() / "dist-evil" / "x.txt", "SIBLING-SECRET");
+  fs::create_symlink(temp.path() / "secret.txt", root / "link.txt");
+  fs::create_directory_symlink(temp.path(), root / "assets" / "up");
   HttpServerOptions options;
   options.web_root = root.string();
   Fixture fixture(options);

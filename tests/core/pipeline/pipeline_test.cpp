@@ -1,3 +1,4 @@
+#include "gatherd/sdk/testing/eventually.hpp"
 #include "core/pipeline/pipeline.hpp"
 #include "core/spool/batch_codec.hpp"
 
@@ -40,12 +41,7 @@ std::shared_ptr<const Batch> makeBatch(int index) {
 // Waits, bounded, for a condition no callback announces (the pipeline's own counters).
 template <class Predicate>
 bool eventually(Predicate predicate) {
-  const auto until = std::chrono::steady_clock::now() + kThreadWait;
-  while (!predicate()) {
-    if (std::chrono::steady_clock::now() > until) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  }
-  return true;
+  return gatherd::sdk::testing::eventually(predicate, kThreadWait, std::chrono::milliseconds(1));
 }
 
 int indexOf(const Batch& batch) {

@@ -1,5 +1,6 @@
 // Over 500 lines: one ManualClock-driven case per scheduling rule (alignment, deadline, parallel
 // cap, clock jumps, stop); they share the fixture at the top.
+#include "gatherd/sdk/testing/eventually.hpp"
 #include "core/schedule/scheduler.hpp"
 
 #include <algorithm>
@@ -227,12 +228,7 @@ class DoorClock final : public gatherd::sdk::Clock {
 
 template <class Predicate>
 bool eventually(Predicate predicate) {
-  const auto until = std::chrono::steady_clock::now() + kThreadWait;
-  while (!predicate()) {
-    if (std::chrono::steady_clock::now() > until) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  }
-  return true;
+  return gatherd::sdk::testing::eventually(predicate, kThreadWait, std::chrono::milliseconds(1));
 }
 
 }  // namespace

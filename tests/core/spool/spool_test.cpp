@@ -13,6 +13,7 @@
 
 #include <catch2/catch.hpp>
 
+#include "gatherd/sdk/testing/temp_dir.hpp"
 #include "core/pipeline/pipeline.hpp"
 #include "core/spool/batch_codec.hpp"
 #include "core/spool/journal.hpp"
@@ -27,18 +28,6 @@ using gatherd::core::Pipeline;
 using gatherd::core::SinkChannelOptions;
 using gatherd::sdk::Batch;
 using gatherd::sdk::WriteResult;
-
-struct TempDir {
-  TempDir() {
-    char pattern[] = "/tmp/gatherd-spool-XXXXXX";
-    path = ::mkdtemp(pattern);
-  }
-  ~TempDir() {
-    std::error_code error;
-    fs::remove_all(path, error);
-  }
-  std::string path;
-};
 
 Batch makeBatch(int index) {
   Batch batch;
@@ -145,8 +134,8 @@ TEST_CASE("the journal reader skips a damaged record and keeps the rest", "[spoo
 }
 
 TEST_CASE("the spool keeps what was not acknowledged across a reopen", "[spool]") {
-  TempDir dir;
-  SpoolOptions options{dir.path, 1u << 20, true, 0};
+  gatherd::sdk::testing::TempDir dir("gatherd-spool");
+  SpoolOptions options{dir.path().string(), 1u << 20, true, 0};
   {
     Spool spool(options);
     spool.open();
@@ -171,9 +160,9 @@ TEST_CASE("the spool keeps what was not acknowledged across a reopen", "[spool]"
 }
 
 TEST_CASE("a full spool drops its oldest segment, counted", "[spool]") {
-  TempDir dir;
+  gatherd::sdk::testing::TempDir dir("gatherd-spool");
   const std::string payload(1000, 'x');
-  Spool spool(SpoolOptions{dir.path, 64u << 10, false, 16u << 10});
+  Spool spool(SpoolOptions{dir.path().string(), 64u << 10, false, 16u << 10});
   spool.open();
   std::uint64_t dropped = 0, through = 0;
   for (int i = 0; i < 200; ++i) {
@@ -190,10 +179,10 @@ TEST_CASE("a full spool drops its oldest segment, counted", "[spool]") {
 
 TEST_CASE("a spooled sink gets the last run's batches first, in order, and a damaged one is "
           "skipped and counted", "[spool][pipeline]") {
-  TempDir dir;
+  gatherd::sdk::testing::TempDir dir("gatherd-spool");
   gatherd::sdk::testing::ManualClock clock;
   SinkChannelOptions options;
-  options.spool = SpoolOptions{dir.path, 1u << 20, true, 0};
+  options.spool = SpoolOptions{dir.path().string(), 1u << 20, true, 0};
   {
     // First run: the sink refuses everything; the batches stay in the journal.
     Pipeline pipeline(clock);
@@ -204,7 +193,7 @@ TEST_CASE("a spooled sink gets the last run's batches first, in order, and a dam
     CHECK(pipeline.stats("store").spool_records == 6);
   }
   // Damage the third record on disk.
-  const auto files = segments(dir.path);
+  const auto files = segments(dir.path().string());
   REQUIRE(files.size() == 1);
   {
     std::fstream file(files[0], std::ios::in | std::ios::out | std::ios::binary);
@@ -247,15 +236,15 @@ TEST_CASE("a spooled sink gets the last run's batches first, in order, and a dam
 
 TEST_CASE("when the spool cannot write, batches wait in memory and the state is shown",
           "[spool][pipeline]") {
-  TempDir dir;
+  gatherd::sdk::testing::TempDir dir("gatherd-spool");
   gatherd::sdk::testing::ManualClock clock;
   SinkChannelOptions options;
-  options.spool = SpoolOptions{dir.path + "/spool", 1u << 20, false, 0};
+  options.spool = SpoolOptions{dir.file("spool"), 1u << 20, false, 0};
   Pipeline pipeline(clock);
   std::atomic<bool> accept{false};
   pipeline.addSink("store", [&](const Batch&) { return accept ? WriteResult::kOk : WriteResult::kRetry; }, options);
   // The folder turns into a file: no segment can be created there (works as root too).
-  const std::string spool_dir = dir.path + "/spool";
+  const std::string spool_dir = dir.file("spool");
   fs::remove_all(spool_dir);
   std::ofstream(spool_dir) << "not a folder";
   pipeline.start();

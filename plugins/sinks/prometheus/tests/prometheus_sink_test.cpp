@@ -1,3 +1,4 @@
+#include "gatherd/sdk/testing/temp_dir.hpp"
 #include "prometheus_sink.hpp"
 
 #include <chrono>
@@ -20,18 +21,6 @@ namespace {
 
 namespace f = sdk::streams::invocation;
 namespace q = sdk::streams::quota;
-
-struct TempDir {
-  TempDir() {
-    char pattern[] = "/tmp/gatherd-prometheus-XXXXXX";
-    path = ::mkdtemp(pattern);
-  }
-  ~TempDir() {
-    std::error_code error;
-    std::filesystem::remove_all(path, error);
-  }
-  std::string path;
-};
 
 /// The real sqlite sink on a temp file.
 struct Store {
@@ -210,7 +199,7 @@ TEST_CASE("a record seen again is not counted twice and a running call counts on
 }
 
 TEST_CASE("counters survive a restart: seeded from the store, re-sent records not counted again") {
-  TempDir dir;
+  gatherd::sdk::testing::TempDir dir("gatherd-prometheus");
   const std::int64_t t = nowMs() - 60'000;
   std::vector<sdk::Record> records;
   for (int i = 0; i < 30; ++i) {
@@ -220,7 +209,7 @@ TEST_CASE("counters survive a restart: seeded from the store, re-sent records no
   records.push_back(invocation("bad", t + 40'000, "failed", "gpt-5-codex", 0));
   records.push_back(invocation("run", t + 41'000, "running", "gpt-5-codex", 0, 0));
   {
-    Store store(dir.path);
+    Store store(dir.path().string());
     Sink first({}, store.sink.store());
     const auto written = batch(records);
     store.write(written);
@@ -229,7 +218,7 @@ TEST_CASE("counters survive a restart: seeded from the store, re-sent records no
     CHECK(value(first.text(), kFailed) == 1);
   }
   // A new process: the same database, a fresh sink.
-  Store store(dir.path);
+  Store store(dir.path().string());
   Sink second({}, store.sink.store());
   std::string text = second.text();
   CHECK(value(text, kOk) == 30);

@@ -11,6 +11,7 @@
 
 #include <sqlite3.h>
 
+#include "gatherd/sdk/testing/temp_dir.hpp"
 #include "gatherd/sdk/record.hpp"
 #include "gatherd/sdk/streams.hpp"
 #include "gatherd/sdk/testing/fake_host.hpp"
@@ -20,26 +21,8 @@
 
 namespace gatherd::plugins::sqlite::testing {
 
-/// A fresh folder under the system temp dir, removed with everything in it.
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern =
-        (std::filesystem::temp_directory_path() / "gatherd-sqlite-XXXXXX").string();
-    path_ = ::mkdtemp(pattern.data());
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    std::filesystem::remove_all(path_, ignored);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const std::string& path() const { return path_; }
-  std::string file(const std::string& name) const { return path_ + "/" + name; }
-
- private:
-  std::string path_;
-};
+/// The sdk's TempDir (gatherd/sdk/testing/temp_dir.hpp).
+using gatherd::sdk::testing::TempDir;
 
 using gatherd::store_suite::Invocation;
 using gatherd::store_suite::makeBatch;

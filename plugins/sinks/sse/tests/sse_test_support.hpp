@@ -14,6 +14,7 @@
 #include <thread>
 #include <vector>
 
+#include "gatherd/sdk/testing/temp_dir.hpp"
 #include "gatherd/sdk/host.hpp"
 #include "gatherd/sdk/record.hpp"
 #include "gatherd/sdk/streams.hpp"
@@ -26,23 +27,11 @@
 
 namespace gatherd::plugins::sse::testing {
 
-struct TempDir {
-  TempDir() {
-    char pattern[] = "/tmp/gatherd-sse-XXXXXX";
-    path = ::mkdtemp(pattern);
-  }
-  ~TempDir() {
-    std::error_code error;
-    std::filesystem::remove_all(path, error);
-  }
-  std::string path;
-};
-
 /// The sqlite sink, opened on a temp file, as the store every SSE test reads.
 struct StoreFixture {
   explicit StoreFixture(std::map<std::string, std::string, std::less<>> extra = {})
-      : host("db", dir.path) {
-    extra["path"] = dir.path + "/gatherd.db";
+      : host("db", dir.path().string()) {
+    extra["path"] = dir.file("gatherd.db");
     if (!sink.init(sdk::Config("db", extra), host).ok() || !sink.start().ok()) {
       throw std::runtime_error("sqlite sink did not start: " + host.allLogText());
     }
@@ -52,7 +41,7 @@ struct StoreFixture {
   void write(const sdk::Batch& batch) {
     if (sink.write(batch) != sdk::WriteResult::kOk) throw std::runtime_error("sqlite write failed");
   }
-  TempDir dir;
+  gatherd::sdk::testing::TempDir dir{"gatherd-sse"};
   sdk::testing::FakeHost host;
   plugins::sqlite::SqliteSink sink;
 };

@@ -8,6 +8,7 @@
 #include <Poco/Process.h>
 #include <catch2/catch.hpp>
 
+#include "gatherd/sdk/testing/temp_dir.hpp"
 #include "fake_upstream/test_certificates.hpp"
 #include "gatherd/sdk/testing/fake_host.hpp"
 #include "xychatai_source.hpp"
@@ -15,7 +16,7 @@
 namespace {
 
 using gatherd::plugins::xychatai::XychataiSource;
-using gatherd::plugins::xychatai::testing::TempDirectory;
+using gatherd::sdk::testing::TempDir;
 using gatherd::sdk::Outcome;
 
 class RunningProcess {
@@ -65,8 +66,8 @@ gatherd::sdk::Batch pollOnce(XychataiSource& source, gatherd::sdk::testing::Fake
 
 TEST_CASE("xychatai-fake-upstream serves a scenario over HTTPS and stops on SIGINT",
           "[fake_upstream]") {
-  TempDirectory directory;
-  const std::string scenario = directory.path() + "/scenario.json";
+  TempDir directory("gatherd-xychatai");
+  const std::string scenario = directory.file("scenario.json");
   {
     std::ofstream out(scenario);
     out << R"({"responses":[{"fixture":")" << GATHERD_PLUGIN_SOURCE_DIR
@@ -74,7 +75,7 @@ TEST_CASE("xychatai-fake-upstream serves a scenario over HTTPS and stops on SIGI
         << R"({"status":502,"body":"bad gateway","content_type":"text/plain"},)"
         << R"({"body":"{\"code\":-1,\"msg\":\"expired\"}"}]})";
   }
-  RunningProcess process({"--port", "0", "--tls", directory.path() + "/certs", "--scenario",
+  RunningProcess process({"--port", "0", "--tls", directory.file("certs"), "--scenario",
                           scenario, "--print-port"});
   const std::string port = process.readLine();
   REQUIRE_FALSE(port.empty());
@@ -90,7 +91,7 @@ TEST_CASE("xychatai-fake-upstream serves a scenario over HTTPS and stops on SIGI
       {"service", "codex"},
       {"utc_offset", "+08:00"},
       {"shared_connections", "2"},
-      {"ca_file", directory.path() + "/certs/ca.crt"}};
+      {"ca_file", directory.file("certs/ca.crt")}};
   REQUIRE(source.init(gatherd::sdk::Config("xy", values), host));
   const auto ok = pollOnce(source, host);
   INFO(ok.window.message);

@@ -1,5 +1,6 @@
 // Over 500 lines: the source against the fake upstream: one case per upstream behaviour of
 // UPSTREAM.md, sharing its fixture.
+#include "gatherd/sdk/testing/temp_dir.hpp"
 #include "xychatai_source.hpp"
 
 #include <algorithm>
@@ -32,7 +33,7 @@ using gatherd::plugins::xychatai::testing::FakeUpstream;
 using gatherd::plugins::xychatai::testing::readFile;
 using gatherd::plugins::xychatai::testing::RollingRecords;
 using gatherd::plugins::xychatai::testing::ScriptedResponse;
-using gatherd::plugins::xychatai::testing::TempDirectory;
+using gatherd::sdk::testing::TempDir;
 using gatherd::plugins::xychatai::testing::TestCertificates;
 using gatherd::sdk::AuthState;
 using gatherd::sdk::Batch;
@@ -49,8 +50,8 @@ constexpr const char* kApiKey = "sk-SYNTHETIC-REDACT-ME-0000000000000000";
 constexpr auto kWait = std::chrono::seconds(10);
 
 const TestCertificates& certificates() {
-  static TempDirectory directory;
-  static const TestCertificates made = TestCertificates::create(directory.path());
+  static TempDir directory("gatherd-xychatai");
+  static const TestCertificates made = TestCertificates::create(directory.path().string());
   return made;
 }
 

@@ -10,7 +10,6 @@
 #include <Poco/Pipe.h>
 #include <Poco/PipeStream.h>
 #include <Poco/Process.h>
-#include <Poco/TemporaryFile.h>
 
 namespace gatherd::plugins::xychatai::testing {
 namespace {
@@ -78,18 +77,6 @@ TestCertificates TestCertificates::create(const std::string& directory) {
     makeServer(directory, "wrong-name", "wrong-name.example", "DNS:wrong-name.example");
   }
   return certificates;
-}
-
-TempDirectory::TempDirectory() {
-  path_ = Poco::TemporaryFile::tempName() + "-xychatai";
-  Poco::File(path_).createDirectories();
-}
-
-TempDirectory::~TempDirectory() {
-  try {
-    Poco::File(path_).remove(true);
-  } catch (...) {
-  }
 }
 
 }  // namespace gatherd::plugins::xychatai::testing

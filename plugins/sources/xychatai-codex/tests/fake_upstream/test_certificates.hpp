@@ -20,16 +20,4 @@ struct TestCertificates {
 };
 
 /// A fresh directory under the system temp dir; removed by the destructor.
-class TempDirectory {
- public:
-  TempDirectory();
-  ~TempDirectory();
-  TempDirectory(const TempDirectory&) = delete;
-  TempDirectory& operator=(const TempDirectory&) = delete;
-  const std::string& path() const noexcept { return path_; }
-
- private:
-  std::string path_;
-};
-
 }  // namespace gatherd::plugins::xychatai::testing
