@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "gatherd/sdk/testing/temp_dir.hpp"
 #include "fake_upstream/fake_upstream.hpp"
 #include "fake_upstream/test_certificates.hpp"
 #include "gatherd/sdk/testing/fake_host.hpp"
@@ -63,8 +64,8 @@ void benchParse(int iterations) {
 }
 
 void benchPoll(int polls) {
-  fake::TempDirectory directory;
-  const auto certificates = fake::TestCertificates::create(directory.path());
+  gatherd::sdk::testing::TempDir directory("gatherd-bench-xychatai");
+  const auto certificates = fake::TestCertificates::create(directory.path().string());
   fake::FakeUpstream::Options server_options;
   server_options.tls_certificate = certificates.localhost_cert;
   server_options.tls_key = certificates.localhost_key;

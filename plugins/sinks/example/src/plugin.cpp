@@ -2,10 +2,10 @@
 // real sink (see plugins/sinks/stdout, plugins/sinks/sqlite) stores or forwards the batch; it
 // answers kRetry when a later try may work (the core keeps the batch and backs off) and kDrop
 // only when it never will.
+#include "gatherd/sdk/plugin.hpp"
+
 #include <cstdint>
 #include <string>
-
-#include "gatherd/sdk/plugin.hpp"
 
 namespace {
 
@@ -13,11 +13,9 @@ namespace sdk = gatherd::sdk;
 
 /// The [sink.*] keys this plugin accepts; gatherd check-config validates against it.
 sdk::ConfigSchema schema() {
-  return {{.name = "stream",
-           .type = sdk::ConfigType::kString,
-           .default_value = "invocation",
-           .description = "the record stream to count",
-           .choices = {}}};
+  return {sdk::key("stream", sdk::ConfigType::kString)
+              .byDefault("invocation")
+              .describedAs("the record stream to count")};
 }
 
 class ExampleSink final : public sdk::Sink {

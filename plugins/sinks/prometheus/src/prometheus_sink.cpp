@@ -5,29 +5,20 @@ namespace gatherd::plugins::prometheus {
 sdk::ConfigSchema prometheusSchema() {
   using sdk::ConfigType;
   return {
-      {"path", ConfigType::kString, "/metrics", false, false, "the route Prometheus scrapes", {}},
-      {"metrics_token",
-       ConfigType::kString,
-       "",
-       false,
-       true,
-       "a bearer token for this route only, accepted besides [http] token (then a token is "
-       "always needed)",
-       {}},
-      {"max_models",
-       ConfigType::kInt,
-       "100",
-       false,
-       false,
-       "distinct model labels at most; further models share model=\"other\"",
-       {}},
-      {"core_metrics",
-       ConfigType::kBool,
-       "true",
-       false,
-       false,
-       "also expose the collector's own metrics (windows, polls, sinks, process)",
-       {}},
+      sdk::key("path", ConfigType::kString)
+          .byDefault("/metrics")
+          .describedAs("the route Prometheus scrapes"),
+      sdk::key("metrics_token", ConfigType::kString)
+          .secret()
+          .describedAs(
+              "a bearer token for this route only, accepted besides [http] token (then a token is "
+              "always needed)"),
+      sdk::key("max_models", ConfigType::kInt)
+          .byDefault("100")
+          .describedAs("distinct model labels at most; further models share model=\"other\""),
+      sdk::key("core_metrics", ConfigType::kBool)
+          .byDefault("true")
+          .describedAs("also expose the collector's own metrics (windows, polls, sinks, process)"),
   };
 }
 

@@ -25,84 +25,44 @@ sdk::Status readCount(const sdk::Config& config, const char* key, std::int64_t m
 sdk::ConfigSchema settingsSchema() {
   using sdk::ConfigType;
   return {
-      {"path",
-       ConfigType::kPath,
-       "",
-       false,
-       false,
-       "database file (default <data_dir>/gatherd.db); created with mode 0600",
-       {}},
-      {"synchronous",
-       ConfigType::kString,
-       "normal",
-       false,
-       false,
-       "PRAGMA synchronous in WAL mode: normal (fast, durable across app crashes) or full",
-       {"normal", "full"}},
-      {"busy_timeout",
-       ConfigType::kDuration,
-       "200ms",
-       false,
-       false,
-       "how long a write waits for another process's lock before the batch is retried",
-       {}},
-      {"raw_retention_days",
-       ConfigType::kInt,
-       "0",
-       false,
-       false,
-       "drop raw_response of invocations older than this many days (0: keep)",
-       {}},
-      {"invocation_retention_days",
-       ConfigType::kInt,
-       "0",
-       false,
-       false,
-       "delete invocations older than this many days; totals stay exact (0: keep)",
-       {}},
-      {"quota_thin_after_days",
-       ConfigType::kInt,
-       "0",
-       false,
-       false,
-       "keep one quota snapshot per day for snapshots older than this (0: keep all)",
-       {}},
-      {"changes_keep",
-       ConfigType::kInt,
-       "100000",
-       false,
-       false,
-       "entries of the change sequence (SSE replay) to keep",
-       {}},
-      {"changes_keep_days",
-       ConfigType::kInt,
-       "7",
-       false,
-       false,
-       "days of the change sequence to keep at most",
-       {}},
-      {"cache_mb",
-       ConfigType::kInt,
-       "2",
-       false,
-       false,
-       "page cache of each database connection (the writer and every reader), MiB",
-       {}},
-      {"mmap_mb",
-       ConfigType::kInt,
-       "0",
-       false,
-       false,
-       "how much of the database file each connection maps into memory, MiB (0: read "
-       "with pread)",
-       {}},
-      {"legacy_source",
-       ConfigType::kString,
-       "xychatai",
-       false,
-       false,
-       "source name for rows migrated from a seed-era database",
-       {}},
+      sdk::key("path", ConfigType::kPath)
+          .describedAs("database file (default <data_dir>/gatherd.db); created with mode 0600"),
+      sdk::key("synchronous", ConfigType::kString)
+          .byDefault("normal")
+          .oneOf({"normal", "full"})
+          .describedAs(
+              "PRAGMA synchronous in WAL mode: normal (fast, durable across app crashes) or full"),
+      sdk::key("busy_timeout", ConfigType::kDuration)
+          .byDefault("200ms")
+          .describedAs(
+              "how long a write waits for another process's lock before the batch is retried"),
+      sdk::key("raw_retention_days", ConfigType::kInt)
+          .byDefault("0")
+          .describedAs("drop raw_response of invocations older than this many days (0: keep)"),
+      sdk::key("invocation_retention_days", ConfigType::kInt)
+          .byDefault("0")
+          .describedAs("delete invocations older than this many days; totals stay exact (0: keep)"),
+      sdk::key("quota_thin_after_days", ConfigType::kInt)
+          .byDefault("0")
+          .describedAs(
+              "keep one quota snapshot per day for snapshots older than this (0: keep all)"),
+      sdk::key("changes_keep", ConfigType::kInt)
+          .byDefault("100000")
+          .describedAs("entries of the change sequence (SSE replay) to keep"),
+      sdk::key("changes_keep_days", ConfigType::kInt)
+          .byDefault("7")
+          .describedAs("days of the change sequence to keep at most"),
+      sdk::key("cache_mb", ConfigType::kInt)
+          .byDefault("2")
+          .describedAs("page cache of each database connection (the writer and every reader), MiB"),
+      sdk::key("mmap_mb", ConfigType::kInt)
+          .byDefault("0")
+          .describedAs(
+              "how much of the database file each connection maps into memory, MiB (0: read "
+              "with pread)"),
+      sdk::key("legacy_source", ConfigType::kString)
+          .byDefault("xychatai")
+          .describedAs("source name for rows migrated from a seed-era database"),
   };
 }
 

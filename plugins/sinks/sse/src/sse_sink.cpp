@@ -8,16 +8,21 @@ namespace gatherd::plugins::sse {
 
 sdk::ConfigSchema sseSchema() {
   return {
-      {"heartbeat", sdk::ConfigType::kDuration, "15s", false, false,
-       "interval of the keep-alive comment on every stream (at most 15s)", {}},
-      {"retry", sdk::ConfigType::kDuration, "3s", false, false,
-       "reconnect delay suggested to clients (the retry: field)", {}},
-      {"client_buffer", sdk::ConfigType::kInt, "262144", false, false,
-       "bytes a client may fall behind before it is dropped", {}},
-      {"max_clients", sdk::ConfigType::kInt, "20000", false, false,
-       "streams served at once; more get 503", {}},
-      {"replay_limit", sdk::ConfigType::kInt, "10000", false, false,
-       "missed events replayed on reconnect; more get a reset event", {}},
+      sdk::key("heartbeat", sdk::ConfigType::kDuration)
+          .byDefault("15s")
+          .describedAs("interval of the keep-alive comment on every stream (at most 15s)"),
+      sdk::key("retry", sdk::ConfigType::kDuration)
+          .byDefault("3s")
+          .describedAs("reconnect delay suggested to clients (the retry: field)"),
+      sdk::key("client_buffer", sdk::ConfigType::kInt)
+          .byDefault("262144")
+          .describedAs("bytes a client may fall behind before it is dropped"),
+      sdk::key("max_clients", sdk::ConfigType::kInt)
+          .byDefault("20000")
+          .describedAs("streams served at once; more get 503"),
+      sdk::key("replay_limit", sdk::ConfigType::kInt)
+          .byDefault("10000")
+          .describedAs("missed events replayed on reconnect; more get a reset event"),
   };
 }
 
@@ -25,10 +30,10 @@ BroadcasterOptions optionsFromConfig(const sdk::Config& config) {
   BroadcasterOptions options;
   options.heartbeat_ms = config.getDurationMs("heartbeat", options.heartbeat_ms);
   options.retry_ms = config.getDurationMs("retry", options.retry_ms);
-  options.client_buffer_bytes =
-      static_cast<std::size_t>(config.getInt("client_buffer", static_cast<std::int64_t>(options.client_buffer_bytes)));
-  options.max_clients =
-      static_cast<std::size_t>(config.getInt("max_clients", static_cast<std::int64_t>(options.max_clients)));
+  options.client_buffer_bytes = static_cast<std::size_t>(
+      config.getInt("client_buffer", static_cast<std::int64_t>(options.client_buffer_bytes)));
+  options.max_clients = static_cast<std::size_t>(
+      config.getInt("max_clients", static_cast<std::int64_t>(options.max_clients)));
   options.replay_limit = static_cast<int>(config.getInt("replay_limit", options.replay_limit));
   return options;
 }
@@ -54,7 +59,9 @@ std::optional<std::int64_t> parseLastEventId(const std::string& value) {
   return id;
 }
 
-SseSink::~SseSink() { stop(); }
+SseSink::~SseSink() {
+  stop();
+}
 
 sdk::Status SseSink::init(const sdk::Config& config, sdk::Host& host) {
   host_ = &host;
@@ -64,7 +71,8 @@ sdk::Status SseSink::init(const sdk::Config& config, sdk::Host& host) {
                                 "] heartbeat must be between 10ms and 15s");
   }
   if (options_.client_buffer_bytes < 4096) {
-    return sdk::Status::failure("[sink." + config.instance() + "] client_buffer must be at least 4096");
+    return sdk::Status::failure("[sink." + config.instance() +
+                                "] client_buffer must be at least 4096");
   }
   if (options_.max_clients < 1 || options_.replay_limit < 0) {
     return sdk::Status::failure("[sink." + config.instance() +

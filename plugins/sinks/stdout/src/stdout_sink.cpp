@@ -10,12 +10,14 @@ namespace gatherd::plugins::stdout_sink {
 sdk::ConfigSchema stdoutSchema() {
   using sdk::ConfigType;
   return {
-      {"path", ConfigType::kPath, "", false, false,
-       "append to this file instead of standard output", {}},
-      {"windows", ConfigType::kBool, "false", false, false,
-       "also write one line per window result", {}},
-      {"raw", ConfigType::kBool, "false", false, false,
-       "include the redacted upstream JSON of each record", {}},
+      sdk::key("path", ConfigType::kPath)
+          .describedAs("append to this file instead of standard output"),
+      sdk::key("windows", ConfigType::kBool)
+          .byDefault("false")
+          .describedAs("also write one line per window result"),
+      sdk::key("raw", ConfigType::kBool)
+          .byDefault("false")
+          .describedAs("include the redacted upstream JSON of each record"),
   };
 }
 

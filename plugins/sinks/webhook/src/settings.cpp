@@ -7,84 +7,42 @@ namespace gatherd::plugins::webhook {
 sdk::ConfigSchema webhookSchema() {
   using sdk::ConfigType;
   return {
-      {"url",
-       ConfigType::kString,
-       "",
-       true,
-       true,
-       "the receiver's webhook URL (secret: it carries the token)",
-       {}},
-      {"format",
-       ConfigType::kString,
-       "generic",
-       false,
-       false,
-       "message format of the receiver",
-       {"generic", "feishu", "dingtalk", "wecom", "slack", "telegram"}},
-      {"secret",
-       ConfigType::kString,
-       "",
-       false,
-       true,
-       "feishu / dingtalk signing secret (empty: messages are not signed)",
-       {}},
-      {"chat_id",
-       ConfigType::kString,
-       "",
-       false,
-       false,
-       "telegram: the chat the bot writes to (required for format = telegram)",
-       {}},
-      {"rules",
-       ConfigType::kString,
-       "",
-       false,
-       false,
-       "comma-separated rules to send (auth, failures, source_down, gap, quota, plan_expiry); "
-       "empty: all",
-       {}},
-      {"language",
-       ConfigType::kString,
-       "zh-CN",
-       false,
-       false,
-       "language of the messages",
-       {"zh-CN", "en"}},
-      {"dashboard_url",
-       ConfigType::kString,
-       "",
-       false,
-       false,
-       "a link to the dashboard put in every message (empty: none)",
-       {}},
-      {"min_interval",
-       ConfigType::kDuration,
-       "0s",
-       false,
-       false,
-       "at most one message per this interval; alerts in between are sent together",
-       {}},
-      {"proxy",
-       ConfigType::kString,
-       "",
-       false,
-       true,
-       "http://[user:pass@]host:port of an HTTP proxy (secret: it can hold credentials)",
-       {}},
-      {"ca_file",
-       ConfigType::kPath,
-       "",
-       false,
-       false,
-       "PEM CA bundle for https receivers (empty: the system trust store)",
-       {}},
-      {"timeout",
-       ConfigType::kDuration,
-       "10s",
-       false,
-       false,
-       "connect and read timeout of one delivery",
-       {}},
+      sdk::key("url", ConfigType::kString)
+          .required()
+          .secret()
+          .describedAs("the receiver's webhook URL (secret: it carries the token)"),
+      sdk::key("format", ConfigType::kString)
+          .byDefault("generic")
+          .oneOf({"generic", "feishu", "dingtalk", "wecom", "slack", "telegram"})
+          .describedAs("message format of the receiver"),
+      sdk::key("secret", ConfigType::kString)
+          .secret()
+          .describedAs("feishu / dingtalk signing secret (empty: messages are not signed)"),
+      sdk::key("chat_id", ConfigType::kString)
+          .describedAs("telegram: the chat the bot writes to (required for format = telegram)"),
+      sdk::key("rules", ConfigType::kString)
+          .describedAs("comma-separated rules to send (auth, failures, source_down, gap, quota, "
+                       "plan_expiry); "
+                       "empty: all"),
+      sdk::key("language", ConfigType::kString)
+          .byDefault("zh-CN")
+          .oneOf({"zh-CN", "en"})
+          .describedAs("language of the messages"),
+      sdk::key("dashboard_url", ConfigType::kString)
+          .describedAs("a link to the dashboard put in every message (empty: none)"),
+      sdk::key("min_interval", ConfigType::kDuration)
+          .byDefault("0s")
+          .describedAs(
+              "at most one message per this interval; alerts in between are sent together"),
+      sdk::key("proxy", ConfigType::kString)
+          .secret()
+          .describedAs(
+              "http://[user:pass@]host:port of an HTTP proxy (secret: it can hold credentials)"),
+      sdk::key("ca_file", ConfigType::kPath)
+          .describedAs("PEM CA bundle for https receivers (empty: the system trust store)"),
+      sdk::key("timeout", ConfigType::kDuration)
+          .byDefault("10s")
+          .describedAs("connect and read timeout of one delivery"),
   };
 }
 

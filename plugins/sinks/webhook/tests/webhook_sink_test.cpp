@@ -1,3 +1,4 @@
+#include "gatherd/sdk/testing/temp_dir.hpp"
 #include "webhook_sink.hpp"
 
 #include <cstdlib>
@@ -24,7 +25,7 @@
 
 using namespace gatherd;
 using namespace gatherd::plugins::webhook;
-using gatherd::plugins::xychatai::testing::TempDirectory;
+using gatherd::sdk::testing::TempDir;
 using gatherd::plugins::xychatai::testing::TestCertificates;
 
 namespace {
@@ -396,8 +397,8 @@ TEST_CASE("rules choose what a webhook sends, the test message always goes") {
 }
 
 TEST_CASE("https receivers are verified against ca_file (VERIFY_STRICT)") {
-  TempDirectory directory;
-  const TestCertificates certificates = TestCertificates::create(directory.path());
+  TempDir directory("gatherd-webhook");
+  const TestCertificates certificates = TestCertificates::create(directory.path().string());
   Receiver receiver(&certificates);
   sdk::testing::FakeHost host("hook");
   {

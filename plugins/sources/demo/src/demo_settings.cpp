@@ -7,20 +7,29 @@ namespace gatherd::plugins::demo {
 sdk::ConfigSchema demoSchema() {
   using sdk::ConfigType;
   return {
-      {"calls_per_minute", ConfigType::kDouble, "6", false, false,
-       "average simulated calls per minute", {}},
-      {"burst_every", ConfigType::kDuration, "0", false, false,
-       "emit a burst of calls this often (0 = never)", {}},
-      {"burst_size", ConfigType::kInt, "30", false, false, "calls in one burst", {}},
-      {"failure_ratio", ConfigType::kDouble, "0.05", false, false,
-       "share of calls that fail (0..1)", {}},
-      {"seed", ConfigType::kInt, "0", false, false,
-       "random seed for repeatable runs (0 = from the clock)", {}},
-      {"models", ConfigType::kString, "gpt-5.3-codex,gpt-5.2-codex,gpt-5-codex-mini", false, false,
-       "comma-separated model names to pick from", {}},
-      {"service", ConfigType::kString, "codex", false, false, "service name in quota records", {}},
-      {"poll_latency", ConfigType::kDuration, "0", false, false,
-       "simulated upstream response time of each poll (to try deadlines and shutdown)", {}},
+      sdk::key("calls_per_minute", ConfigType::kDouble)
+          .byDefault("6")
+          .describedAs("average simulated calls per minute"),
+      sdk::key("burst_every", ConfigType::kDuration)
+          .byDefault("0")
+          .describedAs("emit a burst of calls this often (0 = never)"),
+      sdk::key("burst_size", ConfigType::kInt).byDefault("30").describedAs("calls in one burst"),
+      sdk::key("failure_ratio", ConfigType::kDouble)
+          .byDefault("0.05")
+          .describedAs("share of calls that fail (0..1)"),
+      sdk::key("seed", ConfigType::kInt)
+          .byDefault("0")
+          .describedAs("random seed for repeatable runs (0 = from the clock)"),
+      sdk::key("models", ConfigType::kString)
+          .byDefault("gpt-5.3-codex,gpt-5.2-codex,gpt-5-codex-mini")
+          .describedAs("comma-separated model names to pick from"),
+      sdk::key("service", ConfigType::kString)
+          .byDefault("codex")
+          .describedAs("service name in quota records"),
+      sdk::key("poll_latency", ConfigType::kDuration)
+          .byDefault("0")
+          .describedAs(
+              "simulated upstream response time of each poll (to try deadlines and shutdown)"),
   };
 }
 

@@ -9,11 +9,9 @@ namespace sdk = gatherd::sdk;
 
 /// The [source.*] keys this plugin accepts; gatherd check-config validates against it.
 sdk::ConfigSchema schema() {
-  return {{.name = "greeting",
-           .type = sdk::ConfigType::kString,
-           .default_value = "hello",
-           .description = "the text each record carries",
-           .choices = {}}};
+  return {sdk::key("greeting", sdk::ConfigType::kString)
+              .byDefault("hello")
+              .describedAs("the text each record carries")};
 }
 
 class ExampleSource final : public sdk::Source {

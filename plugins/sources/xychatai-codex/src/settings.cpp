@@ -11,26 +11,15 @@
 namespace gatherd::plugins::xychatai {
 namespace {
 
-sdk::ConfigKey key(std::string name, sdk::ConfigType type, std::string default_value,
-                   std::string description, bool secret = false,
-                   std::vector<std::string> choices = {}) {
-  sdk::ConfigKey result;
-  result.name = std::move(name);
-  result.type = type;
-  result.default_value = std::move(default_value);
-  result.secret = secret;
-  result.description = std::move(description);
-  result.choices = std::move(choices);
-  return result;
-}
-
 std::string lowerCase(std::string_view text) {
   std::string lower;
   for (char c : text) lower.push_back(static_cast<char>(c >= 'A' && c <= 'Z' ? c + 32 : c));
   return lower;
 }
 
-bool startsWithHttp(const std::string& text) { return text.rfind("http", 0) == 0; }
+bool startsWithHttp(const std::string& text) {
+  return text.rfind("http", 0) == 0;
+}
 
 /// `secret`: the value may hold credentials (a proxy URL), so messages do not repeat it.
 sdk::Status checkHttpsUrl(const std::string& key_name, const std::string& text,
@@ -80,10 +69,10 @@ std::string effectiveProxy(const Settings& settings) {
       entry.erase(entry.find_last_not_of(" \t") + 1);
       if (entry == "*") return {};
       if (!entry.empty() && entry.front() == '.') entry.erase(0, 1);
-      if (!entry.empty() && (host == entry || (host.size() > entry.size() &&
-                                               host.compare(host.size() - entry.size(),
-                                                            entry.size(), entry) == 0 &&
-                                               host[host.size() - entry.size() - 1] == '.'))) {
+      if (!entry.empty() &&
+          (host == entry || (host.size() > entry.size() &&
+                             host.compare(host.size() - entry.size(), entry.size(), entry) == 0 &&
+                             host[host.size() - entry.size() - 1] == '.'))) {
         return {};
       }
       start = end + 1;
@@ -104,26 +93,39 @@ std::string Settings::url() const {
 sdk::ConfigSchema settingsSchema() {
   using sdk::ConfigType;
   return {
-      key("base_url", ConfigType::kString, kDefaultBaseUrl,
-          "site root, e.g. https://new.xychatai.com or https://new.sharedchat.cc"),
-      key("endpoint", ConfigType::kString, kDefaultEndpoint,
-          "quota API path; a value starting with http is an absolute URL"),
-      key("cookie_name", ConfigType::kString, kDefaultCookieName, "name of the session cookie"),
-      key("cookie", ConfigType::kString, "",
-          "session cookie value exported from the browser; use ${XY_SESSION_COOKIE_VALUE}",
-          /*secret=*/true),
-      key("service", ConfigType::kString, "codex", "service key under data",
-          false, {"codex", "claudecode"}),
-      key("utc_offset", ConfigType::kString, "+08:00",
-          "offset of the upstream's naive times (Asia/Shanghai is +08:00)"),
-      key("ca_file", ConfigType::kPath, "", "PEM CA bundle; empty uses the system trust store"),
-      key("proxy", ConfigType::kString, "",
-          "http://[user:password@]host:port of an HTTP proxy; empty uses HTTPS_PROXY when it is "
-          "set; a secret (it can hold credentials)",
-          /*secret=*/true),
-      key("user_agent", ConfigType::kString, "", "User-Agent header; empty names gatherd"),
-      key("shared_connections", ConfigType::kInt, "2",
-          "keep-alive connections are reused while at most this many requests are in flight"),
+      sdk::key("base_url", ConfigType::kString)
+          .byDefault(kDefaultBaseUrl)
+          .describedAs("site root, e.g. https://new.xychatai.com or https://new.sharedchat.cc"),
+      sdk::key("endpoint", ConfigType::kString)
+          .byDefault(kDefaultEndpoint)
+          .describedAs("quota API path; a value starting with http is an absolute URL"),
+      sdk::key("cookie_name", ConfigType::kString)
+          .byDefault(kDefaultCookieName)
+          .describedAs("name of the session cookie"),
+      sdk::key("cookie", ConfigType::kString)
+          .secret()
+          .describedAs(
+              "session cookie value exported from the browser; use ${XY_SESSION_COOKIE_VALUE}"),
+      sdk::key("service", ConfigType::kString)
+          .byDefault("codex")
+          .oneOf({"codex", "claudecode"})
+          .describedAs("service key under data"),
+      sdk::key("utc_offset", ConfigType::kString)
+          .byDefault("+08:00")
+          .describedAs("offset of the upstream's naive times (Asia/Shanghai is +08:00)"),
+      sdk::key("ca_file", ConfigType::kPath)
+          .describedAs("PEM CA bundle; empty uses the system trust store"),
+      sdk::key("proxy", ConfigType::kString)
+          .secret()
+          .describedAs("http://[user:password@]host:port of an HTTP proxy; empty uses HTTPS_PROXY "
+                       "when it is "
+                       "set; a secret (it can hold credentials)"),
+      sdk::key("user_agent", ConfigType::kString)
+          .describedAs("User-Agent header; empty names gatherd"),
+      sdk::key("shared_connections", ConfigType::kInt)
+          .byDefault("2")
+          .describedAs(
+              "keep-alive connections are reused while at most this many requests are in flight"),
   };
 }
 
@@ -151,8 +153,10 @@ sdk::Status parseSettings(const sdk::Config& config, Settings& settings) {
   }
   if (parsed.cookie.find_first_of(";\r\n") != std::string::npos) {
     // The value is a secret, so the message must not repeat it.
-    return sdk::Status::failure("cookie: the value contains ';' or a line break; set only the "
-                                "value of the " + parsed.cookie_name + " cookie");
+    return sdk::Status::failure(
+        "cookie: the value contains ';' or a line break; set only the "
+        "value of the " +
+        parsed.cookie_name + " cookie");
   }
   if (parsed.service != "codex" && parsed.service != "claudecode") {
     return sdk::Status::failure("service: '" + parsed.service +

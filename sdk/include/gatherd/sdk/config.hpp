@@ -7,6 +7,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace gatherd::sdk {
@@ -14,7 +15,7 @@ namespace gatherd::sdk {
 /// The type of a config value; the host validates every value against it before init().
 enum class ConfigType {
   kString,
-  kInt,       ///< signed 64-bit decimal
+  kInt,  ///< signed 64-bit decimal
   kDouble,
   kBool,      ///< true/false, yes/no, on/off, 1/0
   kDuration,  ///< "100ms", "10s", "1m", "2h"; a bare number is seconds
@@ -35,7 +36,7 @@ inline const char* configTypeName(ConfigType type) noexcept {
 
 /// One key a plugin accepts. Aggregate; plugins return a vector of these from their schema.
 struct ConfigKey {
-  std::string name;           ///< lower case, e.g. "base_url"
+  std::string name;  ///< lower case, e.g. "base_url"
   ConfigType type = ConfigType::kString;
   std::string default_value;  ///< used when the key is absent (empty: no default)
   bool required = false;      ///< absent and no default -> a config error
@@ -47,6 +48,52 @@ struct ConfigKey {
 
 using ConfigSchema = std::vector<ConfigKey>;
 
+/// Declares a key by what each setting means, not by position (since ABI 2.2):
+///   sdk::key("busy_timeout", sdk::ConfigType::kDuration).byDefault("200ms")
+///       .describedAs("how long a write waits for a lock")
+/// and .required(), .secret(), .oneOf({...}). Converts to ConfigKey, so a schema function
+/// returns `{sdk::key(...)..., sdk::key(...)...}`.
+class ConfigKeyBuilder {
+ public:
+  ConfigKeyBuilder(std::string name, ConfigType type) {
+    key_.name = std::move(name);
+    key_.type = type;
+  }
+  /// Used when the key is absent.
+  ConfigKeyBuilder& byDefault(std::string value) {
+    key_.default_value = std::move(value);
+    return *this;
+  }
+  /// One line, shown by `gatherd plugins` and `check-config`.
+  ConfigKeyBuilder& describedAs(std::string description) {
+    key_.description = std::move(description);
+    return *this;
+  }
+  /// Absent and without a default: a config error.
+  ConfigKeyBuilder& required() {
+    key_.required = true;
+    return *this;
+  }
+  /// Masked in every log line and in `check-config` output.
+  ConfigKeyBuilder& secret() {
+    key_.secret = true;
+    return *this;
+  }
+  /// Strings: the only values accepted.
+  ConfigKeyBuilder& oneOf(std::vector<std::string> choices) {
+    key_.choices = std::move(choices);
+    return *this;
+  }
+  operator ConfigKey() const { return key_; }  // NOLINT(google-explicit-constructor): by design
+
+ private:
+  ConfigKey key_;
+};
+
+inline ConfigKeyBuilder key(std::string name, ConfigType type) {
+  return ConfigKeyBuilder(std::move(name), type);
+}
+
 /// Parses "100ms", "10s", "1m", "2h" or a bare number of seconds into milliseconds.
 inline std::optional<std::int64_t> parseDurationMs(std::string_view text) noexcept {
   while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) text.remove_prefix(1);
@@ -57,11 +104,16 @@ inline std::optional<std::int64_t> parseDurationMs(std::string_view text) noexce
   if (error != std::errc() || number < 0) return std::nullopt;
   std::string_view unit(end, static_cast<std::size_t>(text.data() + text.size() - end));
   std::int64_t scale = 0;
-  if (unit.empty() || unit == "s") scale = 1000;
-  else if (unit == "ms") scale = 1;
-  else if (unit == "m" || unit == "min") scale = 60'000;
-  else if (unit == "h") scale = 3'600'000;
-  else return std::nullopt;
+  if (unit.empty() || unit == "s")
+    scale = 1000;
+  else if (unit == "ms")
+    scale = 1;
+  else if (unit == "m" || unit == "min")
+    scale = 60'000;
+  else if (unit == "h")
+    scale = 3'600'000;
+  else
+    return std::nullopt;
   if (number > INT64_MAX / scale) return std::nullopt;
   return number * scale;
 }
@@ -119,9 +171,7 @@ class Config {
     if (it == values_.end()) return fallback;
     return parseDurationMs(it->second).value_or(fallback);
   }
-  const std::map<std::string, std::string, std::less<>>& values() const noexcept {
-    return values_;
-  }
+  const std::map<std::string, std::string, std::less<>>& values() const noexcept { return values_; }
 
  private:
   std::string instance_;
