@@ -5,12 +5,14 @@
 
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <atomic>
 #include <filesystem>
 #include <fstream>
 #include <memory>
 #include <sstream>
 #include <thread>
+#include <vector>
 
 #include <catch2/catch.hpp>
 #include <spdlog/sinks/ostream_sink.h>
@@ -60,6 +62,18 @@ struct LogCapture {
   std::ostringstream stream;
   std::shared_ptr<spdlog::logger> previous;
 };
+
+/// Names of this process's threads that start with `prefix` (from /proc/self/task/*/comm).
+std::vector<std::string> threadNames(const std::string& prefix) {
+  std::vector<std::string> names;
+  for (const auto& task : fs::directory_iterator("/proc/self/task")) {
+    std::string name;
+    std::getline(std::ifstream(task.path() / "comm"), name);
+    if (name.rfind(prefix, 0) == 0) names.push_back(name);
+  }
+  std::sort(names.begin(), names.end());
+  return names;
+}
 
 void requireBadParameter(std::uint16_t port, const std::string& uri, const std::string& parameter) {
   INFO(uri);
@@ -536,4 +550,20 @@ TEST_CASE("sessions expire, failed logins and bad tokens are rate-limited per ad
   REQUIRE_THAT(logs.text(), Catch::Contains("answering 429"));
   REQUIRE_THAT(logs.text(), !Catch::Contains("nope-"));
   REQUIRE_THAT(logs.text(), !Catch::Contains(token));
+}
+
+TEST_CASE("the serving threads carry names to count them apart from the process", "[http]") {
+  HttpServerOptions options;
+  options.io_threads = 3;
+  options.worker_threads = 2;
+  REQUIRE(threadNames("http-").empty());
+  {
+    Fixture fixture(options);
+    const auto port = fixture.start();
+    REQUIRE(get(port, "/health").status == 200);
+    REQUIRE(threadNames("http-") == std::vector<std::string>{"http-handler-0", "http-handler-1",
+                                                            "http-io-0", "http-io-1", "http-io-2"});
+    fixture.server->stop();
+    REQUIRE(threadNames("http-").empty());
+  }
 }
