@@ -1,13 +1,11 @@
 // bench_sse_client: opens N Server-Sent Events streams to gatherd on loopback from one epoll
 // thread and measures how long each `invocation` event takes to reach each client (receive time
 // minus the event's createdAt, i.e. from the store's write to the client). Prints figures.
+// With --pull PATH it is the same number of keep-alive connections that all GET PATH once a
+// second instead (nginx serving a file of the event's size, for the side-by-side figure): each
+// response is timed from the start of its round.
 
-#include <arpa/inet.h>
-#include <fcntl.h>
-#include <netinet/in.h>
 #include <sys/epoll.h>
-#include <sys/resource.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -23,7 +21,13 @@
 #include <string_view>
 #include <vector>
 
+#include "loopback/loopback.hpp"
+
 namespace {
+
+using gatherd::bench::connectLoopback;
+using gatherd::bench::percentile;
+using gatherd::bench::wallMs;
 
 struct Options {
   int port = 8080;
@@ -31,21 +35,17 @@ struct Options {
   int seconds = 30;
   int wave = 250;
   std::string token;
+  std::string pull;  ///< a path: keep-alive GETs of it instead of streams (the nginx side)
 };
 
 struct Client {
   int fd = -1;
-  bool connected = false;  ///< ": connected" seen
+  bool connected = false;  ///< ": connected" seen (pull: the first response arrived)
   bool closed = false;
   std::string buffer;
   std::int64_t events = 0;
+  bool waiting = false;  ///< pull: a request is out
 };
-
-std::int64_t wallMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 // "2026-11-29T10:47:26Z" or "2026-11-29T10:47:26.123Z" -> UTC ms.
 std::int64_t parseIsoMs(const std::string& text) {
@@ -62,33 +62,17 @@ std::int64_t parseIsoMs(const std::string& text) {
   return static_cast<std::int64_t>(::timegm(&tm)) * 1000 + millis;
 }
 
-int connectOne(int port, const std::string& token) {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  if (fd < 0) return -1;
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_port = htons(static_cast<std::uint16_t>(port));
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) != 0) {
-    ::close(fd);
-    return -1;
+// Bytes of the first complete HTTP response in `buffer` (Content-Length framing), or 0.
+std::size_t completeResponse(const std::string& buffer) {
+  const auto header_end = buffer.find("\r\n\r\n");
+  if (header_end == std::string::npos) return 0;
+  std::size_t length = 0;
+  const auto field = buffer.find("Content-Length: ");
+  if (field != std::string::npos && field < header_end) {
+    length = static_cast<std::size_t>(std::atoll(buffer.c_str() + field + 16));
   }
-  std::string request = "GET /events HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n";
-  if (!token.empty()) request += "Authorization: Bearer " + token + "\r\n";
-  request += "\r\n";
-  if (::send(fd, request.data(), request.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(request.size())) {
-    ::close(fd);
-    return -1;
-  }
-  ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL, 0) | O_NONBLOCK);
-  return fd;
-}
-
-double percentile(std::vector<double>& values, double p) {
-  if (values.empty()) return 0;
-  const auto index = static_cast<std::size_t>(p * static_cast<double>(values.size() - 1));
-  std::nth_element(values.begin(), values.begin() + static_cast<long>(index), values.end());
-  return values[index];
+  const std::size_t total = header_end + 4 + length;
+  return buffer.size() >= total ? total : 0;
 }
 
 }  // namespace
@@ -102,20 +86,20 @@ int main(int argc, char** argv) {
     else if (arg == "--seconds") options.seconds = std::atoi(argv[i + 1]);
     else if (arg == "--wave") options.wave = std::atoi(argv[i + 1]);
     else if (arg == "--token") options.token = argv[i + 1];
+    else if (arg == "--pull") options.pull = argv[i + 1];
     else {
-      std::fprintf(stderr, "usage: bench_sse_client [--port P] [--clients N] [--seconds S] [--wave W] [--token T]\n");
+      std::fprintf(stderr,
+                   "usage: bench_sse_client [--port P] [--clients N] [--seconds S] [--wave W] "
+                   "[--token T] [--pull PATH]\n");
       return 2;
     }
   }
-  rlimit limit{};
-  ::getrlimit(RLIMIT_NOFILE, &limit);
-  limit.rlim_cur = limit.rlim_max;
-  ::setrlimit(RLIMIT_NOFILE, &limit);
-  if (static_cast<int>(limit.rlim_cur) < options.clients + 64) {
-    std::fprintf(stderr, "open-file limit %llu is too low for %d clients\n",
-                 static_cast<unsigned long long>(limit.rlim_cur), options.clients);
-    return 2;
-  }
+  if (!gatherd::bench::raiseFileLimit(options.clients + 64)) return 2;
+  const bool pull = !options.pull.empty();
+  std::string request = pull ? "GET " + options.pull + " HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                             : "GET /events HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n";
+  if (!options.token.empty()) request += "Authorization: Bearer " + options.token + "\r\n";
+  request += "\r\n";
 
   const int epoll_fd = ::epoll_create1(0);
   std::vector<Client> clients(static_cast<std::size_t>(options.clients));
@@ -127,8 +111,52 @@ int main(int argc, char** argv) {
   int failed = 0;
   int closed = 0;
   bool measuring = false;
+  std::size_t event_bytes = 0;  // of the last invocation event seen
+  std::int64_t round = 0;       // pull: the request round (the "event id")
+  std::int64_t round_start_ms = 0;
+  int outstanding = 0;  // pull: requests of this round not answered yet
   std::vector<epoll_event> events(1024);
   char chunk[65536];
+
+  // Stream mode: an `invocation` event, timed from its createdAt (the store's write).
+  auto onEvent = [&](Client& client, std::string_view block, std::int64_t now) {
+    if (!client.connected && block.find(": connected") != std::string::npos) {
+      client.connected = true;
+      ++connected;
+      return;
+    }
+    if (!measuring || block.find("\nevent: invocation\n") == std::string::npos) return;
+    const auto id_at = block.find("id: ");
+    const auto created = block.find("\"createdAt\":\"");
+    if (id_at == std::string::npos || created == std::string::npos) return;
+    event_bytes = block.size() + 2;
+    const std::int64_t id = std::atoll(block.data() + id_at + 4);
+    const std::int64_t created_ms = parseIsoMs(std::string(block.substr(created + 13, 24)));
+    const double latency = static_cast<double>(now - created_ms);
+    latencies.push_back(latency);
+    auto& entry = per_event[id];
+    ++entry.first;
+    entry.second = std::max(entry.second, latency);
+    ++client.events;
+  };
+  // Pull mode: a complete response, timed from the start of its round.
+  auto onResponse = [&](Client& client, std::size_t bytes, std::int64_t now) {
+    client.waiting = false;
+    if (!client.connected) {
+      client.connected = true;
+      ++connected;
+      event_bytes = bytes;
+      return;
+    }
+    if (!measuring) return;
+    --outstanding;
+    const double latency = static_cast<double>(now - round_start_ms);
+    latencies.push_back(latency);
+    auto& entry = per_event[round];
+    ++entry.first;
+    entry.second = std::max(entry.second, latency);
+    ++client.events;
+  };
 
   auto pump = [&](int timeout_ms) {
     const int count = ::epoll_wait(epoll_fd, events.data(), static_cast<int>(events.size()), timeout_ms);
@@ -145,33 +173,24 @@ int main(int argc, char** argv) {
           if (!client.closed) {
             client.closed = true;
             ++closed;
+            if (client.waiting && measuring) --outstanding;
             ::epoll_ctl(epoll_fd, EPOLL_CTL_DEL, client.fd, nullptr);
           }
         }
         break;
       }
+      if (pull) {
+        while (const std::size_t bytes = completeResponse(client.buffer)) {
+          client.buffer.erase(0, bytes);
+          onResponse(client, bytes, now);
+        }
+        continue;
+      }
       std::size_t begin = 0;
       std::size_t end;
       while ((end = client.buffer.find("\n\n", begin)) != std::string::npos) {
-        const std::string_view block(client.buffer.data() + begin, end - begin);
+        onEvent(client, std::string_view(client.buffer.data() + begin, end - begin), now);
         begin = end + 2;
-        if (!client.connected && block.find(": connected") != std::string::npos) {
-          client.connected = true;
-          ++connected;
-          continue;
-        }
-        if (!measuring || block.find("\nevent: invocation\n") == std::string::npos) continue;
-        const auto id_at = block.find("id: ");
-        const auto created = block.find("\"createdAt\":\"");
-        if (id_at == std::string::npos || created == std::string::npos) continue;
-        const std::int64_t id = std::atoll(block.data() + id_at + 4);
-        const std::int64_t created_ms = parseIsoMs(std::string(block.substr(created + 13, 24)));
-        const double latency = static_cast<double>(now - created_ms);
-        latencies.push_back(latency);
-        auto& entry = per_event[id];
-        ++entry.first;
-        entry.second = std::max(entry.second, latency);
-        ++client.events;
       }
       client.buffer.erase(0, begin);
     }
@@ -181,12 +200,14 @@ int main(int argc, char** argv) {
   for (int started = 0; started < options.clients;) {
     const int wave_end = std::min(options.clients, started + options.wave);
     for (; started < wave_end; ++started) {
-      const int fd = connectOne(options.port, options.token);
+      const int fd = connectLoopback(options.port, request);
       if (fd < 0) {
         ++failed;
         continue;
       }
-      clients[static_cast<std::size_t>(started)].fd = fd;
+      Client& client = clients[static_cast<std::size_t>(started)];
+      client.fd = fd;
+      client.waiting = pull;
       if (by_fd.size() <= static_cast<std::size_t>(fd)) by_fd.resize(static_cast<std::size_t>(fd) + 1);
       by_fd[static_cast<std::size_t>(fd)] = static_cast<std::size_t>(started);
       epoll_event event{};
@@ -199,13 +220,33 @@ int main(int argc, char** argv) {
     while (connected + failed + closed < started && std::chrono::steady_clock::now() < wave_deadline) pump(50);
   }
   const double connect_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - connect_start).count();
-  std::printf("connected %d of %d streams in %.1f s (%d failed to connect, %d closed)\n", connected,
-              options.clients, connect_s, failed, closed);
+  std::printf("connected %d of %d %s in %.1f s (%d failed to connect, %d closed)\n", connected,
+              options.clients, pull ? "keep-alive connections" : "streams", connect_s, failed, closed);
   std::fflush(stdout);
 
   measuring = true;
   const auto stop_at = std::chrono::steady_clock::now() + std::chrono::seconds(options.seconds);
-  while (std::chrono::steady_clock::now() < stop_at) pump(100);
+  if (!pull) {
+    while (std::chrono::steady_clock::now() < stop_at) pump(100);
+  } else {
+    // One round a second: every connection asks for the file at once, as a push would deliver.
+    while (std::chrono::steady_clock::now() < stop_at) {
+      const auto next_round = std::chrono::steady_clock::now() + std::chrono::seconds(1);
+      ++round;
+      round_start_ms = wallMs();
+      outstanding = 0;
+      for (auto& client : clients) {
+        if (!client.connected || client.closed || client.waiting) continue;
+        if (::send(client.fd, request.data(), request.size(), MSG_NOSIGNAL) ==
+            static_cast<ssize_t>(request.size())) {
+          client.waiting = true;
+          ++outstanding;
+        }
+      }
+      while (outstanding > 0 && std::chrono::steady_clock::now() < next_round) pump(10);
+      while (std::chrono::steady_clock::now() < next_round) pump(10);
+    }
+  }
 
   std::vector<double> per_event_max;
   int complete = 0;
@@ -218,16 +259,19 @@ int main(int argc, char** argv) {
     if (client.connected && !client.closed) min_events = std::min(min_events, client.events);
   }
   std::vector<double> all = latencies;
-  std::printf("invocation events: %zu distinct, %d reached every open stream; %zu deliveries; "
-              "fewest per stream %lld\n",
-              per_event.size(), complete, latencies.size(),
+  std::printf("%s: %zu distinct, %d reached every open %s; %zu deliveries; fewest per %s %lld\n",
+              pull ? "request rounds" : "invocation events", per_event.size(), complete,
+              pull ? "connection" : "stream", latencies.size(), pull ? "connection" : "stream",
               static_cast<long long>(min_events == INT64_MAX ? 0 : min_events));
-  std::printf("delivery latency (store write -> client), ms: p50 %.0f  p99 %.0f  max %.0f\n",
-              percentile(all, 0.50), percentile(all, 0.99), percentile(all, 1.0));
-  std::printf("per event, last client reached after, ms: p50 %.0f  p99 %.0f  max %.0f\n",
-              percentile(per_event_max, 0.50), percentile(per_event_max, 0.99),
-              percentile(per_event_max, 1.0));
-  std::printf("streams closed by the server during the run: %d\n", closed);
-  std::printf("RESULT clients=%d p99_ms=%.0f\n", connected - closed, percentile(all, 0.99));
+  std::printf("delivery latency (%s -> client), ms: p50 %.0f  p99 %.0f  max %.0f\n",
+              pull ? "round start" : "store write", percentile(all, 0.50), percentile(all, 0.99),
+              percentile(all, 1.0));
+  std::printf("per %s, last client reached after, ms: p50 %.0f  p99 %.0f  max %.0f\n",
+              pull ? "round" : "event", percentile(per_event_max, 0.50),
+              percentile(per_event_max, 0.99), percentile(per_event_max, 1.0));
+  std::printf("%s closed by the server during the run: %d\n", pull ? "connections" : "streams",
+              closed);
+  std::printf("RESULT clients=%d p99_ms=%.0f event_bytes=%zu\n", connected - closed,
+              percentile(all, 0.99), event_bytes);
   return 0;
 }
