@@ -358,24 +358,52 @@ sdk::HttpResponse ApiRoutes::invocations(const std::string& query) {
   return jsonOk(std::move(body));
 }
 
-sdk::HttpResponse ApiRoutes::stats(const std::string& query) {
+ApiRoutes::StatsKey ApiRoutes::statsKey(const std::string& query) {
   QueryParams params(query);
   params.allowOnly({"source", "tz"});
-  const auto source = params.text("source");
-  const int offset = params.utcOffset("tz");
+  StatsKey key;
+  key.source = params.text("source");
+  key.utc_offset_minutes = params.utcOffset("tz");
+  key.cache_key = key.source.value_or("") + "\n" + std::to_string(key.utc_offset_minutes);
+  return key;
+}
+
+std::optional<std::string> ApiRoutes::freshStats(const std::string& cache_key,
+                                                 std::int64_t now_ms, std::int64_t sequence) {
+  std::lock_guard lock(cache_mutex_);
+  auto it = stats_cache_.find(cache_key);
+  if (it != stats_cache_.end() && it->second.sequence == sequence &&
+      now_ms - it->second.computed_ms >= 0 && now_ms - it->second.computed_ms < kStatsCacheMs) {
+    return it->second.body;
+  }
+  return std::nullopt;
+}
+
+std::optional<sdk::HttpResponse> ApiRoutes::cachedAnswer(const sdk::HttpRequest& request) {
+  if (request.path != "/api/stats" || (request.method != "GET" && request.method != "HEAD")) {
+    return std::nullopt;
+  }
+  sdk::Store* store = store_provider_ ? store_provider_() : nullptr;
+  if (store == nullptr) return std::nullopt;
+  try {
+    auto body = freshStats(statsKey(request.query).cache_key, now_ms_(), store->latestSequence());
+    if (body) return jsonOk(std::move(*body));
+  } catch (...) {
+    // A bad parameter: handle() answers it with the 400.
+  }
+  return std::nullopt;
+}
+
+sdk::HttpResponse ApiRoutes::stats(const std::string& query) {
+  const StatsKey key = statsKey(query);
+  const auto& source = key.source;
+  const int offset = key.utc_offset_minutes;
+  const std::string& cache_key = key.cache_key;
   sdk::Store& store = requireStore();
   const std::int64_t now_ms = now_ms_();
   const std::int64_t sequence = store.latestSequence();
   // The dashboard polls this on every change; one computation per second and change is enough.
-  const std::string cache_key = source.value_or("") + "\n" + std::to_string(offset);
-  {
-    std::lock_guard lock(cache_mutex_);
-    auto it = stats_cache_.find(cache_key);
-    if (it != stats_cache_.end() && it->second.sequence == sequence &&
-        now_ms - it->second.computed_ms >= 0 && now_ms - it->second.computed_ms < kStatsCacheMs) {
-      return jsonOk(it->second.body);
-    }
-  }
+  if (auto cached = freshStats(cache_key, now_ms, sequence)) return jsonOk(std::move(*cached));
   std::string body;
   json::Writer writer(body);
   writer.beginObject();

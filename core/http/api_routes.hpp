@@ -5,6 +5,7 @@
 #include <functional>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <string>
 
 #include "core/observe/source_status.hpp"
@@ -36,6 +37,10 @@ class ApiRoutes {
   /// Answers a core route. Never throws: a client's mistake is a 400 naming the parameter, a
   /// store failure a 503.
   sdk::HttpResponse handle(const sdk::HttpRequest& request);
+  /// The answer to `request` when it needs no store query (today: a GET or HEAD of /api/stats
+  /// whose body is in the cache and still fresh), else nullopt: then handle() it on a thread
+  /// that may block. Never blocks on the store, never throws; callable from any thread.
+  std::optional<sdk::HttpResponse> cachedAnswer(const sdk::HttpRequest& request);
 
  private:
   sdk::HttpResponse dispatch(const sdk::HttpRequest& request);
@@ -53,6 +58,17 @@ class ApiRoutes {
   sdk::HttpResponse quotaLatest(const std::string& query);
   sdk::HttpResponse alerts(const std::string& query);
   sdk::Store& requireStore();
+
+  struct StatsKey {
+    std::optional<std::string> source;
+    int utc_offset_minutes = 0;
+    std::string cache_key;
+  };
+  /// Parses /api/stats's query (throws ParameterError like the route).
+  static StatsKey statsKey(const std::string& query);
+  /// The cached body for `cache_key` if it was computed at `sequence` less than a second ago.
+  std::optional<std::string> freshStats(const std::string& cache_key, std::int64_t now_ms,
+                                        std::int64_t sequence);
 
   struct CachedBody {
     std::int64_t sequence = -1;

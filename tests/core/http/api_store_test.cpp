@@ -1,6 +1,9 @@
 // The API over a real SQLite store (the sqlite sink, through the sdk), and /events end to end.
+#include <condition_variable>
 #include <cstdio>
+#include <mutex>
 #include <set>
+#include <thread>
 #include <sys/wait.h>
 
 #include <catch2/catch.hpp>
@@ -224,6 +227,55 @@ TEST_CASE("stats: totals per window, summary, time series, errors, models, laten
   REQUIRE(latency.status == 200);
   REQUIRE(latency.json()->getValue<std::int64_t>("samples") == 2);
   REQUIRE_FALSE(latency.json()->getObject("responseMs")->isNull("p50"));
+}
+
+TEST_CASE("a fresh /api/stats answers while every handler thread is held by slow requests", "[http][store]") {
+  ApiFixture fixture;
+  fixture.seed();
+  // A plugin route that holds its handler thread until released: two of them take both workers.
+  std::mutex mutex;
+  std::condition_variable changed;
+  int holding = 0;
+  bool released = false;
+  REQUIRE(fixture.server
+              ->registerRoute("/hold",
+                              [&](sdk::HttpExchange& exchange) {
+                                std::unique_lock lock(mutex);
+                                ++holding;
+                                changed.notify_all();
+                                changed.wait(lock, [&] { return released; });
+                                exchange.respond(sdk::HttpResponse{200, "text/plain", {}, "done"});
+                              })
+              .ok());
+  const auto port = fixture.start();
+  const Reply computed = get(port, "/api/stats");  // computes it and fills the cache
+  REQUIRE(computed.status == 200);
+  auto release = [&] {
+    std::lock_guard lock(mutex);
+    released = true;
+    changed.notify_all();
+  };
+  std::vector<std::thread> holders;
+  for (int i = 0; i < 2; ++i) holders.emplace_back([port] { get(port, "/hold"); });
+  {
+    std::unique_lock lock(mutex);
+    changed.wait(lock, [&] { return holding == 2; });
+  }
+  // Answered from the cache on the I/O thread: without that it would wait behind the holders.
+  Reply cached;
+  try {
+    cached = get(port, "/api/stats");
+  } catch (...) {
+    release();
+    for (auto& holder : holders) holder.join();
+    throw;
+  }
+  release();
+  for (auto& holder : holders) holder.join();
+  REQUIRE(cached.status == 200);
+  REQUIRE(cached.body == computed.body);
+  // A bad parameter is still the route's 400 (it needs no handler thread to say so either way).
+  REQUIRE(get(port, "/api/stats?bogus=1").status == 400);
 }
 
 TEST_CASE("/events through the real server: live, Last-Event-ID replay, curl -N", "[http][sse]") {
