@@ -589,7 +589,7 @@ class Connection final : public std::enable_shared_from_this<Connection> {
   bool stream_writing_ = false;
   std::int64_t last_send_ms_ = 0;
   std::int64_t write_started_ms_ = 0;
-  char read_scratch_[512];
+  char read_scratch_[64];  ///< a stream's client says nothing: reads only tell when it leaves
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -936,6 +936,11 @@ void Connection::startStream() {
   stream_ = std::move(pending_stream_);
   if (!stream_) return closeSocket();
   phase_ = Phase::kStream;
+  // A stream lives for hours and reads nothing more: what the request needed goes now (about
+  // 1.5 KB a stream, 15 MB for 10,000 of them).
+  request_ = sdk::HttpRequest{};
+  buffer_.clear();
+  buffer_.shrink_to_fit();
   impl_->countRequest(RouteClass::kStream, 200);
   impl_->streams.fetch_add(1);
   last_send_ms_ = steadyMs();
