@@ -13,3 +13,38 @@ start_gatherd() {
   done
   curl -sf "http://127.0.0.1:$port/ready" >/dev/null || { cat "$log"; kill "$gatherd_pid"; exit 1; }
 }
+
+# start_nginx WORK ROOT PORT CONNECTIONS FILE: runs nginx in the background from a temp config in
+# WORK (no service, no root directory) serving the static files in ROOT on 127.0.0.1:PORT with
+# room for CONNECTIONS keep-alive connections, sets nginx_pid, and returns once /FILE answers.
+# ROOT must be readable by nginx's workers (they run as nobody).
+start_nginx() {
+  local work="$1" root="$2" port="$3" connections="$4" file="$5"
+  cat > "$work/nginx.conf" <<NGINX
+worker_processes auto;
+worker_rlimit_nofile $((connections + 64));
+pid $work/nginx.pid;
+error_log $work/nginx-error.log;
+daemon off;
+events { worker_connections $((connections + 64)); }
+http {
+  access_log off;
+  keepalive_requests 1000000;
+  keepalive_timeout 300s;
+  types { application/json json; text/plain txt; }
+  server {
+    listen 127.0.0.1:$port backlog=4096;
+    root $root;
+  }
+}
+NGINX
+  nginx -c "$work/nginx.conf" -p "$work" &
+  nginx_pid=$!
+  for _ in $(seq 1 50); do
+    curl -sf "http://127.0.0.1:$port/$file" >/dev/null && return 0
+    sleep 0.1
+  done
+  echo "nginx did not answer on 127.0.0.1:$port:" >&2
+  cat "$work/nginx-error.log" >&2
+  exit 1
+}

@@ -10,7 +10,6 @@
 #include <algorithm>
 #include <csignal>
 #include <cstdio>
-#include <cstdlib>
 #include <cstring>
 #include <map>
 #include <string>
@@ -51,20 +50,14 @@ void onSignal(int) { stop_requested = 1; }
 
 int main(int argc, char** argv) {
   Options options;
-  for (int i = 1; i + 1 < argc; i += 2) {
-    const std::string arg = argv[i];
-    if (arg == "--port") options.port = std::atoi(argv[i + 1]);
-    else if (arg == "--idle") options.idle = std::atoi(argv[i + 1]);
-    else if (arg == "--slow") options.slow = std::atoi(argv[i + 1]);
-    else if (arg == "--wave") options.wave = std::atoi(argv[i + 1]);
-    else if (arg == "--trickle-ms") options.trickle_ms = std::atoi(argv[i + 1]);
-    else if (arg == "--path") options.path = argv[i + 1];
-    else {
-      std::fprintf(stderr,
-                   "usage: bench_hold_connections [--port P] [--idle N] [--slow M] [--wave W] "
-                   "[--trickle-ms T] [--path /health]\n");
-      return 2;
-    }
+  if (!gatherd::bench::parseFlags(
+          argc, argv,
+          {{"--port", &options.port}, {"--idle", &options.idle}, {"--slow", &options.slow},
+           {"--wave", &options.wave}, {"--trickle-ms", &options.trickle_ms},
+           {"--path", &options.path}},
+          "bench_hold_connections [--port P] [--idle N] [--slow M] [--wave W] [--trickle-ms T] "
+          "[--path /health]")) {
+    return 2;
   }
   const int total = options.idle + options.slow;
   if (!gatherd::bench::raiseFileLimit(total + 64)) return 2;

@@ -83,29 +83,8 @@ curl -sf "http://127.0.0.1:$gatherd_port$stats_path" > "$www/stats.json"
 curl -sf "http://127.0.0.1:$gatherd_port$invocations_path" > "$www/invocations.json"
 curl -sf "http://127.0.0.1:$gatherd_port$health_path" > "$www/health.json"
 chmod 644 "$www"/*.json
-cat > "$work/nginx.conf" <<NGINX
-worker_processes auto;
-worker_rlimit_nofile $((sockets + 64));
-pid $work/nginx.pid;
-error_log $work/nginx-error.log;
-daemon off;
-events { worker_connections $((sockets + 64)); }
-http {
-  access_log off;
-  keepalive_requests 1000000;
-  types { application/json json; }
-  server {
-    listen 127.0.0.1:$nginx_port backlog=4096;
-    root $www;
-  }
-}
-NGINX
-nginx -c "$work/nginx.conf" -p "$work" &
-pids+=("$!")
-for _ in $(seq 1 50); do
-  curl -sf "http://127.0.0.1:$nginx_port/stats.json" >/dev/null && break
-  sleep 0.1
-done
+start_nginx "$work" "$www" "$nginx_port" "$sockets" stats.json
+pids+=("$nginx_pid")
 
 # Prints "<requests/s> <p99 ms>" for one wrk run with $1 connections.
 measure() {

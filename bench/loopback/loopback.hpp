@@ -14,7 +14,10 @@
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
+#include <initializer_list>
 #include <string>
+#include <variant>
 #include <vector>
 
 namespace gatherd::bench {
@@ -66,6 +69,31 @@ inline bool raiseFileLimit(int needed) {
   std::fprintf(stderr, "open-file limit %llu is too low for %d sockets\n",
                static_cast<unsigned long long>(limit.rlim_cur), needed);
   return false;
+}
+
+/// One "--name value" command-line flag and where its value goes.
+struct Flag {
+  const char* name;
+  std::variant<int*, std::string*> target;
+};
+
+/// Sets the flags given as "--name value" pairs; prints `usage` and returns false on anything
+/// else.
+inline bool parseFlags(int argc, char** argv, std::initializer_list<Flag> flags,
+                       const char* usage) {
+  for (int i = 1; i < argc; i += 2) {
+    const Flag* found = nullptr;
+    for (const Flag& flag : flags) {
+      if (argv[i] == std::string(flag.name)) found = &flag;
+    }
+    if (found == nullptr || i + 1 >= argc) {
+      std::fprintf(stderr, "usage: %s\n", usage);
+      return false;
+    }
+    if (auto* number = std::get_if<int*>(&found->target)) **number = std::atoi(argv[i + 1]);
+    else *std::get<std::string*>(found->target) = argv[i + 1];
+  }
+  return true;
 }
 
 }  // namespace gatherd::bench

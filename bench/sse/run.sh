@@ -103,30 +103,7 @@ mkdir -p "$www"
 chmod 755 "$www"
 head -c "${event_bytes:-400}" /dev/zero | tr '\0' 'x' > "$www/event.txt"
 chmod 644 "$www/event.txt"
-cat > "$work/nginx.conf" <<NGINX
-worker_processes auto;
-worker_rlimit_nofile $((clients + 200));
-pid $work/nginx.pid;
-error_log $work/nginx-error.log;
-daemon off;
-events { worker_connections $((clients + 200)); }
-http {
-  access_log off;
-  keepalive_requests 1000000;
-  keepalive_timeout 300s;
-  types { text/plain txt; }
-  server {
-    listen 127.0.0.1:$nginx_port backlog=4096;
-    root $www;
-  }
-}
-NGINX
-nginx -c "$work/nginx.conf" -p "$work" &
-nginx_pid=$!
-for _ in $(seq 1 50); do
-  curl -sf "http://127.0.0.1:$nginx_port/event.txt" >/dev/null && break
-  sleep 0.1
-done
+start_nginx "$work" "$www" "$nginx_port" "$((clients + 100))" event.txt
 nginx_procs=("$nginx_pid" $(pgrep -P "$nginx_pid"))
 sample "${nginx_procs[@]}" "$work/nginx-peak" &
 sampler_pid=$!

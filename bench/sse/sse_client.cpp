@@ -79,20 +79,14 @@ std::size_t completeResponse(const std::string& buffer) {
 
 int main(int argc, char** argv) {
   Options options;
-  for (int i = 1; i + 1 < argc; i += 2) {
-    const std::string arg = argv[i];
-    if (arg == "--port") options.port = std::atoi(argv[i + 1]);
-    else if (arg == "--clients") options.clients = std::atoi(argv[i + 1]);
-    else if (arg == "--seconds") options.seconds = std::atoi(argv[i + 1]);
-    else if (arg == "--wave") options.wave = std::atoi(argv[i + 1]);
-    else if (arg == "--token") options.token = argv[i + 1];
-    else if (arg == "--pull") options.pull = argv[i + 1];
-    else {
-      std::fprintf(stderr,
-                   "usage: bench_sse_client [--port P] [--clients N] [--seconds S] [--wave W] "
-                   "[--token T] [--pull PATH]\n");
-      return 2;
-    }
+  if (!gatherd::bench::parseFlags(
+          argc, argv,
+          {{"--port", &options.port}, {"--clients", &options.clients},
+           {"--seconds", &options.seconds}, {"--wave", &options.wave},
+           {"--token", &options.token}, {"--pull", &options.pull}},
+          "bench_sse_client [--port P] [--clients N] [--seconds S] [--wave W] [--token T] "
+          "[--pull PATH]")) {
+    return 2;
   }
   if (!gatherd::bench::raiseFileLimit(options.clients + 64)) return 2;
   const bool pull = !options.pull.empty();
@@ -118,6 +112,14 @@ int main(int argc, char** argv) {
   std::vector<epoll_event> events(1024);
   char chunk[65536];
 
+  // One delivery of event (or round) `id` to `client`.
+  auto record = [&](Client& client, std::int64_t id, double latency_ms) {
+    latencies.push_back(latency_ms);
+    auto& entry = per_event[id];
+    ++entry.first;
+    entry.second = std::max(entry.second, latency_ms);
+    ++client.events;
+  };
   // Stream mode: an `invocation` event, timed from its createdAt (the store's write).
   auto onEvent = [&](Client& client, std::string_view block, std::int64_t now) {
     if (!client.connected && block.find(": connected") != std::string::npos) {
@@ -132,12 +134,7 @@ int main(int argc, char** argv) {
     event_bytes = block.size() + 2;
     const std::int64_t id = std::atoll(block.data() + id_at + 4);
     const std::int64_t created_ms = parseIsoMs(std::string(block.substr(created + 13, 24)));
-    const double latency = static_cast<double>(now - created_ms);
-    latencies.push_back(latency);
-    auto& entry = per_event[id];
-    ++entry.first;
-    entry.second = std::max(entry.second, latency);
-    ++client.events;
+    record(client, id, static_cast<double>(now - created_ms));
   };
   // Pull mode: a complete response, timed from the start of its round.
   auto onResponse = [&](Client& client, std::size_t bytes, std::int64_t now) {
@@ -150,12 +147,7 @@ int main(int argc, char** argv) {
     }
     if (!measuring) return;
     --outstanding;
-    const double latency = static_cast<double>(now - round_start_ms);
-    latencies.push_back(latency);
-    auto& entry = per_event[round];
-    ++entry.first;
-    entry.second = std::max(entry.second, latency);
-    ++client.events;
+    record(client, round, static_cast<double>(now - round_start_ms));
   };
 
   auto pump = [&](int timeout_ms) {
