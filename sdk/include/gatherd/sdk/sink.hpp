@@ -5,10 +5,9 @@
 #include "gatherd/sdk/host.hpp"
 #include "gatherd/sdk/record.hpp"
 #include "gatherd/sdk/status.hpp"
+#include "gatherd/sdk/store.hpp"
 
 namespace gatherd::sdk {
-
-class Store;
 
 /// What a sink did with a batch.
 enum class WriteResult {
@@ -32,6 +31,21 @@ class Sink {
   virtual Store* store() noexcept { return nullptr; }
   /// Flushes and stops. Idempotent; no write() runs during or after it.
   virtual void stop() {}
+
+  // Since ABI 2.2 (the host calls it only on plugins built against 2.2 or later).
+
+  /// Keeps rows copied from another store's history (gatherd migrate): a page of
+  /// Store::readHistory, with their original times. Idempotent: a row this store already keeps
+  /// (same identity: invocation key, record key, or every field of a quota snapshot or window
+  /// entry) is skipped, so a copy interrupted at any point is finished by running it again.
+  /// Totals stay exact (rollups count each inserted invocation once). Rows enter no change
+  /// sequence: they are history, not live events. Called between start() and stop(), never
+  /// while write() runs. `inserted` receives the number of rows newly kept.
+  [[nodiscard]] virtual Status importHistory(const HistoryPage& page, std::int64_t& inserted) {
+    (void)page;
+    inserted = 0;
+    return Status::failure("this sink cannot import a history");
+  }
 };
 
 }  // namespace gatherd::sdk

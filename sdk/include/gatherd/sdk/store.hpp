@@ -127,6 +127,37 @@ struct ChangeList {
   bool too_old = false;
 };
 
+/// The tables a store's history is copied by (gatherd migrate), each in row-id order.
+enum class HistoryTable { kInvocations, kQuotaSnapshots, kWindows, kRecords };
+
+/// A kept record of another stream than invocations: a quota snapshot or a generic record.
+struct StoredRecord {
+  std::int64_t id = 0;
+  std::string source;
+  Record record;
+  std::int64_t created_ms = 0;
+  std::int64_t updated_ms = 0;  ///< == created_ms for quota snapshots (never updated)
+};
+
+/// One page of one HistoryTable, oldest row id first. Only the vector of the page's table is
+/// filled (kQuotaSnapshots and kRecords both use `records`).
+struct HistoryPage {
+  HistoryTable table = HistoryTable::kInvocations;
+  std::vector<StoredInvocation> invocations;
+  std::vector<StoredRecord> records;
+  std::vector<StoredWindow> windows;  ///< window.source is the stored source name
+  std::int64_t last_id = 0;  ///< the largest row id of the page; the next page starts after it
+};
+
+/// Rows per HistoryTable.
+struct HistoryCounts {
+  std::int64_t invocations = 0;
+  std::int64_t quota_snapshots = 0;
+  std::int64_t windows = 0;
+  std::int64_t records = 0;
+  std::int64_t total() const { return invocations + quota_snapshots + windows + records; }
+};
+
 /// Read access to a store. Implemented by store sinks (sqlite). Every method is safe to call
 /// from any thread at any time between the sink's start() and stop(); none throws. Results are
 /// returned by value and owned by the caller.
@@ -163,6 +194,25 @@ class Store {
   /// Blocks until latestSequence() > after or `max_wait` passes; returns latestSequence().
   /// Used by the SSE broadcaster to learn about commits without polling.
   virtual std::int64_t waitForChange(std::int64_t after, std::chrono::milliseconds max_wait) = 0;
+
+  // Since ABI 2.2 (the host calls these only on plugins built against 2.2 or later).
+
+  /// How many rows each HistoryTable holds now.
+  [[nodiscard]] virtual Status countHistory(HistoryCounts& counts) {
+    counts = {};
+    return Status::failure("this store cannot be copied (no history export)");
+  }
+  /// Up to `limit` (1..10000) rows of `table` with a row id greater than `after_id`, oldest id
+  /// first, with every stored field (created/updated times included) so another store can keep
+  /// the same history. An empty page means the table has no further rows.
+  [[nodiscard]] virtual Status readHistory(HistoryTable table, std::int64_t after_id, int limit,
+                                           HistoryPage& page) {
+    (void)table;
+    (void)after_id;
+    (void)limit;
+    page = {};
+    return Status::failure("this store cannot be copied (no history export)");
+  }
 };
 
 }  // namespace gatherd::sdk
