@@ -507,6 +507,74 @@ sdk::Status SqliteStore::changesSince(std::int64_t after, int limit, sdk::Change
   });
 }
 
+sdk::Status SqliteStore::countHistory(sdk::HistoryCounts& counts) {
+  counts = {};
+  return read("history counts", [&](Connection& connection) -> std::optional<std::string> {
+    // max(id) - min(id) would be cheaper, but ids have holes once retention ran.
+    counts.invocations = connection.queryInt("SELECT count(*) FROM codex_invocations", 0);
+    counts.quota_snapshots = connection.queryInt("SELECT count(*) FROM quota_snapshots", 0);
+    counts.windows = connection.queryInt("SELECT count(*) FROM window_ledger", 0);
+    counts.records = connection.queryInt("SELECT count(*) FROM records", 0);
+    return std::nullopt;
+  });
+}
+
+sdk::Status SqliteStore::readHistory(sdk::HistoryTable table, std::int64_t after_id, int limit,
+                                     sdk::HistoryPage& page) {
+  page = {};
+  page.table = table;
+  if (limit < 1 || limit > 10'000) return sdk::Status::failure("limit must be between 1 and 10000");
+  return read("history", [&](Connection& connection) -> std::optional<std::string> {
+    switch (table) {
+      case sdk::HistoryTable::kInvocations: {
+        Statement& rows = connection.cached(std::string("SELECT ") + kInvocationColumns +
+                                            " FROM codex_invocations WHERE id > ?1 ORDER BY id "
+                                            "LIMIT ?2");
+        rows.bind(1, after_id).bind(2, std::int64_t{limit});
+        while (rows.step()) page.invocations.push_back(readInvocation(connection, rows));
+        rows.start();
+        if (!page.invocations.empty()) page.last_id = page.invocations.back().id;
+        break;
+      }
+      case sdk::HistoryTable::kWindows: {
+        Statement& rows = connection.cached(std::string("SELECT ") + kWindowColumns +
+                                            " FROM window_ledger WHERE id > ?1 ORDER BY id LIMIT ?2");
+        rows.bind(1, after_id).bind(2, std::int64_t{limit});
+        while (rows.step()) page.windows.push_back(readWindow(rows));
+        rows.start();
+        if (!page.windows.empty()) page.last_id = page.windows.back().id;
+        break;
+      }
+      case sdk::HistoryTable::kQuotaSnapshots:
+      case sdk::HistoryTable::kRecords: {
+        const bool quota = table == sdk::HistoryTable::kQuotaSnapshots;
+        // Columns as readRecord() reads them, then id, source, stream, created and updated.
+        Statement& rows = connection.cached(
+            quota ? "SELECT quota_key, time_ms, fields, coalesce(raw_response, ''), id, source, "
+                    "'quota', created_ms, created_ms FROM quota_snapshots WHERE id > ?1 "
+                    "ORDER BY id LIMIT ?2"
+                  : "SELECT record_key, time_ms, fields, coalesce(raw_response, ''), id, source, "
+                    "stream, created_ms, updated_ms FROM records WHERE id > ?1 ORDER BY id "
+                    "LIMIT ?2");
+        rows.bind(1, after_id).bind(2, std::int64_t{limit});
+        while (rows.step()) {
+          sdk::StoredRecord item;
+          item.id = rows.getInt(4);
+          item.source = rows.getText(5);
+          item.record = readRecord(connection, rows, quota ? sdk::streams::kQuota : rows.getText(6));
+          item.created_ms = rows.getInt(7);
+          item.updated_ms = rows.getInt(8);
+          page.records.push_back(std::move(item));
+        }
+        rows.start();
+        if (!page.records.empty()) page.last_id = page.records.back().id;
+        break;
+      }
+    }
+    return std::nullopt;
+  });
+}
+
 std::int64_t SqliteStore::latestSequence() {
   return latest_sequence_.load();
 }

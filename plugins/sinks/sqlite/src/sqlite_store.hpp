@@ -42,6 +42,9 @@ class SqliteStore final : public sdk::Store {
   sdk::Status changesSince(std::int64_t after, int limit, sdk::ChangeList& changes) override;
   std::int64_t latestSequence() override;
   std::int64_t waitForChange(std::int64_t after, std::chrono::milliseconds max_wait) override;
+  sdk::Status countHistory(sdk::HistoryCounts& counts) override;
+  sdk::Status readHistory(sdk::HistoryTable table, std::int64_t after_id, int limit,
+                          sdk::HistoryPage& page) override;
 
  private:
   template <class Body>
