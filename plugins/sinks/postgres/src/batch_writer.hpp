@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "gatherd/sdk/record.hpp"
+#include "gatherd/sdk/store.hpp"
 #include "pg.hpp"
 
 namespace gatherd::plugins::postgres {
@@ -50,6 +51,10 @@ class BatchWriter {
   /// Writes `batch` at wall time `now_ms` in one transaction. Throws PgError; nothing of the
   /// batch is kept then.
   WriteCounts write(const sdk::Batch& batch, std::int64_t now_ms);
+  /// Keeps one page of another store's history (sdk::Sink::importHistory) in one transaction:
+  /// rows already kept are skipped, each inserted invocation is added to the rollups, nothing
+  /// enters the change sequence. Returns the rows inserted. Throws PgError.
+  std::int64_t importHistory(const sdk::HistoryPage& page);
   void setPrunedBefore(std::int64_t pruned_before_ms) { pruned_before_ms_ = pruned_before_ms; }
   void forgetRecent() {
     cache_.clear();
@@ -94,6 +99,10 @@ class BatchWriter {
     std::int64_t ref_id;
   };
 
+  /// The identity and rollup values of an invocation record (which must outlive the result).
+  static Pending pending(const sdk::Record& record);
+  /// The values of kInsertInvocations' first 18 columns for `item`.
+  static std::array<std::optional<std::string>, 18> insertRow(const Pending& item);
   void writeInvocations(const std::string& source, const std::vector<const sdk::Record*>& records,
                         std::int64_t now_ms, WriteCounts& counts);
   void writeQuota(const std::string& source, const sdk::Record& record, std::int64_t now_ms,

@@ -129,6 +129,17 @@ sdk::Status PostgresSink::runMaintenance() {
   }
 }
 
+sdk::Status PostgresSink::importHistory(const sdk::HistoryPage& page, std::int64_t& inserted) {
+  inserted = 0;
+  if (!running_) return sdk::Status::failure("postgres sink: not started");
+  try {
+    inserted = batch_writer_->importHistory(page);
+    return sdk::Status::success();
+  } catch (const std::exception& error) {
+    return sdk::Status::failure(std::string("postgres import: ") + error.what());
+  }
+}
+
 sdk::Store* PostgresSink::store() noexcept {
   return running_ ? store_.get() : nullptr;
 }

@@ -28,6 +28,9 @@ class PostgresSink final : public sdk::Sink {
   /// reconnects); kDrop only for a batch the server can never take.
   sdk::WriteResult write(const sdk::Batch& batch) override;
   sdk::Store* store() noexcept override;
+  /// Idempotent copy of another store's rows (gatherd migrate); kept under this collector's
+  /// source names, added to the rollups, outside the change sequence.
+  sdk::Status importHistory(const sdk::HistoryPage& page, std::int64_t& inserted) override;
   void stop() override;
 
   /// Applies retention and prunes the change sequence now (write() does it once per hour).
