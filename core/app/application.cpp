@@ -25,6 +25,7 @@
 #include <spdlog/spdlog.h>
 
 #include "core/alerts/alert_engine.hpp"
+#include "core/app/migrate_command.hpp"
 #include "core/app/runtime.hpp"
 #include "core/app/service_notifier.hpp"
 #include "core/config/daemon_config.hpp"
@@ -95,7 +96,18 @@ void Application::defineOptions(Poco::Util::OptionSet& options) {
           .required(false)
           .repeatable(false)
           .argument("FILE"));
-  options.addOption(Poco::Util::Option("sink", "", "test-alert: only this [sink.NAME]")
+  options.addOption(Poco::Util::Option("from", "", "migrate: the history to copy, sqlite:PATH or sqlite")
+                        .required(false)
+                        .repeatable(false)
+                        .argument("STORE"));
+  options.addOption(
+      Poco::Util::Option("to", "", "migrate: where it goes, postgres:DSN or postgres (the ini's)")
+          .required(false)
+          .repeatable(false)
+          .argument("STORE"));
+  options.addOption(Poco::Util::Option("sink", "",
+                                       "test-alert: only this [sink.NAME]; migrate --to postgres: "
+                                       "this one of several postgres sinks")
                         .required(false)
                         .repeatable(false)
                         .argument("NAME"));
@@ -110,6 +122,10 @@ void Application::handleOption(const std::string& name, const std::string& value
     config_path_ = std::filesystem::absolute(value).string();
   } else if (name == "sink") {
     sink_name_ = value;
+  } else if (name == "from") {
+    migrate_from_ = value;
+  } else if (name == "to") {
+    migrate_to_ = value;
   } else if (name == "help") {
     printHelp();
     stop_ = true;
@@ -127,7 +143,8 @@ void Application::printHelp() {
   help.setCommand("gatherd");
   help.setWidth(110);
   help.setUsage(
-      "[--config FILE] [once | check-config | plugins | reload | health | check-db | test-alert [--sink NAME]]");
+      "[--config FILE] [once | check-config | plugins | reload | health | check-db | test-alert "
+      "[--sink NAME] | migrate --from sqlite[:PATH] --to postgres[:DSN]]");
   help.setHeader(
       "gatherd collects records from source plugins every interval and hands them to sink "
       "plugins.\n"
@@ -139,6 +156,8 @@ void Application::printHelp() {
       "  health         ask the running service's /ready on [http] bind: exit 0 ready, 1 not\n"
       "  check-db       run the full integrity check of every sqlite store (may take a while)\n"
       "  test-alert     send a sample alert to every webhook sink (or only --sink NAME)\n"
+      "  migrate        copy a sqlite store's history into PostgreSQL (idempotent: run it again to\n"
+      "                 resume); without :PATH / :DSN the ini's sqlite / postgres sink is used\n"
       "Exit codes: 0 ok, 1 runtime error, 2 configuration or usage error, 3 a `once` poll failed.");
   help.format(std::cout);
 }
@@ -173,6 +192,10 @@ int Application::main(const std::vector<std::string>& args) {
     if (verb == "health") return checkHealth();
     if (verb == "check-db") return checkDatabases();
     if (verb == "test-alert") return testAlert();
+    if (verb == "migrate") {
+      return runMigrate({config_path_, migrate_from_, migrate_to_, sink_name_}, std::cout,
+                        std::cerr);
+    }
     std::cerr << "gatherd: unknown verb '" << verb << "' (see --help)\n";
     return kExitConfigError;
   } catch (const ConfigError& error) {

@@ -33,7 +33,9 @@ class Application final : public Poco::Util::ServerApplication {
   void printHelp();
 
   std::string config_path_;
-  std::string sink_name_;  ///< --sink of test-alert
+  std::string sink_name_;  ///< --sink of test-alert and migrate
+  std::string migrate_from_;
+  std::string migrate_to_;
   bool stop_ = false;  // --help or --version answered
 };
 

@@ -184,6 +184,8 @@ void Runtime::build(DaemonConfig config, const PluginCatalog& catalog, Mode mode
       if (section.plugin == "webhook") webhooks.push_back(section);
     }
     config_.sinks = webhooks;
+  }
+  if (mode == Mode::kAlertTest || mode == Mode::kSinksOnly) {
     for (const auto& section : config_.sinks) sinks_.push_back(makeSink(section, catalog));
     return;
   }

@@ -51,6 +51,7 @@ class Runtime {
     kService,  ///< sources, sinks, HTTP server, scheduler
     kOnce,     ///< sources only: poll each once, write nothing
     kAlertTest,  ///< webhook sinks only, initialised but not started (gatherd test-alert)
+    kSinksOnly,  ///< every [sink.*] of the config, initialised, not started (gatherd migrate)
   };
 
   Runtime(Logging& logging, sdk::Clock& clock);
@@ -85,6 +86,8 @@ class Runtime {
   SourceStatusRegistry& sources() { return sources_; }
   /// The alert rules (nullptr in once mode).
   AlertEngine* alerts() { return alerts_.get(); }
+  /// The sink instances, in ini order (kSinksOnly: the caller starts and uses them directly).
+  const std::vector<std::shared_ptr<SinkInstance>>& sinks() const { return sinks_; }
   /// Writes `batch` to every sink of plugin `plugin` (all when `sink` is empty, else the one
   /// named `sink`), directly, without the pipeline. Returns one line per sink: name and result.
   /// Used by `gatherd test-alert`. Throws StartupError when no such sink exists.

@@ -96,6 +96,7 @@ void SourceInstance::stop() {
 SinkInstance::SinkInstance(const LoadedPlugin& plugin, std::string name, HostServices& services)
     : InstanceBase(plugin, "sink", std::move(name), services) {
   const auto* descriptor = plugin.descriptor;
+  abi_minor_ = descriptor->abi.abi_minor;
   const std::string error = runGuarded([&] { sink_ = descriptor->create_sink(); });
   if (!error.empty() || !sink_) markFailed("create", error.empty() ? "factory returned null" : error);
 }
@@ -142,6 +143,50 @@ sdk::Store* SinkInstance::store() {
   sdk::Store* store = nullptr;
   const std::string error = runGuarded([&] { store = sink_->store(); });
   return error.empty() ? store : nullptr;
+}
+
+sdk::Status SinkInstance::historySupported() const {
+  // Virtual functions appended in 2.2: an older plugin's object has no such slots to call.
+  if (abi_minor_ >= 2) return sdk::Status::success();
+  return sdk::Status::failure("plugin '" + pluginId() + "' was built against sdk ABI " +
+                              std::to_string(sdk::kAbiMajor) + "." + std::to_string(abi_minor_) +
+                              ", before history copies (2.2); rebuild it");
+}
+
+template <class Call>
+sdk::Status SinkInstance::historyCall(const char* what, Call&& call) {
+  if (!sink_) return sdk::Status::failure("no instance");
+  if (auto supported = historySupported(); !supported) return supported;
+  sdk::Status status = sdk::Status::success();
+  const std::string error = runGuarded([&] { status = call(); });
+  if (!error.empty()) {
+    markFailed(what, error);
+    return sdk::Status::failure(std::string(what) + " threw: " + error);
+  }
+  return status;
+}
+
+sdk::Status SinkInstance::countHistory(sdk::HistoryCounts& counts) {
+  return historyCall("countHistory", [&] {
+    sdk::Store* store = sink_->store();
+    return store != nullptr ? store->countHistory(counts)
+                            : sdk::Status::failure("sink '" + name() + "' has no store");
+  });
+}
+
+sdk::Status SinkInstance::readHistory(sdk::HistoryTable table, std::int64_t after_id, int limit,
+                                      sdk::HistoryPage& page) {
+  return historyCall("readHistory", [&] {
+    sdk::Store* store = sink_->store();
+    return store != nullptr ? store->readHistory(table, after_id, limit, page)
+                            : sdk::Status::failure("sink '" + name() + "' has no store");
+  });
+}
+
+sdk::Status SinkInstance::importHistory(const sdk::HistoryPage& page, std::int64_t& inserted) {
+  std::lock_guard lock(calls_);
+  if (stopped_) return sdk::Status::failure("sink '" + name() + "' is stopped");
+  return historyCall("importHistory", [&] { return sink_->importHistory(page, inserted); });
 }
 
 void SinkInstance::stop() {

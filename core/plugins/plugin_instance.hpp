@@ -67,10 +67,23 @@ class SinkInstance final : public InstanceBase {
   /// After stop() it answers kRetry without calling the plugin.
   sdk::WriteResult write(const sdk::Batch& batch);
   sdk::Store* store();
+  /// The history copy of gatherd migrate: the store's countHistory/readHistory and the sink's
+  /// importHistory, behind the error barrier. A plugin built against an sdk older than 2.2 has
+  /// none of them: the status says so and names the plugin.
+  sdk::Status countHistory(sdk::HistoryCounts& counts);
+  sdk::Status readHistory(sdk::HistoryTable table, std::int64_t after_id, int limit,
+                          sdk::HistoryPage& page);
+  sdk::Status importHistory(const sdk::HistoryPage& page, std::int64_t& inserted);
   /// Waits for a write() in progress, then stops the plugin: no call reaches it afterwards.
   void stop();
 
  private:
+  /// A failure when the plugin predates the history calls, else success.
+  sdk::Status historySupported() const;
+  template <class Call>
+  sdk::Status historyCall(const char* what, Call&& call);
+
+  std::uint32_t abi_minor_ = 0;
   std::unique_ptr<sdk::Sink> sink_;
   std::mutex calls_;  // serialises write() with stop()
   std::atomic<bool> stopped_{false};
