@@ -24,93 +24,13 @@
 #include <Poco/StreamCopier.h>
 
 #include "gatherd_process.hpp"
+#include "runtime_support.hpp"
 
 using namespace gatherd::testing;
 using namespace std::chrono_literals;
 namespace fs = std::filesystem;
 
 namespace {
-
-class Upstream {
- public:
-  explicit Upstream(const TempDir& dir)
-      : log_(dir.path() / "served.log"),
-        process_({FAKE_UPSTREAM_BIN, "--port", "0", "--print-port", "--rolling", "2",
-                  "--served-log", log_.string()},
-                 dir.path() / "upstream") {
-    REQUIRE(ChildProcess::waitFor(
-        process_.outPath(), [](const std::string& text) { return text.find('\n') != std::string::npos; },
-        10s));
-    port_ = process_.out().substr(0, process_.out().find('\n'));
-  }
-  const std::string& port() const { return port_; }
-  /// Answers so far.
-  std::size_t answers() const {
-    const std::string text = readFile(log_);
-    return static_cast<std::size_t>(std::count(text.begin(), text.end(), '\n'));
-  }
-  /// Every record id any answer listed.
-  std::set<std::string> served() const {
-    std::set<std::string> ids;
-    std::istringstream lines(readFile(log_));
-    for (std::string line; std::getline(lines, line);) {
-      if (line.empty()) continue;
-      const long long total = std::stoll(line);
-      for (long long n = std::max(0LL, total - 20); n < total; ++n) {
-        std::string digits = std::to_string(n);
-        ids.insert("roll-" + std::string(digits.size() < 8 ? 8 - digits.size() : 0, '0') + digits);
-      }
-    }
-    return ids;
-  }
-  /// Later answers repeat the current total.
-  void freeze() const { process_.signal(SIGUSR1); }
-  /// Waits for `count` more answers.
-  bool waitAnswers(std::size_t count, std::chrono::milliseconds timeout) const {
-    const auto until = std::chrono::steady_clock::now() + timeout;
-    while (answers() < count) {
-      if (std::chrono::steady_clock::now() > until) return false;
-      std::this_thread::sleep_for(20ms);
-    }
-    return true;
-  }
-
- private:
-  fs::path log_;
-  ChildProcess process_;
-  std::string port_;
-};
-
-struct Http {
-  int status = 0;
-  std::string body;
-};
-
-Http get(int port, const std::string& path) {
-  Http result;
-  try {
-    Poco::Net::HTTPClientSession session("127.0.0.1", static_cast<Poco::UInt16>(port));
-    session.setTimeout(Poco::Timespan(5, 0));
-    Poco::Net::HTTPRequest request(Poco::Net::HTTPRequest::HTTP_GET, path,
-                                   Poco::Net::HTTPMessage::HTTP_1_1);
-    session.sendRequest(request);
-    Poco::Net::HTTPResponse response;
-    std::istream& body = session.receiveResponse(response);
-    Poco::StreamCopier::copyToString(body, result.body);
-    result.status = static_cast<int>(response.getStatus());
-  } catch (const std::exception&) {
-    result.status = -1;
-  }
-  return result;
-}
-
-int portOf(const GatherdProcess& gatherd) {
-  REQUIRE(gatherd.waitForLog("http: listening on", 20s));
-  const std::string log = gatherd.err();
-  const auto at = log.find("http: listening on 127.0.0.1:");
-  REQUIRE(at != std::string::npos);
-  return std::stoi(log.substr(at + std::string("http: listening on 127.0.0.1:").size()));
-}
 
 std::string config(const TempDir& dir, const Upstream& upstream, const std::string& extra = {}) {
   std::string text = baseConfig(dir.path(), "200ms");
@@ -193,8 +113,7 @@ std::vector<fs::path> segments(const fs::path& dir) {
 TEST_CASE("fault: kill -9 at random moments, 30 times: every record served is stored once",
           "[fault]") {
   TempDir dir;
-  fs::create_directories(dir.path() / "upstream");
-  Upstream upstream(dir);
+  Upstream upstream(dir.path() / "upstream");
   const auto ini = dir.write("gatherd.ini", config(dir, upstream));
   std::mt19937 random(20261201);
   std::uniform_int_distribution<int> delay_ms(0, 700);
@@ -215,8 +134,7 @@ TEST_CASE("fault: kill -9 at random moments, 30 times: every record served is st
 TEST_CASE("fault: an exclusive lock held 30 s by another process loses nothing, and /ready says so",
           "[fault]") {
   TempDir dir;
-  fs::create_directories(dir.path() / "upstream");
-  Upstream upstream(dir);
+  Upstream upstream(dir.path() / "upstream");
   const auto ini = dir.write("gatherd.ini", config(dir, upstream));
   GatherdProcess gatherd(ini);
   const int port = portOf(gatherd);
@@ -260,8 +178,7 @@ TEST_CASE("fault: an exclusive lock held 30 s by another process loses nothing, 
 TEST_CASE("fault: a damaged spool file at start-up is reported, the rest is delivered",
           "[fault]") {
   TempDir dir;
-  fs::create_directories(dir.path() / "upstream");
-  Upstream upstream(dir);
+  Upstream upstream(dir.path() / "upstream");
   const auto ini = dir.write("gatherd.ini", config(dir, upstream));
   {
     GatherdProcess gatherd(ini);
@@ -307,8 +224,7 @@ TEST_CASE("fault: a damaged spool file at start-up is reported, the rest is deli
 TEST_CASE("fault: SIGTERM during writes with shutdown_grace = 0, looped: clean exit",
           "[fault]") {
   TempDir dir;
-  fs::create_directories(dir.path() / "upstream");
-  Upstream upstream(dir);
+  Upstream upstream(dir.path() / "upstream");
   std::string text = config(dir, upstream);
   text.replace(text.find("shutdown_grace = 2s"), std::string("shutdown_grace = 2s").size(),
                "shutdown_grace = 0");
@@ -348,7 +264,7 @@ TEST_CASE("fault: the disk of the data folder fills up, then space is freed: not
     fs::path path;
     ~Unmount() { ::umount2(path.c_str(), MNT_DETACH); }
   } unmount{data};
-  Upstream upstream(dir);
+  Upstream upstream(dir.path() / "upstream");
   const auto ini = dir.write("gatherd.ini", config(dir, upstream));
   GatherdProcess gatherd(ini);
   const int port = portOf(gatherd);
@@ -393,8 +309,7 @@ TEST_CASE("fault: the database damaged at runtime: degraded, visible, no crash, 
           "the spool",
           "[fault]") {
   TempDir dir;
-  fs::create_directories(dir.path() / "upstream");
-  Upstream upstream(dir);
+  Upstream upstream(dir.path() / "upstream");
   const auto ini = dir.write("gatherd.ini", config(dir, upstream));
   GatherdProcess gatherd(ini);
   const int port = portOf(gatherd);

@@ -88,6 +88,23 @@ class PostgresCluster {
                  std::to_string(port_) + " -U gatherd -d " + database + " -f " + dir_ +
                  "/input.sql");
   }
+  /// Runs one query with psql and returns its unaligned output (one line per row, columns
+  /// separated by '|', no header), or "ERROR: " and psql's message when it failed.
+  std::string query(const std::string& sql, const std::string& database = "postgres") {
+    std::ofstream(dir_ + "/query.sql") << sql;
+    const std::string output = dir_ + "/query.out";
+    const bool ok = shell(bindir_ + "/psql -X -q -A -t -v ON_ERROR_STOP=1 -h 127.0.0.1 -p " +
+                              std::to_string(port_) + " -U gatherd -d " + database + " -f " + dir_ +
+                              "/query.sql -o " + output);
+    std::ifstream in(output);
+    std::stringstream buffer;
+    buffer << in.rdbuf();
+    std::string text = buffer.str();
+    while (!text.empty() && text.back() == '\n') text.pop_back();
+    return ok ? text : "ERROR: " + log();
+  }
+  /// The folder of psql, pg_ctl and initdb.
+  const std::string& bindir() const { return bindir_; }
   /// The tail of the server's and the tools' output, for failure messages.
   std::string log() const {
     std::string text;
