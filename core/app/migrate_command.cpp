@@ -13,6 +13,7 @@
 #include "core/config/config_error.hpp"
 #include "core/observe/logging.hpp"
 #include "core/schedule/system_clock.hpp"
+#include "json/time_format.hpp"
 
 namespace gatherd::core {
 namespace {
@@ -170,6 +171,12 @@ int runMigrate(const MigrateOptions& options, std::ostream& out, std::ostream& p
       << "] (postgres): " << counts.invocations << " invocations, " << counts.quota_snapshots
       << " quota snapshots, " << counts.windows << " windows, " << counts.records
       << " other records\n";
+  if (counts.invocations_pruned_before_ms > 0) {
+    progress << "gatherd: migrate: warning: the source's retention deleted invocations before "
+             << json::formatIsoUtc(counts.invocations_pruned_before_ms)
+             << "; their totals are kept in its rollups only and are not copied (totals before "
+                "that time will be lower in the target)\n";
+  }
   out.flush();
 
   Progress line(progress, counts.total());

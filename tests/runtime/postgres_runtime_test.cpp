@@ -236,6 +236,20 @@ TEST_CASE("migrate: --to postgres takes the ini's postgres sink (schema and coll
         sqliteInt(db, "SELECT count(*) FROM codex_invocations"));
   CHECK(cluster().query("SELECT source || '=' || collector FROM team.source_owners",
                         "migrate_ini") == "demo=laptop");
+  CHECK_THAT(process.err(), !Catch::Contains("warning: the source's retention"));
+
+  // A source whose retention deleted rows: their totals cannot come along, and migrate says so.
+  sqlite3* handle = nullptr;
+  REQUIRE(sqlite3_open(db.c_str(), &handle) == SQLITE_OK);
+  REQUIRE(sqlite3_exec(handle,
+                       "UPDATE meta SET value = 1795000000000 WHERE name = "
+                       "'invocations_pruned_before_ms'",
+                       nullptr, nullptr, nullptr) == SQLITE_OK);
+  sqlite3_close(handle);
+  GatherdProcess again(ini, {"migrate", "--from", "sqlite:" + db.string(), "--to", "postgres"});
+  REQUIRE(again.wait(120s) == 0);
+  CHECK_THAT(again.err(), Catch::Contains("warning: the source's retention deleted invocations "
+                                          "before 2026-11-18T11:06:40Z"));
 }
 
 TEST_CASE("migrate: killed mid-copy of 50k rows, run again: complete and exact",

@@ -515,6 +515,7 @@ sdk::Status SqliteStore::countHistory(sdk::HistoryCounts& counts) {
     counts.quota_snapshots = connection.queryInt("SELECT count(*) FROM quota_snapshots", 0);
     counts.windows = connection.queryInt("SELECT count(*) FROM window_ledger", 0);
     counts.records = connection.queryInt("SELECT count(*) FROM records", 0);
+    counts.invocations_pruned_before_ms = prunedBefore(connection);
     return std::nullopt;
   });
 }

@@ -155,6 +155,9 @@ struct HistoryCounts {
   std::int64_t quota_snapshots = 0;
   std::int64_t windows = 0;
   std::int64_t records = 0;
+  /// Invocations older than this (UTC ms; 0: none) were deleted by retention: their totals live
+  /// on in the store's rollups only, which readHistory does not page.
+  std::int64_t invocations_pruned_before_ms = 0;
   std::int64_t total() const { return invocations + quota_snapshots + windows + records; }
 };
 
