@@ -77,13 +77,8 @@ InstanceSection adHocSink(const char* name, const std::string& plugin, const std
   return section;
 }
 
-InstanceSection sourceSection(const DaemonConfig& config, const std::string& from) {
-  if (from == "sqlite") return configuredSink(config, "sqlite", "", "--from");
-  if (from.rfind("sqlite:", 0) != 0) usage("--from '" + from + "': only sqlite[:PATH] is a source");
-  std::string path = from.substr(7);
-  if (path.empty()) usage("--from sqlite: needs a path after the colon");
-  // A path on the command line is relative to the working folder, not to the ini.
-  path = std::filesystem::absolute(path).lexically_normal().string();
+/// Refuses a source file that is not there: the sqlite sink would create an empty database.
+void requireDatabaseFile(const std::string& path) {
   struct stat info {};
   if (::stat(path.c_str(), &info) != 0) {
     // Checked here: the sqlite sink would create an empty database instead.
@@ -94,6 +89,26 @@ InstanceSection sourceSection(const DaemonConfig& config, const std::string& fro
     usage("--from sqlite:" + path + ": not readable and writable by this user (SQLite's WAL " +
           "needs both)");
   }
+}
+
+InstanceSection sourceSection(const DaemonConfig& config, const std::string& from) {
+  if (from == "sqlite") {
+    InstanceSection section = configuredSink(config, "sqlite", "", "--from");
+    // Where the sqlite sink keeps it: `path` (relative to the ini's folder), else data_dir.
+    std::string path;
+    for (const auto& entry : section.entries) {
+      if (entry.key == "path") path = entry.value;
+    }
+    requireDatabaseFile(path.empty() ? (std::filesystem::path(config.data_dir) / "gatherd.db").string()
+                                     : (std::filesystem::path(config.dir) / path).string());
+    return section;
+  }
+  if (from.rfind("sqlite:", 0) != 0) usage("--from '" + from + "': only sqlite[:PATH] is a source");
+  std::string path = from.substr(7);
+  if (path.empty()) usage("--from sqlite: needs a path after the colon");
+  // A path on the command line is relative to the working folder, not to the ini.
+  path = std::filesystem::absolute(path).lexically_normal().string();
+  requireDatabaseFile(path);
   return adHocSink(kFromName, "sqlite", "path", path);
 }
 

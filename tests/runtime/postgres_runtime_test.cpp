@@ -212,6 +212,15 @@ TEST_CASE("migrate: bad arguments, a missing file and an unreachable server are 
                       "postgres"},
                 out, err) == 2);
   CHECK_THAT(err, Catch::Contains("has no [sink.*] with plugin = postgres"));
+  CHECK(migrate(dir, {"--from", "sqlite", "--to", "postgres:" + conninfo}, out, err) == 2);
+  CHECK_THAT(err, Catch::Contains("has no [sink.*] with plugin = sqlite"));
+  GatherdProcess missing(
+      dir.write("missing.ini", baseConfig(dir.path(), "10s") +
+                                   "[sink.db]\nplugin = sqlite\npath = missing.db\n"),
+      {"migrate", "--from", "sqlite", "--to", "postgres:" + conninfo});
+  CHECK(missing.wait(60s) == 2);
+  CHECK_THAT(missing.err(), Catch::Contains("missing.db: no such file"));
+  CHECK_FALSE(fs::exists(dir.path() / "missing.db"));
   // A port nobody listens on; the password must not show.
   CHECK(migrate(dir, {"--from", "sqlite:" + (dir.path() / "empty.db").string(), "--to",
                       "postgres:host=127.0.0.1 port=1 user=x password=hunter2-secret "
@@ -221,14 +230,16 @@ TEST_CASE("migrate: bad arguments, a missing file and an unreachable server are 
   CHECK_THAT(err, !Catch::Contains("hunter2-secret"));
 }
 
-TEST_CASE("migrate: --to postgres takes the ini's postgres sink (schema and collector too)",
+TEST_CASE("migrate: --from sqlite and --to postgres take the ini's sinks (schema and collector too)",
           "[postgres-runtime]") {
   TempDir dir;
   const fs::path db = makeSqliteHistory(dir, "calls_per_minute = 6000\n", 200);
   const std::string conninfo = freshDatabase("migrate_ini");
   const auto ini = dir.write("team.ini", baseConfig(dir.path(), "10s") +
                                              "[sink.team]\nplugin = postgres\ndsn = " + conninfo +
-                                             "\nschema = team\ncollector = laptop\n");
+                                             "\nschema = team\ncollector = laptop\n\n"
+                                             "[sink.local]\nplugin = sqlite\npath = " +
+                                             db.string() + "\n");
   GatherdProcess process(ini, {"migrate", "--from", "sqlite:" + db.string(), "--to", "postgres"});
   REQUIRE(process.wait(120s) == 0);
   INFO(process.out() << process.err());
@@ -246,7 +257,8 @@ TEST_CASE("migrate: --to postgres takes the ini's postgres sink (schema and coll
                        "'invocations_pruned_before_ms'",
                        nullptr, nullptr, nullptr) == SQLITE_OK);
   sqlite3_close(handle);
-  GatherdProcess again(ini, {"migrate", "--from", "sqlite:" + db.string(), "--to", "postgres"});
+  // --from sqlite alone: the ini's sqlite sink.
+  GatherdProcess again(ini, {"migrate", "--from", "sqlite", "--to", "postgres"});
   REQUIRE(again.wait(120s) == 0);
   CHECK_THAT(again.err(), Catch::Contains("warning: the source's retention deleted invocations "
                                           "before 2026-11-18T11:06:40Z"));
