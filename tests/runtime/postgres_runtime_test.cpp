@@ -442,10 +442,23 @@ void readStreamUntil(gatherd::core::testing::RawClient& stream,
   }
 }
 
-std::string hubConfig(const TempDir& dir, const std::string& conninfo) {
-  return serveConfig(dir, "hub", "[sink.db]\nplugin = postgres\ndsn = " + conninfo +
-                                     "\ncollector = hub\n\n[sink.live]\nplugin = sse\n");
-}
+/// The team dashboard: no sources, the postgres store and the SSE stream, with a client on
+/// its /events.
+struct Hub {
+  Hub(const TempDir& dir, const std::string& conninfo)
+      : process(dir.write("hub.ini",
+                          serveConfig(dir, "hub",
+                                      "[sink.db]\nplugin = postgres\ndsn = " + conninfo +
+                                          "\ncollector = hub\n\n[sink.live]\nplugin = sse\n"))),
+        port(portOf(process)),
+        stream(static_cast<std::uint16_t>(port)) {
+    REQUIRE(stream.send("GET /events HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"));
+    REQUIRE(stream.readUntil(": connected\n\n"));
+  }
+  GatherdProcess process;
+  int port;
+  gatherd::core::testing::RawClient stream;
+};
 
 }  // namespace
 
@@ -458,12 +471,7 @@ TEST_CASE("two collectors write to one PostgreSQL at once, a third serves them: 
   Upstream upstream_alpha(dir.path() / "upstream-alpha", 3);
   Upstream upstream_beta(dir.path() / "upstream-beta", 3);
 
-  // The team dashboard: no sources, the postgres store and the SSE stream.
-  GatherdProcess hub(dir.write("hub.ini", hubConfig(dir, conninfo)));
-  const int hub_port = portOf(hub);
-  gatherd::core::testing::RawClient stream(static_cast<std::uint16_t>(hub_port));
-  REQUIRE(stream.send("GET /events HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"));
-  REQUIRE(stream.readUntil(": connected\n\n"));
+  Hub hub(dir, conninfo);
 
   GatherdProcess alpha(dir.write("alpha.ini", collectorConfig(dir, "alpha", upstream_alpha, conninfo)));
   GatherdProcess beta(dir.write("beta.ini", collectorConfig(dir, "beta", upstream_beta, conninfo)));
@@ -491,7 +499,7 @@ TEST_CASE("two collectors write to one PostgreSQL at once, a third serves them: 
   const std::size_t total = requireStoredOnce(database, served);
 
   // The hub's stats count every record once; its stream carried both collectors' records live.
-  const Http stats = get(hub_port, "/api/stats");
+  const Http stats = get(hub.port, "/api/stats");
   REQUIRE(stats.status == 200);
   Poco::JSON::Parser parser;
   const auto all_time = parser.parse(stats.body)
@@ -501,10 +509,10 @@ TEST_CASE("two collectors write to one PostgreSQL at once, a third serves them: 
   CHECK(all_time->getValue<std::int64_t>("count") ==
         pgInt(database, "SELECT sum(count) FROM gatherd.invocation_rollup_hourly"));
   const auto expected = pairs(served);
-  readStreamUntil(stream, expected);
-  CHECK(streamedInvocations(stream.received()) == expected);
-  hub.signal(SIGTERM);
-  CHECK(hub.wait(30s) == 0);
+  readStreamUntil(hub.stream, expected);
+  CHECK(streamedInvocations(hub.stream.received()) == expected);
+  hub.process.signal(SIGTERM);
+  CHECK(hub.process.wait(30s) == 0);
 }
 
 TEST_CASE("PostgreSQL stopped and restarted while a collector writes: nothing lost, the hub's "
@@ -514,18 +522,14 @@ TEST_CASE("PostgreSQL stopped and restarted while a collector writes: nothing lo
   const std::string database = "restart";
   const std::string conninfo = freshDatabase(database);
   Upstream upstream(dir.path() / "upstream", 3);
-  GatherdProcess hub(dir.write("hub.ini", hubConfig(dir, conninfo)));
-  const int hub_port = portOf(hub);
-  gatherd::core::testing::RawClient stream(static_cast<std::uint16_t>(hub_port));
-  REQUIRE(stream.send("GET /events HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"));
-  REQUIRE(stream.readUntil(": connected\n\n"));
+  Hub hub(dir, conninfo);
   GatherdProcess alpha(dir.write("alpha.ini", collectorConfig(dir, "alpha", upstream, conninfo)));
   REQUIRE(upstream.waitAnswers(5, 60s));
   REQUIRE(cluster().stop("fast"));
   const std::size_t served_before_stop = upstream.served().size();
   // Polls go on while the server is down: their batches wait in the collector's queue.
   REQUIRE(upstream.waitAnswers(upstream.answers() + 10, 60s));
-  CHECK(get(hub_port, "/api/stats").status == 503);
+  CHECK(get(hub.port, "/api/stats").status == 503);
   REQUIRE(cluster().start());
   upstream.freeze();
   REQUIRE(upstream.waitAnswers(upstream.answers() + 4, 30s));
@@ -542,8 +546,8 @@ TEST_CASE("PostgreSQL stopped and restarted while a collector writes: nothing lo
   INFO(alpha.err());
   const std::size_t total = requireStoredOnce(database, served);
   CHECK(total > served_before_stop);  // records served while the server was down are there too
-  readStreamUntil(stream, pairs(served));
-  CHECK(streamedInvocations(stream.received()) == pairs(served));
-  hub.signal(SIGTERM);
-  CHECK(hub.wait(30s) == 0);
+  readStreamUntil(hub.stream, pairs(served));
+  CHECK(streamedInvocations(hub.stream.received()) == pairs(served));
+  hub.process.signal(SIGTERM);
+  CHECK(hub.process.wait(30s) == 0);
 }
