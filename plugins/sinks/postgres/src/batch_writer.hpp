@@ -53,7 +53,7 @@ class BatchWriter {
   WriteCounts write(const sdk::Batch& batch, std::int64_t now_ms);
   /// Keeps one page of another store's history (sdk::Sink::importHistory) in one transaction:
   /// rows already kept are skipped, each inserted invocation is added to the rollups, nothing
-  /// enters the change sequence. Returns the rows inserted. Throws PgError.
+  /// enters the change sequence. Returns the rows inserted. Throws PgError. (history_import.cpp)
   std::int64_t importHistory(const sdk::HistoryPage& page);
   void setPrunedBefore(std::int64_t pruned_before_ms) { pruned_before_ms_ = pruned_before_ms; }
   void forgetRecent() {

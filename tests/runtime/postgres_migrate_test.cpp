@@ -1,22 +1,15 @@
-// PostgreSQL as the central store, with the real gatherd binary on a throwaway cluster:
-// `gatherd migrate` of a database the sqlite sink made (equal API answers, idempotent, resumed
-// after kill -9), and several collectors writing at once while a third gatherd serves.
+// gatherd migrate with the real binary on a throwaway PostgreSQL cluster: a database the
+// sqlite sink made, copied (API answers byte-equal, a second run stores nothing, kill -9 halfway
+// through 50k rows then resumed: exact), and the error cases.
 #include <signal.h>
 #include <sqlite3.h>
 
 #include <catch2/catch.hpp>
 
-#include <map>
-#include <set>
-#include <sstream>
 #include <thread>
 
-#include <Poco/JSON/Object.h>
-#include <Poco/JSON/Parser.h>
-
 #include "gatherd_process.hpp"
-#include "http_test_client.hpp"
-#include "postgres_cluster.hpp"
+#include "postgres_runtime_support.hpp"
 #include "runtime_support.hpp"
 
 using namespace gatherd::testing;
@@ -24,27 +17,6 @@ using namespace std::chrono_literals;
 namespace fs = std::filesystem;
 
 namespace {
-
-gatherd::pgtest::PostgresCluster& cluster() {
-  static gatherd::pgtest::PostgresCluster instance(GATHERD_PG_BINDIR);
-  return instance;
-}
-
-/// A database of its own per test, so tests do not see each other's rows.
-std::string freshDatabase(const std::string& name) {
-  REQUIRE(cluster().ok());
-  INFO(cluster().problem());
-  REQUIRE(cluster().query("DROP DATABASE IF EXISTS " + name) == "");
-  REQUIRE(cluster().query("CREATE DATABASE " + name) == "");
-  return cluster().conninfo(name);
-}
-
-std::int64_t pgInt(const std::string& database, const std::string& sql) {
-  const std::string text = cluster().query(sql, database);
-  INFO(sql << " -> " << text);
-  REQUIRE(!text.empty());
-  return std::stoll(text);
-}
 
 std::int64_t sqliteInt(const fs::path& path, const std::string& sql) {
   sqlite3* db = nullptr;
@@ -89,11 +61,6 @@ fs::path makeSqliteHistory(const TempDir& dir, const std::string& demo_keys,
   gatherd.signal(SIGTERM);
   REQUIRE(gatherd.wait(60s) == 0);
   return db;
-}
-
-std::string serveConfig(const TempDir& dir, const std::string& name, const std::string& sink) {
-  std::string text = baseConfig(dir.path() / name, "10s") + sink;
-  return text;
 }
 
 /// `gatherd migrate` with `args`; returns its exit code (stdout/stderr in `out`/`err`).
@@ -354,200 +321,4 @@ TEST_CASE("migrate: killed mid-copy of 50k rows, run again: complete and exact",
     CHECK(pgInt(database, sum + "gatherd.invocation_rollup_hourly_source") ==
           sqliteInt(db, sum + "invocation_rollup_hourly_source"));
   }
-}
-
-namespace {
-
-/// A collector: the xychatai source against its own fake upstream, into the shared database.
-std::string collectorConfig(const TempDir& dir, const std::string& name, const Upstream& upstream,
-                            const std::string& conninfo) {
-  return baseConfig(dir.path() / name, "200ms") +
-         "[source.acct]\nplugin = xychatai-codex\nbase_url = http://127.0.0.1:" +
-         upstream.port() + "\ncookie = cookie-of-" + name +
-         "\n\n[sink.db]\nplugin = postgres\ndsn = " + conninfo + "\ncollector = " + name + "\n";
-}
-
-/// (source, requestId) of every `event: invocation` in an SSE stream's text.
-std::set<std::pair<std::string, std::string>> streamedInvocations(const std::string& text) {
-  std::set<std::pair<std::string, std::string>> seen;
-  const std::string marker = "event: invocation\ndata: ";
-  for (auto at = text.find(marker); at != std::string::npos; at = text.find(marker, at + 1)) {
-    const auto begin = at + marker.size();
-    const auto end = text.find('\n', begin);
-    if (end == std::string::npos) break;
-    Poco::JSON::Parser parser;
-    const auto event =
-        parser.parse(text.substr(begin, end - begin)).extract<Poco::JSON::Object::Ptr>();
-    seen.emplace(event->getValue<std::string>("source"), event->getValue<std::string>("requestId"));
-  }
-  return seen;
-}
-
-/// source -> requestId -> rows, as stored.
-std::map<std::string, std::map<std::string, int>> storedInvocations(const std::string& database) {
-  std::map<std::string, std::map<std::string, int>> stored;
-  std::istringstream lines(cluster().query(
-      "SELECT source, invoke_id, count(*) FROM gatherd.codex_invocations GROUP BY 1, 2", database));
-  for (std::string line; std::getline(lines, line);) {
-    const auto first = line.find('|');
-    const auto second = line.find('|', first + 1);
-    REQUIRE(second != std::string::npos);
-    stored[line.substr(0, first)][line.substr(first + 1, second - first - 1)] =
-        std::stoi(line.substr(second + 1));
-  }
-  return stored;
-}
-
-/// Checks that every id of `served` (by stored source name) is stored exactly once and nothing
-/// else is; returns how many there are.
-std::size_t requireStoredOnce(const std::string& database,
-                              const std::map<std::string, std::set<std::string>>& served) {
-  const auto stored = storedInvocations(database);
-  REQUIRE(stored.size() == served.size());
-  std::size_t total = 0;
-  for (const auto& [source, ids] : served) {
-    INFO(source);
-    REQUIRE(stored.count(source) == 1);
-    const auto& rows = stored.at(source);
-    CHECK(rows.size() == ids.size());
-    std::size_t missing = 0, doubled = 0;
-    for (const std::string& id : ids) {
-      const auto it = rows.find(id);
-      if (it == rows.end()) ++missing;
-      else if (it->second != 1) ++doubled;
-    }
-    CHECK(missing == 0);
-    CHECK(doubled == 0);
-    total += ids.size();
-  }
-  return total;
-}
-
-std::set<std::pair<std::string, std::string>> pairs(
-    const std::map<std::string, std::set<std::string>>& served) {
-  std::set<std::pair<std::string, std::string>> result;
-  for (const auto& [source, ids] : served) {
-    for (const std::string& id : ids) result.emplace(source, id);
-  }
-  return result;
-}
-
-/// Reads `stream` until its invocation events are exactly `expected` (or 30 s passed).
-void readStreamUntil(gatherd::core::testing::RawClient& stream,
-                     const std::set<std::pair<std::string, std::string>>& expected) {
-  const auto until = std::chrono::steady_clock::now() + 30s;
-  while (streamedInvocations(stream.received()) != expected &&
-         std::chrono::steady_clock::now() < until) {
-    stream.readUntil("\x01 not in any stream", 200);
-  }
-}
-
-/// The team dashboard: no sources, the postgres store and the SSE stream, with a client on
-/// its /events.
-struct Hub {
-  Hub(const TempDir& dir, const std::string& conninfo)
-      : process(dir.write("hub.ini",
-                          serveConfig(dir, "hub",
-                                      "[sink.db]\nplugin = postgres\ndsn = " + conninfo +
-                                          "\ncollector = hub\n\n[sink.live]\nplugin = sse\n"))),
-        port(portOf(process)),
-        stream(static_cast<std::uint16_t>(port)) {
-    REQUIRE(stream.send("GET /events HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"));
-    REQUIRE(stream.readUntil(": connected\n\n"));
-  }
-  GatherdProcess process;
-  int port;
-  gatherd::core::testing::RawClient stream;
-};
-
-}  // namespace
-
-TEST_CASE("two collectors write to one PostgreSQL at once, a third serves them: every record "
-          "once, exact stats, live events of both",
-          "[postgres-runtime]") {
-  TempDir dir;
-  const std::string database = "collectors";
-  const std::string conninfo = freshDatabase(database);
-  Upstream upstream_alpha(dir.path() / "upstream-alpha", 3);
-  Upstream upstream_beta(dir.path() / "upstream-beta", 3);
-
-  Hub hub(dir, conninfo);
-
-  GatherdProcess alpha(dir.write("alpha.ini", collectorConfig(dir, "alpha", upstream_alpha, conninfo)));
-  GatherdProcess beta(dir.write("beta.ini", collectorConfig(dir, "beta", upstream_beta, conninfo)));
-  REQUIRE(upstream_alpha.waitAnswers(15, 60s));
-  REQUIRE(upstream_beta.waitAnswers(15, 60s));
-  // Frozen upstreams: the collectors catch up, then stop.
-  for (const Upstream* upstream : {&upstream_alpha, &upstream_beta}) {
-    upstream->freeze();
-    REQUIRE(upstream->waitAnswers(upstream->answers() + 4, 30s));
-  }
-  alpha.signal(SIGTERM);
-  beta.signal(SIGTERM);
-  REQUIRE(alpha.wait(30s) == 0);
-  REQUIRE(beta.wait(30s) == 0);
-  INFO(alpha.err() << beta.err());
-
-  // The first collector to store keeps the name; the other's rows go under <collector>/acct.
-  const std::string owner =
-      cluster().query("SELECT collector FROM gatherd.source_owners WHERE source = 'acct'", database);
-  REQUIRE((owner == "alpha" || owner == "beta"));
-  const std::string other = owner == "alpha" ? "beta" : "alpha";
-  const std::map<std::string, std::set<std::string>> served = {
-      {"acct", (owner == "alpha" ? upstream_alpha : upstream_beta).served()},
-      {other + "/acct", (owner == "alpha" ? upstream_beta : upstream_alpha).served()}};
-  const std::size_t total = requireStoredOnce(database, served);
-
-  // The hub's stats count every record once; its stream carried both collectors' records live.
-  const Http stats = get(hub.port, "/api/stats");
-  REQUIRE(stats.status == 200);
-  Poco::JSON::Parser parser;
-  const auto all_time = parser.parse(stats.body)
-                            .extract<Poco::JSON::Object::Ptr>()
-                            ->getObject("allTime");
-  CHECK(all_time->getValue<std::int64_t>("count") == static_cast<std::int64_t>(total));
-  CHECK(all_time->getValue<std::int64_t>("count") ==
-        pgInt(database, "SELECT sum(count) FROM gatherd.invocation_rollup_hourly"));
-  const auto expected = pairs(served);
-  readStreamUntil(hub.stream, expected);
-  CHECK(streamedInvocations(hub.stream.received()) == expected);
-  hub.process.signal(SIGTERM);
-  CHECK(hub.process.wait(30s) == 0);
-}
-
-TEST_CASE("PostgreSQL stopped and restarted while a collector writes: nothing lost, the hub's "
-          "stream goes on",
-          "[postgres-runtime]") {
-  TempDir dir;
-  const std::string database = "restart";
-  const std::string conninfo = freshDatabase(database);
-  Upstream upstream(dir.path() / "upstream", 3);
-  Hub hub(dir, conninfo);
-  GatherdProcess alpha(dir.write("alpha.ini", collectorConfig(dir, "alpha", upstream, conninfo)));
-  REQUIRE(upstream.waitAnswers(5, 60s));
-  REQUIRE(cluster().stop("fast"));
-  const std::size_t served_before_stop = upstream.served().size();
-  // Polls go on while the server is down: their batches wait in the collector's queue.
-  REQUIRE(upstream.waitAnswers(upstream.answers() + 10, 60s));
-  CHECK(get(hub.port, "/api/stats").status == 503);
-  REQUIRE(cluster().start());
-  upstream.freeze();
-  REQUIRE(upstream.waitAnswers(upstream.answers() + 4, 30s));
-  const std::map<std::string, std::set<std::string>> served = {{"acct", upstream.served()}};
-  // Everything arrives once the writes are retried.
-  const auto until = std::chrono::steady_clock::now() + 60s;
-  while (pgInt(database, "SELECT count(*) FROM gatherd.codex_invocations") <
-             static_cast<std::int64_t>(served.at("acct").size()) &&
-         std::chrono::steady_clock::now() < until) {
-    std::this_thread::sleep_for(100ms);
-  }
-  alpha.signal(SIGTERM);
-  REQUIRE(alpha.wait(30s) == 0);
-  INFO(alpha.err());
-  const std::size_t total = requireStoredOnce(database, served);
-  CHECK(total > served_before_stop);  // records served while the server was down are there too
-  readStreamUntil(hub.stream, pairs(served));
-  CHECK(streamedInvocations(hub.stream.received()) == pairs(served));
-  hub.process.signal(SIGTERM);
-  CHECK(hub.process.wait(30s) == 0);
 }
