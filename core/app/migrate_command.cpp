@@ -1,19 +1,18 @@
 #include "core/app/migrate_command.hpp"
 
-#include <unistd.h>
-
 #include <array>
 #include <chrono>
 #include <cmath>
 #include <filesystem>
 #include <ostream>
-#include <sys/stat.h>
 
 #include "core/app/runtime.hpp"
 #include "core/config/config_error.hpp"
 #include "core/observe/logging.hpp"
 #include "core/schedule/system_clock.hpp"
 #include "json/time_format.hpp"
+#include <sys/stat.h>
+#include <unistd.h>
 
 namespace gatherd::core {
 namespace {
@@ -99,8 +98,9 @@ InstanceSection sourceSection(const DaemonConfig& config, const std::string& fro
     for (const auto& entry : section.entries) {
       if (entry.key == "path") path = entry.value;
     }
-    requireDatabaseFile(path.empty() ? (std::filesystem::path(config.data_dir) / "gatherd.db").string()
-                                     : (std::filesystem::path(config.dir) / path).string());
+    requireDatabaseFile(path.empty()
+                            ? (std::filesystem::path(config.data_dir) / "gatherd.db").string()
+                            : (std::filesystem::path(config.dir) / path).string());
     return section;
   }
   if (from.rfind("sqlite:", 0) != 0) usage("--from '" + from + "': only sqlite[:PATH] is a source");
@@ -124,8 +124,11 @@ InstanceSection targetSection(const DaemonConfig& config, const std::string& to,
 class Progress {
  public:
   Progress(std::ostream& out, std::int64_t total)
-      : out_(out), total_(total), terminal_(::isatty(STDERR_FILENO) == 1),
-        started_(std::chrono::steady_clock::now()), last_(started_) {}
+      : out_(out),
+        total_(total),
+        terminal_(::isatty(STDERR_FILENO) == 1),
+        started_(std::chrono::steady_clock::now()),
+        last_(started_) {}
 
   void update(const char* table, std::int64_t copied, std::int64_t inserted, bool force) {
     const auto now = std::chrono::steady_clock::now();
@@ -225,9 +228,8 @@ int runMigrate(const MigrateOptions& options, std::ostream& out, std::ostream& p
   }
   line.finish();
   const double seconds = line.seconds();
-  out << "migrate: done: " << copied << " rows read, " << inserted << " new, "
-      << copied - inserted << " already there, in " << static_cast<std::int64_t>(seconds * 1000)
-      << " ms\n";
+  out << "migrate: done: " << copied << " rows read, " << inserted << " new, " << copied - inserted
+      << " already there, in " << static_cast<std::int64_t>(seconds * 1000) << " ms\n";
   return kExitOk;
 }
 

@@ -8,11 +8,12 @@
 namespace gatherd::core {
 
 struct MigrateOptions {
-  std::string config_path;  ///< the ini: plugin_dir, data_dir and the sinks `sqlite`/`postgres` name
-  std::string from;         ///< "sqlite:PATH" or "sqlite" (the ini's sqlite sink)
-  std::string to;           ///< "postgres:DSN" or "postgres" (the ini's postgres sink)
-  std::string sink;         ///< with several postgres sinks in the ini: which [sink.NAME]
-  int page_rows = 1000;     ///< rows per read and per target transaction
+  std::string
+      config_path;       ///< the ini: plugin_dir, data_dir and the sinks `sqlite`/`postgres` name
+  std::string from;      ///< "sqlite:PATH" or "sqlite" (the ini's sqlite sink)
+  std::string to;        ///< "postgres:DSN" or "postgres" (the ini's postgres sink)
+  std::string sink;      ///< with several postgres sinks in the ini: which [sink.NAME]
+  int page_rows = 1000;  ///< rows per read and per target transaction
 };
 
 /// Runs the copy. Progress lines go to `progress` (stderr), the summary to `out`. Returns an

@@ -1,10 +1,6 @@
 // Several collectors, one PostgreSQL, one dashboard, with the real binary on a throwaway
 // cluster: two gatherds with their own fake upstreams write at once while a third serves, and
 // the server is stopped and restarted during writes.
-#include <signal.h>
-
-#include <catch2/catch.hpp>
-
 #include <map>
 #include <set>
 #include <sstream>
@@ -12,11 +8,13 @@
 
 #include <Poco/JSON/Object.h>
 #include <Poco/JSON/Parser.h>
+#include <catch2/catch.hpp>
 
 #include "gatherd_process.hpp"
 #include "http_test_client.hpp"
 #include "postgres_runtime_support.hpp"
 #include "runtime_support.hpp"
+#include <signal.h>
 
 using namespace gatherd::testing;
 using namespace std::chrono_literals;
@@ -27,9 +25,9 @@ namespace {
 std::string collectorConfig(const TempDir& dir, const std::string& name, const Upstream& upstream,
                             const std::string& conninfo) {
   return baseConfig(dir.path() / name, "200ms") +
-         "[source.acct]\nplugin = xychatai-codex\nbase_url = http://127.0.0.1:" +
-         upstream.port() + "\ncookie = cookie-of-" + name +
-         "\n\n[sink.db]\nplugin = postgres\ndsn = " + conninfo + "\ncollector = " + name + "\n";
+         "[source.acct]\nplugin = xychatai-codex\nbase_url = http://127.0.0.1:" + upstream.port() +
+         "\ncookie = cookie-of-" + name + "\n\n[sink.db]\nplugin = postgres\ndsn = " + conninfo +
+         "\ncollector = " + name + "\n";
 }
 
 /// (source, requestId) of every `event: invocation` in an SSE stream's text.
@@ -78,8 +76,10 @@ std::size_t requireStoredOnce(const std::string& database,
     std::size_t missing = 0, doubled = 0;
     for (const std::string& id : ids) {
       const auto it = rows.find(id);
-      if (it == rows.end()) ++missing;
-      else if (it->second != 1) ++doubled;
+      if (it == rows.end())
+        ++missing;
+      else if (it->second != 1)
+        ++doubled;
     }
     CHECK(missing == 0);
     CHECK(doubled == 0);
@@ -127,9 +127,10 @@ struct Hub {
 
 }  // namespace
 
-TEST_CASE("two collectors write to one PostgreSQL at once, a third serves them: every record "
-          "once, exact stats, live events of both",
-          "[postgres-runtime]") {
+TEST_CASE(
+    "two collectors write to one PostgreSQL at once, a third serves them: every record "
+    "once, exact stats, live events of both",
+    "[postgres-runtime]") {
   TempDir dir;
   const std::string database = "collectors";
   const std::string conninfo = freshDatabase(database);
@@ -138,7 +139,8 @@ TEST_CASE("two collectors write to one PostgreSQL at once, a third serves them: 
 
   Hub hub(dir, conninfo);
 
-  GatherdProcess alpha(dir.write("alpha.ini", collectorConfig(dir, "alpha", upstream_alpha, conninfo)));
+  GatherdProcess alpha(
+      dir.write("alpha.ini", collectorConfig(dir, "alpha", upstream_alpha, conninfo)));
   GatherdProcess beta(dir.write("beta.ini", collectorConfig(dir, "beta", upstream_beta, conninfo)));
   REQUIRE(upstream_alpha.waitAnswers(15, 60s));
   REQUIRE(upstream_beta.waitAnswers(15, 60s));
@@ -154,8 +156,8 @@ TEST_CASE("two collectors write to one PostgreSQL at once, a third serves them: 
   INFO(alpha.err() << beta.err());
 
   // The first collector to store keeps the name; the other's rows go under <collector>/acct.
-  const std::string owner =
-      cluster().query("SELECT collector FROM gatherd.source_owners WHERE source = 'acct'", database);
+  const std::string owner = cluster().query(
+      "SELECT collector FROM gatherd.source_owners WHERE source = 'acct'", database);
   REQUIRE((owner == "alpha" || owner == "beta"));
   const std::string other = owner == "alpha" ? "beta" : "alpha";
   const std::map<std::string, std::set<std::string>> served = {
@@ -167,9 +169,8 @@ TEST_CASE("two collectors write to one PostgreSQL at once, a third serves them: 
   const Http stats = get(hub.port, "/api/stats");
   REQUIRE(stats.status == 200);
   Poco::JSON::Parser parser;
-  const auto all_time = parser.parse(stats.body)
-                            .extract<Poco::JSON::Object::Ptr>()
-                            ->getObject("allTime");
+  const auto all_time =
+      parser.parse(stats.body).extract<Poco::JSON::Object::Ptr>()->getObject("allTime");
   CHECK(all_time->getValue<std::int64_t>("count") == static_cast<std::int64_t>(total));
   CHECK(all_time->getValue<std::int64_t>("count") ==
         pgInt(database, "SELECT sum(count) FROM gatherd.invocation_rollup_hourly"));
@@ -180,9 +181,10 @@ TEST_CASE("two collectors write to one PostgreSQL at once, a third serves them: 
   CHECK(hub.process.wait(30s) == 0);
 }
 
-TEST_CASE("PostgreSQL stopped and restarted while a collector writes: nothing lost, the hub's "
-          "stream goes on",
-          "[postgres-runtime]") {
+TEST_CASE(
+    "PostgreSQL stopped and restarted while a collector writes: nothing lost, the hub's "
+    "stream goes on",
+    "[postgres-runtime]") {
   TempDir dir;
   const std::string database = "restart";
   const std::string conninfo = freshDatabase(database);

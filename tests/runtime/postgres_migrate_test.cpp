@@ -1,16 +1,15 @@
 // gatherd migrate with the real binary on a throwaway PostgreSQL cluster: a database the
 // sqlite sink made, copied (API answers byte-equal, a second run stores nothing, kill -9 halfway
 // through 50k rows then resumed: exact), and the error cases.
-#include <signal.h>
-#include <sqlite3.h>
+#include <thread>
 
 #include <catch2/catch.hpp>
-
-#include <thread>
+#include <sqlite3.h>
 
 #include "gatherd_process.hpp"
 #include "postgres_runtime_support.hpp"
 #include "runtime_support.hpp"
+#include <signal.h>
 
 using namespace gatherd::testing;
 using namespace std::chrono_literals;
@@ -49,9 +48,9 @@ std::string sqliteText(const fs::path& path, const std::string& sql) {
 fs::path makeSqliteHistory(const TempDir& dir, const std::string& demo_keys,
                            std::int64_t invocations) {
   const fs::path db = dir.path() / "data" / "gatherd.db";
-  GatherdProcess gatherd(dir.write("collect.ini", baseConfig(dir.path(), "200ms") +
-                                                      "[source.demo]\nplugin = demo\nseed = 7\n" +
-                                                      demo_keys + "\n[sink.db]\nplugin = sqlite\n"));
+  GatherdProcess gatherd(dir.write(
+      "collect.ini", baseConfig(dir.path(), "200ms") + "[source.demo]\nplugin = demo\nseed = 7\n" +
+                         demo_keys + "\n[sink.db]\nplugin = sqlite\n"));
   REQUIRE(gatherd.waitForLog("sqlite store open", 20s));
   const auto until = std::chrono::steady_clock::now() + 120s;
   while (sqliteInt(db, "SELECT count(*) FROM codex_invocations") < invocations) {
@@ -81,8 +80,8 @@ std::vector<std::string> allInvocationPages(int port) {
   std::vector<std::string> pages;
   std::string cursor;
   for (int page = 0; page < 1000; ++page) {
-    const Http reply = get(port, "/api/invocations?limit=500" +
-                                     (cursor.empty() ? "" : "&cursor=" + cursor));
+    const Http reply =
+        get(port, "/api/invocations?limit=500" + (cursor.empty() ? "" : "&cursor=" + cursor));
     REQUIRE(reply.status == 200);
     pages.push_back(reply.body);
     const auto at = reply.body.find("\"nextCursor\":\"");
@@ -95,8 +94,10 @@ std::vector<std::string> allInvocationPages(int port) {
 
 }  // namespace
 
-TEST_CASE("migrate: a sqlite history into PostgreSQL answers the API the same, and run again stores nothing twice",
-          "[postgres-runtime]") {
+TEST_CASE(
+    "migrate: a sqlite history into PostgreSQL answers the API the same, and run again stores "
+    "nothing twice",
+    "[postgres-runtime]") {
   TempDir dir;
   const fs::path db =
       makeSqliteHistory(dir, "calls_per_minute = 60000\nfailure_ratio = 0.1\n", 3000);
@@ -122,12 +123,12 @@ TEST_CASE("migrate: a sqlite history into PostgreSQL answers the API the same, a
   CHECK(pgInt(database, "SELECT count(*) FROM gatherd.changes") == 0);
 
   // The same API answers from a gatherd on each store (no sources: nothing changes meanwhile).
-  GatherdProcess on_sqlite(dir.write(
-      "serve-sqlite.ini",
-      serveConfig(dir, "a", "[sink.db]\nplugin = sqlite\npath = " + db.string() + "\n")));
-  GatherdProcess on_postgres(dir.write(
-      "serve-postgres.ini",
-      serveConfig(dir, "b", "[sink.db]\nplugin = postgres\ndsn = " + conninfo + "\n")));
+  GatherdProcess on_sqlite(
+      dir.write("serve-sqlite.ini",
+                serveConfig(dir, "a", "[sink.db]\nplugin = sqlite\npath = " + db.string() + "\n")));
+  GatherdProcess on_postgres(
+      dir.write("serve-postgres.ini",
+                serveConfig(dir, "b", "[sink.db]\nplugin = postgres\ndsn = " + conninfo + "\n")));
   const int sqlite_port = portOf(on_sqlite);
   const int postgres_port = portOf(on_postgres);
   for (const std::string path :
@@ -166,8 +167,9 @@ TEST_CASE("migrate: bad arguments, a missing file and an unreachable server are 
   std::string out, err;
   CHECK(migrate(dir, {"--to", "postgres:" + conninfo}, out, err) == 2);
   CHECK_THAT(err, Catch::Contains("--from and --to are both required"));
-  CHECK(migrate(dir, {"--from", "sqlite:" + (dir.path() / "nope.db").string(), "--to",
-                      "postgres:" + conninfo},
+  CHECK(migrate(dir,
+                {"--from", "sqlite:" + (dir.path() / "nope.db").string(), "--to",
+                 "postgres:" + conninfo},
                 out, err) == 2);
   CHECK_THAT(err, Catch::Contains("nope.db: no such file"));
   CHECK_FALSE(fs::exists(dir.path() / "nope.db"));
@@ -175,30 +177,31 @@ TEST_CASE("migrate: bad arguments, a missing file and an unreachable server are 
   CHECK_THAT(err, Catch::Contains("only sqlite[:PATH] is a source"));
   // `--to postgres` reads the ini's postgres sink: there is none in migrate.ini.
   dir.write("empty.db", "");
-  CHECK(migrate(dir, {"--from", "sqlite:" + (dir.path() / "empty.db").string(), "--to",
-                      "postgres"},
+  CHECK(migrate(dir, {"--from", "sqlite:" + (dir.path() / "empty.db").string(), "--to", "postgres"},
                 out, err) == 2);
   CHECK_THAT(err, Catch::Contains("has no [sink.*] with plugin = postgres"));
   CHECK(migrate(dir, {"--from", "sqlite", "--to", "postgres:" + conninfo}, out, err) == 2);
   CHECK_THAT(err, Catch::Contains("has no [sink.*] with plugin = sqlite"));
   GatherdProcess missing(
-      dir.write("missing.ini", baseConfig(dir.path(), "10s") +
-                                   "[sink.db]\nplugin = sqlite\npath = missing.db\n"),
+      dir.write("missing.ini",
+                baseConfig(dir.path(), "10s") + "[sink.db]\nplugin = sqlite\npath = missing.db\n"),
       {"migrate", "--from", "sqlite", "--to", "postgres:" + conninfo});
   CHECK(missing.wait(60s) == 2);
   CHECK_THAT(missing.err(), Catch::Contains("missing.db: no such file"));
   CHECK_FALSE(fs::exists(dir.path() / "missing.db"));
   // A port nobody listens on; the password must not show.
-  CHECK(migrate(dir, {"--from", "sqlite:" + (dir.path() / "empty.db").string(), "--to",
-                      "postgres:host=127.0.0.1 port=1 user=x password=hunter2-secret "
-                      "connect_timeout=2"},
+  CHECK(migrate(dir,
+                {"--from", "sqlite:" + (dir.path() / "empty.db").string(), "--to",
+                 "postgres:host=127.0.0.1 port=1 user=x password=hunter2-secret "
+                 "connect_timeout=2"},
                 out, err) == 1);
   CHECK_THAT(err, Catch::Contains("[sink.migrate-to] cannot start"));
   CHECK_THAT(err, !Catch::Contains("hunter2-secret"));
 }
 
-TEST_CASE("migrate: --from sqlite and --to postgres take the ini's sinks (schema and collector too)",
-          "[postgres-runtime]") {
+TEST_CASE(
+    "migrate: --from sqlite and --to postgres take the ini's sinks (schema and collector too)",
+    "[postgres-runtime]") {
   TempDir dir;
   const fs::path db = makeSqliteHistory(dir, "calls_per_minute = 6000\n", 200);
   const std::string conninfo = freshDatabase("migrate_ini");
@@ -234,16 +237,16 @@ TEST_CASE("migrate: --from sqlite and --to postgres take the ini's sinks (schema
 TEST_CASE("migrate: killed mid-copy of 50k rows, run again: complete and exact",
           "[postgres-runtime]") {
   TempDir dir;
-  const fs::path db = makeSqliteHistory(
-      dir, "calls_per_minute = 0\nburst_every = 1s\nburst_size = 5000\n", 50'000);
+  const fs::path db =
+      makeSqliteHistory(dir, "calls_per_minute = 0\nburst_every = 1s\nburst_size = 5000\n", 50'000);
   const std::int64_t invocations = sqliteInt(db, "SELECT count(*) FROM codex_invocations");
   const std::string database = "migrate_resume";
   const std::string conninfo = freshDatabase(database);
   // The schema, made by a gatherd starting on it.
   {
-    GatherdProcess gatherd(dir.write(
-        "schema.ini", serveConfig(dir, "s", "[sink.db]\nplugin = postgres\ndsn = " + conninfo +
-                                                "\n")));
+    GatherdProcess gatherd(
+        dir.write("schema.ini",
+                  serveConfig(dir, "s", "[sink.db]\nplugin = postgres\ndsn = " + conninfo + "\n")));
     REQUIRE(gatherd.waitForLog("postgres store open", 20s));
     gatherd.signal(SIGTERM);
     REQUIRE(gatherd.wait(30s) == 0);
@@ -300,12 +303,13 @@ TEST_CASE("migrate: killed mid-copy of 50k rows, run again: complete and exact",
   const std::int64_t rows = invocations + sqliteInt(db, "SELECT count(*) FROM window_ledger") +
                             sqliteInt(db, "SELECT count(*) FROM quota_snapshots") +
                             sqliteInt(db, "SELECT count(*) FROM records");
-  CHECK_THAT(resumed.out(), Catch::Contains("migrate: done: " + std::to_string(rows) +
-                                            " rows read, " + std::to_string(rows - before) +
-                                            " new"));
+  CHECK_THAT(resumed.out(),
+             Catch::Contains("migrate: done: " + std::to_string(rows) + " rows read, " +
+                             std::to_string(rows - before) + " new"));
   CHECK(pgInt(database, "SELECT count(*) FROM gatherd.codex_invocations") == invocations);
-  CHECK(pgInt(database, "SELECT count(DISTINCT (invoke_id, occurred_at)) FROM "
-                        "gatherd.codex_invocations") == invocations);
+  CHECK(pgInt(database,
+              "SELECT count(DISTINCT (invoke_id, occurred_at)) FROM "
+              "gatherd.codex_invocations") == invocations);
   CHECK(pgInt(database, "SELECT count(*) FROM gatherd.window_ledger") ==
         sqliteInt(db, "SELECT count(*) FROM window_ledger"));
   CHECK(pgInt(database, "SELECT count(*) FROM gatherd.quota_snapshots") ==

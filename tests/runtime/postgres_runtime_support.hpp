@@ -2,10 +2,10 @@
 // Shared by the PostgreSQL runtime tests: one throwaway cluster per test process, a fresh
 // database per test, plain SQL, and a serve-only config.
 
-#include <catch2/catch.hpp>
-
 #include <cstdint>
 #include <string>
+
+#include <catch2/catch.hpp>
 
 #include "gatherd_process.hpp"
 #include "postgres_cluster.hpp"
@@ -34,7 +34,8 @@ inline std::int64_t pgInt(const std::string& database, const std::string& sql) {
 }
 
 /// A gatherd without sources in `dir`/`name`, with `sink` (sections) as its store.
-inline std::string serveConfig(const TempDir& dir, const std::string& name, const std::string& sink) {
+inline std::string serveConfig(const TempDir& dir, const std::string& name,
+                               const std::string& sink) {
   std::string text = baseConfig(dir.path() / name, "10s") + sink;
   return text;
 }

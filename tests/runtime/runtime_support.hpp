@@ -3,10 +3,6 @@
 // --rolling mode (it logs every answer, so a test knows every record it served), a small HTTP
 // GET, and the port a gatherd listens on.
 
-#include <signal.h>
-
-#include <catch2/catch.hpp>
-
 #include <algorithm>
 #include <filesystem>
 #include <set>
@@ -18,8 +14,10 @@
 #include <Poco/Net/HTTPRequest.h>
 #include <Poco/Net/HTTPResponse.h>
 #include <Poco/StreamCopier.h>
+#include <catch2/catch.hpp>
 
 #include "gatherd_process.hpp"
+#include <signal.h>
 
 namespace gatherd::testing {
 
@@ -32,7 +30,8 @@ class Upstream {
                   std::to_string(per_answer), "--served-log", log_.string()},
                  dir) {
     REQUIRE(ChildProcess::waitFor(
-        process_.outPath(), [](const std::string& text) { return text.find('\n') != std::string::npos; },
+        process_.outPath(),
+        [](const std::string& text) { return text.find('\n') != std::string::npos; },
         std::chrono::seconds(10)));
     port_ = process_.out().substr(0, process_.out().find('\n'));
   }

@@ -1,5 +1,4 @@
 #include "batch_writer.hpp"
-
 #include "json/time_format.hpp"
 #include "storage/flat_fields.hpp"
 #include "write_sql.hpp"
@@ -34,7 +33,8 @@ std::int64_t BatchWriter::importHistory(const sdk::HistoryPage& page) {
       inserted = connection_.exec(
           std::string("WITH ins AS (") + kInsertInvocations +
               "SELECT a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16, "
-              "a17, a18, a19, a20, a21, a22 FROM unnest(" + kInsertRowArrays +
+              "a17, a18, a19, a20, a21, a22 FROM unnest(" +
+              kInsertRowArrays +
               ", $19::text[], $20::text[], $21::bigint[], $22::bigint[]) WITH ORDINALITY AS "
               "u(a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16, a17, a18, "
               "a19, a20, a21, a22, o) ORDER BY o "

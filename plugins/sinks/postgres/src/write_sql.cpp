@@ -23,8 +23,9 @@ std::string rollupUpserts() {
   const std::string sums =
       "sum(n), sum(cost), sum(i), sum(o), sum(c), sum(r), sum(t) FROM d GROUP BY 1, 2, 3, 4 "
       "ORDER BY 1, 2, 3, 4 ON CONFLICT (bucket_ms, source, model, status)";
-  return std::string(", hourly AS (INSERT INTO invocation_rollup_hourly AS r SELECT h, source, "
-                     "model, status, ") +
+  return std::string(
+             ", hourly AS (INSERT INTO invocation_rollup_hourly AS r SELECT h, source, "
+             "model, status, ") +
          sums + kUpdate +
          "), daily AS (INSERT INTO invocation_rollup_daily AS r SELECT h / 86400000 * "
          "86400000, source, model, status, " +
