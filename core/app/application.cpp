@@ -96,10 +96,11 @@ void Application::defineOptions(Poco::Util::OptionSet& options) {
           .required(false)
           .repeatable(false)
           .argument("FILE"));
-  options.addOption(Poco::Util::Option("from", "", "migrate: the history to copy, sqlite:PATH or sqlite")
-                        .required(false)
-                        .repeatable(false)
-                        .argument("STORE"));
+  options.addOption(
+      Poco::Util::Option("from", "", "migrate: the history to copy, sqlite:PATH or sqlite")
+          .required(false)
+          .repeatable(false)
+          .argument("STORE"));
   options.addOption(
       Poco::Util::Option("to", "", "migrate: where it goes, postgres:DSN or postgres (the ini's)")
           .required(false)
@@ -156,8 +157,8 @@ void Application::printHelp() {
       "  health         ask the running service's /ready on [http] bind: exit 0 ready, 1 not\n"
       "  check-db       run the full integrity check of every sqlite store (may take a while)\n"
       "  test-alert     send a sample alert to every webhook sink (or only --sink NAME)\n"
-      "  migrate        copy a sqlite store's history into PostgreSQL (idempotent: run it again to\n"
-      "                 resume); without :PATH / :DSN the ini's sqlite / postgres sink is used\n"
+      "  migrate        copy a sqlite store's history into PostgreSQL (idempotent: run it\n"
+      "                 again to resume); without :PATH / :DSN the ini's sqlite / postgres sink\n"
       "Exit codes: 0 ok, 1 runtime error, 2 configuration or usage error, 3 a `once` poll failed.");
   help.format(std::cout);
 }

@@ -48,8 +48,8 @@ inline constexpr int kExitPollFailed = 3;
 class Runtime {
  public:
   enum class Mode {
-    kService,  ///< sources, sinks, HTTP server, scheduler
-    kOnce,     ///< sources only: poll each once, write nothing
+    kService,    ///< sources, sinks, HTTP server, scheduler
+    kOnce,       ///< sources only: poll each once, write nothing
     kAlertTest,  ///< webhook sinks only, initialised but not started (gatherd test-alert)
     kSinksOnly,  ///< every [sink.*] of the config, initialised, not started (gatherd migrate)
   };

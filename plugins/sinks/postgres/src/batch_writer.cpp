@@ -5,10 +5,10 @@
 #include "gatherd/sdk/streams.hpp"
 #include "json/time_format.hpp"
 #include "migrations.hpp"
-#include "write_sql.hpp"
 #include "storage/aggregate_plan.hpp"
 #include "storage/error_normalizer.hpp"
 #include "storage/flat_fields.hpp"
+#include "write_sql.hpp"
 
 namespace gatherd::plugins::postgres {
 namespace {
@@ -266,8 +266,8 @@ void BatchWriter::writeInvocations(const std::string& source,
     insert.addTo(params);
     params.add(source).add(collector_).add(now_ms);
     Result rows = connection_.exec(
-        std::string(kInsertInvocations) +
-            "SELECT u.*, $19, $20, $21, $21 FROM unnest(" + kInsertRowArrays +
+        std::string(kInsertInvocations) + "SELECT u.*, $19, $20, $21, $21 FROM unnest(" +
+            kInsertRowArrays +
             ") AS u ON CONFLICT (source, invoke_id, occurred_at) DO NOTHING RETURNING id, "
             "invoke_id, occurred_at",
         params);

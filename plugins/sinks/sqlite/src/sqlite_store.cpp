@@ -538,8 +538,9 @@ sdk::Status SqliteStore::readHistory(sdk::HistoryTable table, std::int64_t after
         break;
       }
       case sdk::HistoryTable::kWindows: {
-        Statement& rows = connection.cached(std::string("SELECT ") + kWindowColumns +
-                                            " FROM window_ledger WHERE id > ?1 ORDER BY id LIMIT ?2");
+        Statement& rows =
+            connection.cached(std::string("SELECT ") + kWindowColumns +
+                              " FROM window_ledger WHERE id > ?1 ORDER BY id LIMIT ?2");
         rows.bind(1, after_id).bind(2, std::int64_t{limit});
         while (rows.step()) page.windows.push_back(readWindow(rows));
         rows.start();
@@ -562,7 +563,8 @@ sdk::Status SqliteStore::readHistory(sdk::HistoryTable table, std::int64_t after
           sdk::StoredRecord item;
           item.id = rows.getInt(4);
           item.source = rows.getText(5);
-          item.record = readRecord(connection, rows, quota ? sdk::streams::kQuota : rows.getText(6));
+          item.record =
+              readRecord(connection, rows, quota ? sdk::streams::kQuota : rows.getText(6));
           item.created_ms = rows.getInt(7);
           item.updated_ms = rows.getInt(8);
           page.records.push_back(std::move(item));
