@@ -7,6 +7,7 @@
 #include "migrations.hpp"
 #include "storage/aggregate_plan.hpp"
 #include "storage/error_normalizer.hpp"
+#include "storage/invocation_values.hpp"
 #include "storage/flat_fields.hpp"
 #include "write_sql.hpp"
 
@@ -16,21 +17,9 @@ namespace {
 namespace inv = sdk::streams::invocation;
 
 constexpr std::size_t kCacheCapacity = 16'384;
-constexpr std::array<const char*, 5> kTokenFields = {inv::kInputTokens, inv::kOutputTokens,
-                                                     inv::kCacheInputTokens, inv::kReasoningTokens,
-                                                     inv::kTotalTokens};
-
-std::optional<std::int64_t> intField(const sdk::Record& record, const char* name) {
-  if (auto value = record.get<std::int64_t>(name)) return value;
-  if (auto value = record.get<double>(name); value && std::isfinite(*value)) {
-    return std::llround(*value);
-  }
-  return std::nullopt;
-}
-
-std::string textField(const sdk::Record& record, const char* name) {
-  return record.get<std::string>(name).value_or(std::string());
-}
+using storage::intField;
+using storage::textField;
+constexpr const auto& kTokenFields = storage::kInvocationTokenFields;
 
 std::optional<std::string> nonEmpty(std::string text) {
   if (text.empty()) return std::nullopt;
@@ -60,23 +49,10 @@ std::string joinKey(const std::string& a, const std::string& b) {
 BatchWriter::Pending BatchWriter::pending(const sdk::Record& record) {
   Pending item;
   item.record = &record;
-  // The key is "<request id>|<UTC ISO time>": the seed's (invoke_id, occurred_at) identity.
-  if (const auto bar = record.key.rfind('|'); bar != std::string::npos) {
-    item.invoke_id = record.key.substr(0, bar);
-    item.occurred_at = record.key.substr(bar + 1);
-  } else {
-    item.invoke_id = record.get<std::string>(inv::kRequestId).value_or(record.key);
-    item.occurred_at = json::formatIsoUtc(record.time_ms);
-  }
-  Known& values = item.values;
-  values.occurred_ms = record.time_ms < 0 ? 0 : record.time_ms;
-  values.model = textField(record, inv::kModel);
-  values.status = textField(record, inv::kStatus);
-  values.cost = record.get<double>(inv::kCostUsd);
-  if (values.cost && !std::isfinite(*values.cost)) values.cost.reset();
-  for (std::size_t i = 0; i < kTokenFields.size(); ++i) {
-    values.tokens[i] = intField(record, kTokenFields[i]);
-  }
+  storage::InvocationIdentity identity = storage::invocationIdentity(record);
+  item.invoke_id = std::move(identity.invoke_id);
+  item.occurred_at = std::move(identity.occurred_at);
+  static_cast<storage::InvocationValues&>(item.values) = storage::invocationValues(record);
   item.key = joinKey(item.invoke_id, item.occurred_at);
   return item;
 }

@@ -16,6 +16,7 @@
 #include "gatherd/sdk/record.hpp"
 #include "gatherd/sdk/store.hpp"
 #include "pg.hpp"
+#include "storage/invocation_values.hpp"
 
 namespace gatherd::plugins::postgres {
 
@@ -67,13 +68,8 @@ class BatchWriter {
   static std::string channel(const std::string& schema) { return "gatherd_" + schema; }
 
  private:
-  struct Known {
+  struct Known : storage::InvocationValues {
     std::int64_t id = 0;
-    std::int64_t occurred_ms = 0;
-    std::string model;
-    std::string status;
-    std::optional<double> cost;
-    std::array<std::optional<std::int64_t>, 5> tokens;
   };
   struct Pending {
     std::string key;

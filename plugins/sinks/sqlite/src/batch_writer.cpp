@@ -6,6 +6,7 @@
 #include "gatherd/sdk/streams.hpp"
 #include "json/time_format.hpp"
 #include "storage/error_normalizer.hpp"
+#include "storage/invocation_values.hpp"
 
 namespace gatherd::plugins::sqlite {
 namespace {
@@ -17,21 +18,9 @@ namespace inv = sdk::streams::invocation;
 constexpr std::size_t kCacheCapacity = 1'024;
 using storage::kDayMs;
 using storage::kHourMs;
-constexpr std::array<const char*, 5> kTokenFields = {inv::kInputTokens, inv::kOutputTokens,
-                                                     inv::kCacheInputTokens, inv::kReasoningTokens,
-                                                     inv::kTotalTokens};
-
-std::optional<std::int64_t> intField(const sdk::Record& record, const char* name) {
-  if (auto value = record.get<std::int64_t>(name)) return value;
-  if (auto value = record.get<double>(name); value && std::isfinite(*value)) {
-    return std::llround(*value);
-  }
-  return std::nullopt;
-}
-
-std::string textField(const sdk::Record& record, const char* name) {
-  return record.get<std::string>(name).value_or(std::string());
-}
+using storage::intField;
+using storage::textField;
+constexpr const auto& kTokenFields = storage::kInvocationTokenFields;
 
 std::optional<std::string> nonEmpty(std::string text) {
   if (text.empty()) return std::nullopt;
@@ -127,25 +116,9 @@ void BatchWriter::remember(const std::string& cache_key, Known known) {
 
 void BatchWriter::writeInvocation(const std::string& source, const sdk::Record& record,
                                   std::int64_t now_ms, WriteCounts& counts) {
-  // The key is "<request id>|<UTC ISO time>": the seed's (invoke_id, occurred_at) identity.
-  std::string invoke_id;
-  std::string occurred_at;
-  if (const auto bar = record.key.rfind('|'); bar != std::string::npos) {
-    invoke_id = record.key.substr(0, bar);
-    occurred_at = record.key.substr(bar + 1);
-  } else {
-    invoke_id = record.get<std::string>(inv::kRequestId).value_or(record.key);
-    occurred_at = json::formatIsoUtc(record.time_ms);
-  }
+  auto [invoke_id, occurred_at] = storage::invocationIdentity(record);
   Known values;
-  values.occurred_ms = record.time_ms < 0 ? 0 : record.time_ms;
-  values.model = textField(record, inv::kModel);
-  values.status = textField(record, inv::kStatus);
-  values.cost = record.get<double>(inv::kCostUsd);
-  if (values.cost && !std::isfinite(*values.cost)) values.cost.reset();
-  for (std::size_t i = 0; i < kTokenFields.size(); ++i) {
-    values.tokens[i] = intField(record, kTokenFields[i]);
-  }
+  static_cast<storage::InvocationValues&>(values) = storage::invocationValues(record);
 
   const std::string key = cacheKey(source, invoke_id, occurred_at);
   std::optional<Known> known = lookup(key, source, invoke_id, occurred_at);

@@ -12,6 +12,7 @@
 #include "connection.hpp"
 #include "gatherd/sdk/record.hpp"
 #include "storage/aggregate_plan.hpp"
+#include "storage/invocation_values.hpp"
 
 namespace gatherd::plugins::sqlite {
 
@@ -59,13 +60,8 @@ class BatchWriter {
   }
 
  private:
-  struct Known {
+  struct Known : storage::InvocationValues {
     std::int64_t id = 0;
-    std::int64_t occurred_ms = 0;
-    std::string model;
-    std::string status;
-    std::optional<double> cost;
-    std::array<std::optional<std::int64_t>, 5> tokens;
   };
   struct QuotaState {
     std::string fields_json;
