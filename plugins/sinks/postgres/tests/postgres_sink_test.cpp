@@ -242,3 +242,56 @@ TEST_CASE("configuration errors name the key and the password never shows") {
   CHECK_THAT(status.message() + host.allLogText(), !Catch::Contains("s3cret-pw"));
   CHECK(maskConninfo("host=a password=abc user=b") == "host=a password=*** user=b");
 }
+
+TEST_CASE("importHistory keeps a copied history once, beside rows a collector wrote live") {
+  REQUIRE(cluster().ok());
+  const std::string schema = freshSchema("import");
+  SinkFixture fixture(schema, {{"collector", "laptop"}});
+  INFO(fixture.problem());
+  REQUIRE(fixture.started());
+  // Live rows 0..9 first; then a copied history holding 5..24 (the overlap is the same calls).
+  REQUIRE(fixture.sink.write(makeBatch("acct", kT0, invocations("call-", 0, 10))) ==
+          sdk::WriteResult::kOk);
+  sdk::HistoryPage page;
+  page.table = sdk::HistoryTable::kInvocations;
+  std::int64_t id = 0;
+  for (const Invocation& value : invocations("call-", 5, 20)) {
+    sdk::StoredInvocation item;
+    item.id = ++id;
+    item.source = "acct";
+    item.record = store_suite::toRecord(value);
+    item.created_ms = item.updated_ms = value.time_ms + 1;
+    page.invocations.push_back(item);
+  }
+  page.last_id = id;
+  std::int64_t inserted = -1;
+  REQUIRE(fixture.sink.importHistory(page, inserted));
+  CHECK(inserted == 15);
+  REQUIRE(fixture.sink.importHistory(page, inserted));  // again: nothing new
+  CHECK(inserted == 0);
+
+  CHECK(queryInt(schema, "SELECT count(*) FROM codex_invocations") == 25);
+  sdk::Totals totals;
+  REQUIRE(fixture.store().totals({}, totals));
+  CHECK(totals.count == 25);
+  CHECK(totals.total_tokens == 250);
+  CHECK(totals.cost_usd == Approx(0.025).margin(1e-12));
+  // Copied rows keep their times and enter no change sequence (one change row per live call
+  // and one for its window).
+  CHECK(queryInt(schema, "SELECT created_ms FROM codex_invocations WHERE invoke_id = 'call-20'") ==
+        kT0 + 20 * 1000 + 1);
+  CHECK(queryInt(schema, "SELECT count(*) FROM changes") == 11);
+
+  sdk::HistoryPage windows;
+  windows.table = sdk::HistoryTable::kWindows;
+  sdk::StoredWindow entry;
+  entry.id = 1;
+  entry.window = makeBatch("acct", kT0 - 10'000, {}).window;
+  windows.windows = {entry, entry};  // the same entry twice in the source
+  windows.last_id = 1;
+  REQUIRE(fixture.sink.importHistory(windows, inserted));
+  CHECK(inserted == 2);
+  REQUIRE(fixture.sink.importHistory(windows, inserted));
+  CHECK(inserted == 0);
+  CHECK(queryInt(schema, "SELECT count(*) FROM window_ledger") == 3);
+}
