@@ -23,17 +23,17 @@ constexpr const char* kToName = "migrate-to";
 struct Table {
   sdk::HistoryTable table;
   const char* name;
-  std::int64_t sdk::HistoryCounts::*count;
 };
-constexpr std::array<Table, 4> kTables = {{
-    {sdk::HistoryTable::kInvocations, "invocations", &sdk::HistoryCounts::invocations},
-    {sdk::HistoryTable::kQuotaSnapshots, "quota snapshots", &sdk::HistoryCounts::quota_snapshots},
-    {sdk::HistoryTable::kWindows, "windows", &sdk::HistoryCounts::windows},
-    {sdk::HistoryTable::kRecords, "records", &sdk::HistoryCounts::records},
+constexpr std::array<Table, 5> kTables = {{
+    {sdk::HistoryTable::kInvocations, "invocations"},
+    {sdk::HistoryTable::kQuotaSnapshots, "quota snapshots"},
+    {sdk::HistoryTable::kWindows, "windows"},
+    {sdk::HistoryTable::kRecords, "records"},
+    {sdk::HistoryTable::kPrunedTotals, "pruned totals"},
 }};
 
 std::size_t pageSize(const sdk::HistoryPage& page) {
-  return page.invocations.size() + page.records.size() + page.windows.size();
+  return page.invocations.size() + page.records.size() + page.windows.size() + page.pruned.size();
 }
 
 [[noreturn]] void usage(const std::string& message) {
@@ -188,12 +188,12 @@ int runMigrate(const MigrateOptions& options, std::ostream& out, std::ostream& p
   out << "migrate: [sink." << from.name << "] (sqlite) -> [sink." << to.name
       << "] (postgres): " << counts.invocations << " invocations, " << counts.quota_snapshots
       << " quota snapshots, " << counts.windows << " windows, " << counts.records
-      << " other records\n";
+      << " other records, " << counts.pruned_totals << " pruned totals\n";
   if (counts.invocations_pruned_before_ms > 0) {
-    progress << "gatherd: migrate: warning: the source's retention deleted invocations before "
-             << json::formatIsoUtc(counts.invocations_pruned_before_ms)
-             << "; their totals are kept in its rollups only and are not copied (totals before "
-                "that time will be lower in the target)\n";
+    out << "migrate: the source's retention deleted invocations before "
+        << json::formatIsoUtc(counts.invocations_pruned_before_ms)
+        << "; their totals come along as " << counts.pruned_totals
+        << " pruned totals (hour, model, status)\n";
   }
   out.flush();
 

@@ -1,3 +1,5 @@
+#include <iterator>
+
 #include "batch_writer.hpp"
 #include "json/time_format.hpp"
 #include "storage/flat_fields.hpp"
@@ -123,6 +125,41 @@ std::int64_t BatchWriter::importHistory(const sdk::HistoryPage& page) {
           "w.started_ms = u.started_ms AND w.finished_ms = u.finished_ms AND "
           "w.outcome = u.outcome) ORDER BY o RETURNING 1) "
           "SELECT count(*) FROM ins",
+          params);
+      break;
+    }
+    case sdk::HistoryTable::kPrunedTotals: {
+      if (page.pruned.empty()) return 0;
+      Columns columns(11);
+      for (const sdk::PrunedTotals& item : page.pruned) {
+        columns[0].emplace_back(std::to_string(item.bucket_ms));
+        columns[1].emplace_back(stored(item.source));
+        columns[2].emplace_back(item.model);
+        columns[3].emplace_back(item.status);
+        const std::int64_t sums[] = {
+            item.count,         item.cost_nano,          item.input_tokens,
+            item.output_tokens, item.cache_input_tokens, item.reasoning_tokens,
+            item.total_tokens};
+        for (std::size_t i = 0; i < std::size(sums); ++i) {
+          columns[4 + i].emplace_back(std::to_string(sums[i]));
+        }
+      }
+      Params params;
+      columns.addTo(params);
+      params.add(page.invocations_pruned_before_ms);
+      // A key marked as imported is never added again; the horizon makes edge hours before it
+      // answer from the rollups, as the source did.
+      inserted = connection_.exec(
+          "WITH u AS (SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], "
+          "$5::bigint[], $6::bigint[], $7::bigint[], $8::bigint[], $9::bigint[], $10::bigint[], "
+          "$11::bigint[]) AS u(h, source, model, status, n, cost, i, o, c, r, t)), "
+          "marked AS (INSERT INTO imported_pruned_totals SELECT h, source, model, status FROM u "
+          "ON CONFLICT DO NOTHING RETURNING bucket_ms, source, model, status), "
+          "d AS (SELECT u.* FROM u JOIN marked m ON m.bucket_ms = u.h AND m.source = u.source "
+          "AND m.model = u.model AND m.status = u.status)" +
+              rollupUpserts() +
+              ", horizon AS (UPDATE meta SET value = greatest(value, $12) WHERE name = "
+              "'invocations_pruned_before_ms') SELECT count(*) FROM d",
           params);
       break;
     }

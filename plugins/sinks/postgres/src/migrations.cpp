@@ -201,6 +201,17 @@ void migrate(Connection& connection, const std::string& schema, int target) {
       for (const std::string& sql : version1()) connection.run(sql);
       connection.run("INSERT INTO meta (name, value) VALUES ('schema_version', 0)");
     }
+    if (version == 2) {
+      // Version 2: which pruned totals `gatherd migrate` added to the rollups, so a second run
+      // adds them no second time.
+      connection.run(R"(CREATE TABLE imported_pruned_totals (
+    bucket_ms BIGINT NOT NULL,
+    source TEXT NOT NULL,
+    model TEXT NOT NULL,
+    status TEXT NOT NULL,
+    PRIMARY KEY (bucket_ms, source, model, status)
+))");
+    }
     connection.exec("UPDATE meta SET value = $1 WHERE name = 'schema_version'",
                     Params().add(version));
     transaction.commit();

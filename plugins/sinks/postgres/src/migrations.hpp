@@ -10,7 +10,7 @@
 namespace gatherd::plugins::postgres {
 
 /// The schema version this build writes.
-inline constexpr int kSchemaVersion = 1;
+inline constexpr int kSchemaVersion = 2;
 /// First key of every advisory lock gatherd takes ("ga"); the second is derived from the schema.
 inline constexpr std::int32_t kLockClass = 0x6761;
 

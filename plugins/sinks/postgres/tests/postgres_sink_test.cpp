@@ -48,7 +48,7 @@ TEST_CASE("a fresh schema is created at the current version and a newer one is r
   }
   CHECK(queryInt(schema, "SELECT value FROM meta WHERE name = 'schema_version'") == kSchemaVersion);
   CHECK(queryInt(schema, "SELECT count(*) FROM information_schema.tables WHERE table_schema = '" +
-                             schema + "'") == 11);
+                             schema + "'") == 12);
   {
     SinkFixture again(schema);  // an existing schema at the current version opens as it is
     INFO(again.problem());

@@ -25,6 +25,25 @@ constexpr const char* kWindowColumns =
     "records_seen, records_emitted, records_rejected, gap_suspected, gap_from_ms, gap_to_ms, "
     "auth_state, clock_jump";
 
+// The hourly rollups minus the rows still kept, for hours at or before the pruning horizon ?1
+// (later hours keep every row): what retention deleted. Cost per row as storage::costNano
+// rounds it. Paged by position: ?2 rows (-1: all) after the first ?3.
+constexpr const char* kPrunedTotalsSql =
+    "WITH kept AS (SELECT (occurred_ms / 3600000) * 3600000 AS bucket_ms, source, model, status, "
+    "count(*) AS n, sum(CASE WHEN cost IS NULL THEN 0 ELSE CAST(cost * 1e9 + (CASE WHEN cost < 0 "
+    "THEN -0.5 ELSE 0.5 END) AS INTEGER) END) AS cost, sum(coalesce(input_tokens, 0)) AS i, "
+    "sum(coalesce(output_tokens, 0)) AS o, sum(coalesce(cache_input_tokens, 0)) AS c, "
+    "sum(coalesce(reasoning_tokens, 0)) AS r, sum(coalesce(total_tokens, 0)) AS t "
+    "FROM codex_invocations WHERE occurred_ms < ?1 + 3600000 GROUP BY 1, 2, 3, 4), "
+    "residue AS (SELECT h.bucket_ms, h.source, h.model, h.status, h.count - coalesce(k.n, 0) AS n, "
+    "h.cost_nano - coalesce(k.cost, 0) AS cost, h.input_tokens - coalesce(k.i, 0) AS i, "
+    "h.output_tokens - coalesce(k.o, 0) AS o, h.cache_input_tokens - coalesce(k.c, 0) AS c, "
+    "h.reasoning_tokens - coalesce(k.r, 0) AS r, h.total_tokens - coalesce(k.t, 0) AS t "
+    "FROM invocation_rollup_hourly h LEFT JOIN kept k ON k.bucket_ms = h.bucket_ms AND "
+    "k.source = h.source AND k.model = h.model AND k.status = h.status WHERE h.bucket_ms < ?1) "
+    "SELECT * FROM residue WHERE n <> 0 OR cost <> 0 OR i <> 0 OR o <> 0 OR c <> 0 OR r <> 0 OR "
+    "t <> 0 ORDER BY bucket_ms, source, model, status LIMIT ?2 OFFSET ?3";
+
 sdk::StoredInvocation readInvocation(Connection& connection, const Statement& row) {
   sdk::StoredInvocation item;
   item.id = row.getInt(0);
@@ -516,6 +535,13 @@ sdk::Status SqliteStore::countHistory(sdk::HistoryCounts& counts) {
     counts.windows = connection.queryInt("SELECT count(*) FROM window_ledger", 0);
     counts.records = connection.queryInt("SELECT count(*) FROM records", 0);
     counts.invocations_pruned_before_ms = prunedBefore(connection);
+    if (counts.invocations_pruned_before_ms > 0) {
+      Statement& pruned = connection.cached(std::string("SELECT count(*) FROM (") +
+                                            kPrunedTotalsSql + ")");
+      pruned.bind(1, counts.invocations_pruned_before_ms).bind(2, std::int64_t{-1}).bind(3, 0);
+      counts.pruned_totals = pruned.step() ? pruned.getInt(0) : 0;
+      pruned.start();
+    }
     return std::nullopt;
   });
 }
@@ -545,6 +571,34 @@ sdk::Status SqliteStore::readHistory(sdk::HistoryTable table, std::int64_t after
         while (rows.step()) page.windows.push_back(readWindow(rows));
         rows.start();
         if (!page.windows.empty()) page.last_id = page.windows.back().id;
+        break;
+      }
+      case sdk::HistoryTable::kPrunedTotals: {
+        page.invocations_pruned_before_ms = prunedBefore(connection);
+        if (page.invocations_pruned_before_ms == 0) break;
+        Statement& rows = connection.cached(kPrunedTotalsSql);
+        rows.bind(1, page.invocations_pruned_before_ms)
+            .bind(2, std::int64_t{limit})
+            .bind(3, after_id);
+        while (rows.step()) {
+          sdk::PrunedTotals item;
+          item.bucket_ms = rows.getInt(0);
+          item.source = rows.getText(1);
+          item.model = rows.getText(2);
+          item.status = rows.getText(3);
+          item.count = rows.getInt(4);
+          item.cost_nano = rows.getInt(5);
+          item.input_tokens = rows.getInt(6);
+          item.output_tokens = rows.getInt(7);
+          item.cache_input_tokens = rows.getInt(8);
+          item.reasoning_tokens = rows.getInt(9);
+          item.total_tokens = rows.getInt(10);
+          page.pruned.push_back(std::move(item));
+        }
+        rows.start();
+        if (!page.pruned.empty()) {
+          page.last_id = after_id + static_cast<std::int64_t>(page.pruned.size());
+        }
         break;
       }
       case sdk::HistoryTable::kQuotaSnapshots:

@@ -38,7 +38,8 @@ class Sink {
   /// Store::readHistory, with their original times. Idempotent: a row this store already keeps
   /// (same identity: invocation key, record key, or every field of a quota snapshot or window
   /// entry) is skipped, so a copy interrupted at any point is finished by running it again.
-  /// Totals stay exact (rollups count each inserted invocation once). Rows enter no change
+  /// Totals stay exact: rollups count each inserted invocation once, and pruned totals (rows
+  /// the source's retention deleted) once per hour, source, model and status. Rows enter no change
   /// sequence: they are history, not live events. Called between start() and stop(), never
   /// while write() runs. `inserted` receives the number of rows newly kept.
   [[nodiscard]] virtual Status importHistory(const HistoryPage& page, std::int64_t& inserted) {

@@ -128,7 +128,23 @@ struct ChangeList {
 };
 
 /// The tables a store's history is copied by (gatherd migrate), each in row-id order.
-enum class HistoryTable { kInvocations, kQuotaSnapshots, kWindows, kRecords };
+enum class HistoryTable { kInvocations, kQuotaSnapshots, kWindows, kRecords, kPrunedTotals };
+
+/// What a store's rollups count for one hour, source, model and status beyond the invocation
+/// rows it still keeps: the totals of rows its retention deleted.
+struct PrunedTotals {
+  std::int64_t bucket_ms = 0;  ///< the hour, UTC ms
+  std::string source;
+  std::string model;
+  std::string status;
+  std::int64_t count = 0;
+  std::int64_t cost_nano = 0;  ///< USD * 1e9, rounded per invocation
+  std::int64_t input_tokens = 0;
+  std::int64_t output_tokens = 0;
+  std::int64_t cache_input_tokens = 0;
+  std::int64_t reasoning_tokens = 0;
+  std::int64_t total_tokens = 0;
+};
 
 /// A kept record of another stream than invocations: a quota snapshot or a generic record.
 struct StoredRecord {
@@ -140,12 +156,16 @@ struct StoredRecord {
 };
 
 /// One page of one HistoryTable, oldest row id first. Only the vector of the page's table is
-/// filled (kQuotaSnapshots and kRecords both use `records`).
+/// filled (kQuotaSnapshots and kRecords both use `records`). kPrunedTotals has no row ids: its
+/// ids are positions (1, 2, ...) in (bucket, source, model, status) order.
 struct HistoryPage {
   HistoryTable table = HistoryTable::kInvocations;
   std::vector<StoredInvocation> invocations;
   std::vector<StoredRecord> records;
   std::vector<StoredWindow> windows;  ///< window.source is the stored source name
+  std::vector<PrunedTotals> pruned;
+  /// kPrunedTotals: the source's pruning horizon (HistoryCounts::invocations_pruned_before_ms).
+  std::int64_t invocations_pruned_before_ms = 0;
   std::int64_t last_id = 0;  ///< the largest row id of the page; the next page starts after it
 };
 
@@ -155,10 +175,13 @@ struct HistoryCounts {
   std::int64_t quota_snapshots = 0;
   std::int64_t windows = 0;
   std::int64_t records = 0;
+  std::int64_t pruned_totals = 0;
   /// Invocations older than this (UTC ms; 0: none) were deleted by retention: their totals live
-  /// on in the store's rollups only, which readHistory does not page.
+  /// on in the rollups only (kPrunedTotals).
   std::int64_t invocations_pruned_before_ms = 0;
-  std::int64_t total() const { return invocations + quota_snapshots + windows + records; }
+  std::int64_t total() const {
+    return invocations + quota_snapshots + windows + records + pruned_totals;
+  }
 };
 
 /// Read access to a store. Implemented by store sinks (sqlite). Every method is safe to call
