@@ -295,3 +295,21 @@ TEST_CASE("importHistory keeps a copied history once, beside rows a collector wr
   CHECK(inserted == 0);
   CHECK(queryInt(schema, "SELECT count(*) FROM window_ledger") == 3);
 }
+
+TEST_CASE("a version 1 schema is upgraded to version 2 (imported_pruned_totals) at start") {
+  REQUIRE(cluster().ok());
+  const std::string schema = freshSchema("upgrade");
+  {
+    Connection connection(cluster().conninfo());
+    migrate(connection, schema, 1);
+  }
+  CHECK(queryInt(schema, "SELECT value FROM meta WHERE name = 'schema_version'") == 1);
+  CHECK(queryInt(schema, "SELECT count(*) FROM information_schema.tables WHERE table_name = "
+                         "'imported_pruned_totals' AND table_schema = '" +
+                             schema + "'") == 0);
+  SinkFixture fixture(schema);
+  INFO(fixture.problem());
+  REQUIRE(fixture.started());
+  CHECK(queryInt(schema, "SELECT value FROM meta WHERE name = 'schema_version'") == 2);
+  CHECK(queryInt(schema, "SELECT count(*) FROM imported_pruned_totals") == 0);
+}
