@@ -109,3 +109,21 @@ TEST_CASE("a secret a plugin learns at run time is masked in every log line, thr
   CHECK(text.find("configured-secret-2") == std::string::npos);
   CHECK_THAT(text, Catch::Contains("plain *** and encoded *** and ***"));
 }
+
+TEST_CASE("the history calls of gatherd migrate are never made on a plugin older than ABI 2.2") {
+  Services s;
+  LoadedPlugin plugin;
+  REQUIRE(loadPluginFile(LOADER_FIXTURE_DIR "/old_sink/old_sink.so", HostAbi{}, plugin).empty());
+  REQUIRE(plugin.descriptor->abi.abi_minor == 1);
+  SinkInstance sink(plugin, "old", s.services);
+  REQUIRE(sink.init(sdk::Config("old", {{"mode", "ok"}})));
+  REQUIRE(sink.start());
+  std::int64_t inserted = -1;
+  const sdk::Status status = sink.importHistory(sdk::HistoryPage{}, inserted);
+  CHECK_FALSE(status);
+  CHECK_THAT(status.message(), Catch::Contains("plugin 'old-sink' was built against sdk ABI 2.1"));
+  CHECK(inserted == -1);  // the plugin's importHistory did not run
+  sdk::HistoryCounts counts;
+  CHECK_FALSE(sink.countHistory(counts));
+  CHECK_FALSE(sink.failed());
+}
