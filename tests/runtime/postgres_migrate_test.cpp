@@ -92,6 +92,29 @@ std::vector<std::string> allInvocationPages(int port) {
   return pages;
 }
 
+/// A gatherd without sources on each store (nothing changes while their answers are compared).
+struct ServedBoth {
+  ServedBoth(const TempDir& dir, const fs::path& db, const std::string& conninfo)
+      : on_sqlite(dir.write(
+            "serve-sqlite.ini",
+            serveConfig(dir, "a", "[sink.db]\nplugin = sqlite\npath = " + db.string() + "\n"))),
+        on_postgres(dir.write(
+            "serve-postgres.ini",
+            serveConfig(dir, "b", "[sink.db]\nplugin = postgres\ndsn = " + conninfo + "\n"))),
+        sqlite_port(portOf(on_sqlite)),
+        postgres_port(portOf(on_postgres)) {}
+  void stop() {
+    on_sqlite.signal(SIGTERM);
+    on_postgres.signal(SIGTERM);
+    CHECK(on_sqlite.wait(30s) == 0);
+    CHECK(on_postgres.wait(30s) == 0);
+  }
+  GatherdProcess on_sqlite;
+  GatherdProcess on_postgres;
+  int sqlite_port;
+  int postgres_port;
+};
+
 /// The API answers of a gatherd on each store are the same, byte for byte.
 void checkSameAnswers(int sqlite_port, int postgres_port) {
   for (const std::string path :
@@ -136,14 +159,9 @@ TEST_CASE(
   CHECK(pgInt(database, "SELECT count(*) FROM gatherd.changes") == 0);
 
   // The same API answers from a gatherd on each store (no sources: nothing changes meanwhile).
-  GatherdProcess on_sqlite(
-      dir.write("serve-sqlite.ini",
-                serveConfig(dir, "a", "[sink.db]\nplugin = sqlite\npath = " + db.string() + "\n")));
-  GatherdProcess on_postgres(
-      dir.write("serve-postgres.ini",
-                serveConfig(dir, "b", "[sink.db]\nplugin = postgres\ndsn = " + conninfo + "\n")));
-  const int sqlite_port = portOf(on_sqlite);
-  const int postgres_port = portOf(on_postgres);
+  ServedBoth served(dir, db, conninfo);
+  const int sqlite_port = served.sqlite_port;
+  const int postgres_port = served.postgres_port;
   checkSameAnswers(sqlite_port, postgres_port);
   const auto expected_pages = allInvocationPages(sqlite_port);
   CHECK(expected_pages.size() >= 6);  // 3000+ rows, 500 a page
@@ -159,10 +177,7 @@ TEST_CASE(
   CHECK(pgInt(database, "SELECT count(*) FROM gatherd.window_ledger") == windows);
   CHECK(pgInt(database, "SELECT count(*) FROM gatherd.quota_snapshots") == quotas);
   CHECK(get(postgres_port, "/api/stats").body == stats);
-  on_sqlite.signal(SIGTERM);
-  on_postgres.signal(SIGTERM);
-  CHECK(on_sqlite.wait(30s) == 0);
-  CHECK(on_postgres.wait(30s) == 0);
+  served.stop();
 }
 
 TEST_CASE("migrate: bad arguments, a missing file and an unreachable server are clear errors",
@@ -348,14 +363,9 @@ TEST_CASE("migrate: a history whose retention deleted rows keeps its totals, onc
   INFO(out << err);
   CHECK_THAT(out, Catch::Contains("the source's retention deleted invocations before"));
   CHECK(pgInt("migrate_pruned", "SELECT count(*) FROM gatherd.imported_pruned_totals") > 0);
-  GatherdProcess on_sqlite(
-      dir.write("serve-sqlite.ini",
-                serveConfig(dir, "a", "[sink.db]\nplugin = sqlite\npath = " + db.string() + "\n")));
-  GatherdProcess on_postgres(
-      dir.write("serve-postgres.ini",
-                serveConfig(dir, "b", "[sink.db]\nplugin = postgres\ndsn = " + conninfo + "\n")));
-  const int sqlite_port = portOf(on_sqlite);
-  const int postgres_port = portOf(on_postgres);
+  ServedBoth served(dir, db, conninfo);
+  const int sqlite_port = served.sqlite_port;
+  const int postgres_port = served.postgres_port;
   checkSameAnswers(sqlite_port, postgres_port);
   const std::string stats = get(postgres_port, "/api/stats").body;
   CHECK_THAT(stats, Catch::Contains("\"count\":" +
@@ -367,8 +377,5 @@ TEST_CASE("migrate: a history whose retention deleted rows keeps its totals, onc
                   err) == 0);
   CHECK_THAT(out, Catch::Contains(" 0 new, "));
   CHECK(get(postgres_port, "/api/stats").body == stats);
-  on_sqlite.signal(SIGTERM);
-  on_postgres.signal(SIGTERM);
-  CHECK(on_sqlite.wait(30s) == 0);
-  CHECK(on_postgres.wait(30s) == 0);
+  served.stop();
 }
