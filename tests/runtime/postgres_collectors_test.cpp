@@ -10,6 +10,7 @@
 #include <Poco/JSON/Parser.h>
 #include <catch2/catch.hpp>
 
+#include "gatherd/sdk/testing/eventually.hpp"
 #include "gatherd_process.hpp"
 #include "http_test_client.hpp"
 #include "postgres_runtime_support.hpp"
@@ -100,11 +101,13 @@ std::set<std::pair<std::string, std::string>> pairs(
 /// Reads `stream` until its invocation events are exactly `expected` (or 30 s passed).
 void readStreamUntil(gatherd::core::testing::RawClient& stream,
                      const std::set<std::pair<std::string, std::string>>& expected) {
-  const auto until = std::chrono::steady_clock::now() + 30s;
-  while (streamedInvocations(stream.received()) != expected &&
-         std::chrono::steady_clock::now() < until) {
-    stream.readUntil("\x01 not in any stream", 200);
-  }
+  (void)gatherd::sdk::testing::eventually(
+      [&] {
+        if (streamedInvocations(stream.received()) == expected) return true;
+        stream.readUntil("\x01 not in any stream", 200);
+        return false;
+      },
+      30s);
 }
 
 /// The team dashboard: no sources, the postgres store and the SSE stream, with a client on
@@ -202,12 +205,12 @@ TEST_CASE(
   REQUIRE(upstream.waitAnswers(upstream.answers() + 4, 30s));
   const std::map<std::string, std::set<std::string>> served = {{"acct", upstream.served()}};
   // Everything arrives once the writes are retried.
-  const auto until = std::chrono::steady_clock::now() + 60s;
-  while (pgInt(database, "SELECT count(*) FROM gatherd.codex_invocations") <
-             static_cast<std::int64_t>(served.at("acct").size()) &&
-         std::chrono::steady_clock::now() < until) {
-    std::this_thread::sleep_for(100ms);
-  }
+  CHECK(gatherd::sdk::testing::eventually(
+      [&] {
+        return pgInt(database, "SELECT count(*) FROM gatherd.codex_invocations") >=
+               static_cast<std::int64_t>(served.at("acct").size());
+      },
+      60s, 100ms));
   alpha.signal(SIGTERM);
   REQUIRE(alpha.wait(30s) == 0);
   INFO(alpha.err());

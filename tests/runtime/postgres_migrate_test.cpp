@@ -6,6 +6,7 @@
 #include <catch2/catch.hpp>
 #include <sqlite3.h>
 
+#include "gatherd/sdk/testing/eventually.hpp"
 #include "gatherd_process.hpp"
 #include "postgres_runtime_support.hpp"
 #include "runtime_support.hpp"
@@ -52,11 +53,9 @@ fs::path makeSqliteHistory(const TempDir& dir, const std::string& demo_keys,
       "collect.ini", baseConfig(dir.path(), "200ms") + "[source.demo]\nplugin = demo\nseed = 7\n" +
                          demo_keys + "\n[sink.db]\nplugin = sqlite\n"));
   REQUIRE(gatherd.waitForLog("sqlite store open", 20s));
-  const auto until = std::chrono::steady_clock::now() + 120s;
-  while (sqliteInt(db, "SELECT count(*) FROM codex_invocations") < invocations) {
-    REQUIRE(std::chrono::steady_clock::now() < until);
-    std::this_thread::sleep_for(100ms);
-  }
+  REQUIRE(gatherd::sdk::testing::eventually(
+      [&] { return sqliteInt(db, "SELECT count(*) FROM codex_invocations") >= invocations; }, 120s,
+      100ms));
   gatherd.signal(SIGTERM);
   REQUIRE(gatherd.wait(60s) == 0);
   return db;
@@ -277,12 +276,8 @@ TEST_CASE("migrate: killed mid-copy of 50k rows, run again: complete and exact",
       "SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%AS holding_the_row%' AND "
       "state = 'active' AND pid <> pg_backend_pid()";
   auto waitUntil = [&](const std::string& sql, std::int64_t value) {
-    const auto until = std::chrono::steady_clock::now() + 60s;
-    while (pgInt(database, sql) != value) {
-      if (std::chrono::steady_clock::now() > until) return false;
-      std::this_thread::sleep_for(50ms);
-    }
-    return true;
+    return gatherd::sdk::testing::eventually([&] { return pgInt(database, sql) == value; }, 60s,
+                                             50ms);
   };
   REQUIRE(waitUntil(holding, 1));
 

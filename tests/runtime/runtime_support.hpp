@@ -16,6 +16,7 @@
 #include <Poco/StreamCopier.h>
 #include <catch2/catch.hpp>
 
+#include "gatherd/sdk/testing/eventually.hpp"
 #include "gatherd_process.hpp"
 #include <signal.h>
 
@@ -59,12 +60,8 @@ class Upstream {
   void freeze() const { process_.signal(SIGUSR1); }
   /// Waits for `count` more answers.
   bool waitAnswers(std::size_t count, std::chrono::milliseconds timeout) const {
-    const auto until = std::chrono::steady_clock::now() + timeout;
-    while (answers() < count) {
-      if (std::chrono::steady_clock::now() > until) return false;
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    }
-    return true;
+    return sdk::testing::eventually([&] { return answers() >= count; }, timeout,
+                                    std::chrono::milliseconds(20));
   }
 
  private:
