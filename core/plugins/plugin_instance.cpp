@@ -146,11 +146,11 @@ sdk::Store* SinkInstance::store() {
 }
 
 sdk::Status SinkInstance::historySupported() const {
-  // Virtual functions appended in 2.2: an older plugin's object has no such slots to call.
-  if (abi_minor_ >= 2) return sdk::Status::success();
+  // Virtual functions appended in 2.3: an older plugin's object has no such slots to call.
+  if (abi_minor_ >= 3) return sdk::Status::success();
   return sdk::Status::failure("plugin '" + pluginId() + "' was built against sdk ABI " +
                               std::to_string(sdk::kAbiMajor) + "." + std::to_string(abi_minor_) +
-                              ", before history copies (2.2); rebuild it");
+                              ", before history copies (2.3); rebuild it");
 }
 
 template <class Call>

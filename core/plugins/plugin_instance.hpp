@@ -68,7 +68,7 @@ class SinkInstance final : public InstanceBase {
   sdk::WriteResult write(const sdk::Batch& batch);
   sdk::Store* store();
   /// The history copy of gatherd migrate: the store's countHistory/readHistory and the sink's
-  /// importHistory, behind the error barrier. A plugin built against an sdk older than 2.2 has
+  /// importHistory, behind the error barrier. A plugin built against an sdk older than 2.3 has
   /// none of them: the status says so and names the plugin.
   sdk::Status countHistory(sdk::HistoryCounts& counts);
   sdk::Status readHistory(sdk::HistoryTable table, std::int64_t after_id, int limit,

@@ -110,7 +110,7 @@ TEST_CASE("a secret a plugin learns at run time is masked in every log line, thr
   CHECK_THAT(text, Catch::Contains("plain *** and encoded *** and ***"));
 }
 
-TEST_CASE("the history calls of gatherd migrate are never made on a plugin older than ABI 2.2") {
+TEST_CASE("the history calls of gatherd migrate are never made on a plugin older than ABI 2.3") {
   Services s;
   LoadedPlugin plugin;
   REQUIRE(loadPluginFile(LOADER_FIXTURE_DIR "/old_sink/old_sink.so", HostAbi{}, plugin).empty());

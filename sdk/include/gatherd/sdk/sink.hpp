@@ -32,7 +32,7 @@ class Sink {
   /// Flushes and stops. Idempotent; no write() runs during or after it.
   virtual void stop() {}
 
-  // Since ABI 2.2 (the host calls it only on plugins built against 2.2 or later).
+  // Since ABI 2.3 (the host calls it only on plugins built against 2.3 or later).
 
   /// Keeps rows copied from another store's history (gatherd migrate): a page of
   /// Store::readHistory, with their original times. Idempotent: a row this store already keeps

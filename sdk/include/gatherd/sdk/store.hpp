@@ -221,7 +221,7 @@ class Store {
   /// Used by the SSE broadcaster to learn about commits without polling.
   virtual std::int64_t waitForChange(std::int64_t after, std::chrono::milliseconds max_wait) = 0;
 
-  // Since ABI 2.2 (the host calls these only on plugins built against 2.2 or later).
+  // Since ABI 2.3 (the host calls these only on plugins built against 2.3 or later).
 
   /// How many rows each HistoryTable holds now.
   [[nodiscard]] virtual Status countHistory(HistoryCounts& counts) {
