@@ -317,7 +317,7 @@ TEST_CASE("the manual page (packaging/debian/gatherd.8) names every verb and opt
                        manual.find(".BR " + roff(verb) + " ") != std::string::npos;
     CHECK(named);
   }
-  for (const char* option : {"--config", "--sink", "--help", "--version"}) {
+  for (const char* option : {"--config", "--sink", "--from", "--to", "--help", "--version"}) {
     INFO("option " << option);
     CHECK_THAT(usage, Catch::Contains(option));
     CHECK_THAT(manual, Catch::Contains(roff(option)));
