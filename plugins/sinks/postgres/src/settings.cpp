@@ -36,77 +36,41 @@ bool validIdentifier(const std::string& name) {
 sdk::ConfigSchema settingsSchema() {
   using sdk::ConfigType;
   return {
-      {"dsn",
-       ConfigType::kString,
-       "",
-       true,
-       true,
-       "libpq connection string or URI, e.g. postgresql://gatherd:${PGPASSWORD}@db/gatherd",
-       {}},
-      {"schema",
-       ConfigType::kString,
-       "gatherd",
-       false,
-       false,
-       "PostgreSQL schema holding gatherd's tables (created if missing)",
-       {}},
-      {"collector",
-       ConfigType::kString,
-       "",
-       false,
-       false,
-       "this gatherd's name (default: the host name); qualifies a source name another "
-       "collector already uses",
-       {}},
-      {"pool_size",
-       ConfigType::kInt,
-       "4",
-       false,
-       false,
-       "read connections for API and SSE queries (1..64)",
-       {}},
-      {"sslmode",
-       ConfigType::kString,
-       "",
-       false,
-       false,
-       "libpq sslmode passed through (disable, allow, prefer, require, verify-ca, verify-full)",
-       {"", "disable", "allow", "prefer", "require", "verify-ca", "verify-full"}},
-      {"raw_retention_days",
-       ConfigType::kInt,
-       "0",
-       false,
-       false,
-       "drop raw_response of invocations older than this many days (0: keep)",
-       {}},
-      {"invocation_retention_days",
-       ConfigType::kInt,
-       "0",
-       false,
-       false,
-       "delete invocations older than this many days; totals stay exact (0: keep)",
-       {}},
-      {"quota_thin_after_days",
-       ConfigType::kInt,
-       "0",
-       false,
-       false,
-       "keep one quota snapshot per day for snapshots older than this (0: keep all)",
-       {}},
-      {"changes_keep",
-       ConfigType::kInt,
-       "100000",
-       false,
-       false,
-       "entries of the change sequence (SSE replay) to keep",
-       {}},
-      {"changes_keep_days",
-       ConfigType::kInt,
-       "7",
-       false,
-       false,
-       "days of the change sequence to keep at most",
-       {}},
+      sdk::key("dsn", ConfigType::kString)
+          .required()
+          .secret()
+          .describedAs(
+              "libpq connection string or URI, e.g. postgresql://gatherd:${PGPASSWORD}@db/gatherd"),
+      sdk::key("schema", ConfigType::kString)
+          .byDefault("gatherd")
+          .describedAs("PostgreSQL schema holding gatherd's tables (created if missing)"),
+      sdk::key("collector", ConfigType::kString)
+          .describedAs(
+              "this gatherd's name (default: the host name); qualifies a source name another "
+              "collector already uses"),
+      sdk::key("pool_size", ConfigType::kInt)
+          .byDefault("4")
+          .describedAs("read connections for API and SSE queries (1..64)"),
+      sdk::key("sslmode", ConfigType::kString)
+          .oneOf({"", "disable", "allow", "prefer", "require", "verify-ca", "verify-full"})
+          .describedAs("libpq sslmode passed through (disable, allow, prefer, require, verify-ca, "
+                       "verify-full)"),
+      sdk::key("raw_retention_days", ConfigType::kInt)
+          .byDefault("0")
+          .describedAs("drop raw_response of invocations older than this many days (0: keep)"),
+      sdk::key("invocation_retention_days", ConfigType::kInt)
+          .byDefault("0")
+          .describedAs("delete invocations older than this many days; totals stay exact (0: keep)"),
+      sdk::key("quota_thin_after_days", ConfigType::kInt)
+          .byDefault("0")
+          .describedAs(
+              "keep one quota snapshot per day for snapshots older than this (0: keep all)"),
+      sdk::key("changes_keep", ConfigType::kInt)
+          .byDefault("100000")
+          .describedAs("entries of the change sequence (SSE replay) to keep"),
+      sdk::key("changes_keep_days", ConfigType::kInt)
+          .byDefault("7")
+          .describedAs("days of the change sequence to keep at most"),
   };
 }
 
