@@ -3,6 +3,8 @@
 #include <charconv>
 #include <tuple>
 
+#include "storage/retention_keys.hpp"
+
 namespace gatherd::plugins::postgres {
 namespace {
 
@@ -35,7 +37,7 @@ bool validIdentifier(const std::string& name) {
 
 sdk::ConfigSchema settingsSchema() {
   using sdk::ConfigType;
-  return {
+  sdk::ConfigSchema schema = {
       sdk::key("dsn", ConfigType::kString)
           .required()
           .secret()
@@ -55,23 +57,9 @@ sdk::ConfigSchema settingsSchema() {
           .oneOf({"", "disable", "allow", "prefer", "require", "verify-ca", "verify-full"})
           .describedAs("libpq sslmode passed through (disable, allow, prefer, require, verify-ca, "
                        "verify-full)"),
-      sdk::key("raw_retention_days", ConfigType::kInt)
-          .byDefault("0")
-          .describedAs("drop raw_response of invocations older than this many days (0: keep)"),
-      sdk::key("invocation_retention_days", ConfigType::kInt)
-          .byDefault("0")
-          .describedAs("delete invocations older than this many days; totals stay exact (0: keep)"),
-      sdk::key("quota_thin_after_days", ConfigType::kInt)
-          .byDefault("0")
-          .describedAs(
-              "keep one quota snapshot per day for snapshots older than this (0: keep all)"),
-      sdk::key("changes_keep", ConfigType::kInt)
-          .byDefault("100000")
-          .describedAs("entries of the change sequence (SSE replay) to keep"),
-      sdk::key("changes_keep_days", ConfigType::kInt)
-          .byDefault("7")
-          .describedAs("days of the change sequence to keep at most"),
   };
+  storage::appendRetentionKeys(schema);
+  return schema;
 }
 
 std::string withSslMode(const std::string& dsn, const std::string& sslmode) {

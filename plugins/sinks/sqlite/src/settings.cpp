@@ -2,6 +2,8 @@
 
 #include <charconv>
 
+#include "storage/retention_keys.hpp"
+
 namespace gatherd::plugins::sqlite {
 namespace {
 
@@ -24,7 +26,7 @@ sdk::Status readCount(const sdk::Config& config, const char* key, std::int64_t m
 
 sdk::ConfigSchema settingsSchema() {
   using sdk::ConfigType;
-  return {
+  sdk::ConfigSchema schema = {
       sdk::key("path", ConfigType::kPath)
           .describedAs("database file (default <data_dir>/gatherd.db); created with mode 0600"),
       sdk::key("synchronous", ConfigType::kString)
@@ -36,22 +38,9 @@ sdk::ConfigSchema settingsSchema() {
           .byDefault("200ms")
           .describedAs(
               "how long a write waits for another process's lock before the batch is retried"),
-      sdk::key("raw_retention_days", ConfigType::kInt)
-          .byDefault("0")
-          .describedAs("drop raw_response of invocations older than this many days (0: keep)"),
-      sdk::key("invocation_retention_days", ConfigType::kInt)
-          .byDefault("0")
-          .describedAs("delete invocations older than this many days; totals stay exact (0: keep)"),
-      sdk::key("quota_thin_after_days", ConfigType::kInt)
-          .byDefault("0")
-          .describedAs(
-              "keep one quota snapshot per day for snapshots older than this (0: keep all)"),
-      sdk::key("changes_keep", ConfigType::kInt)
-          .byDefault("100000")
-          .describedAs("entries of the change sequence (SSE replay) to keep"),
-      sdk::key("changes_keep_days", ConfigType::kInt)
-          .byDefault("7")
-          .describedAs("days of the change sequence to keep at most"),
+  };
+  storage::appendRetentionKeys(schema);
+  const sdk::ConfigSchema rest = {
       sdk::key("cache_mb", ConfigType::kInt)
           .byDefault("2")
           .describedAs("page cache of each database connection (the writer and every reader), MiB"),
@@ -64,6 +53,8 @@ sdk::ConfigSchema settingsSchema() {
           .byDefault("xychatai")
           .describedAs("source name for rows migrated from a seed-era database"),
   };
+  schema.insert(schema.end(), rest.begin(), rest.end());
+  return schema;
 }
 
 sdk::Status parseSettings(const sdk::Config& config, const std::string& data_dir,

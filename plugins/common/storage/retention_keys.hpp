@@ -1,0 +1,34 @@
+#pragma once
+// The retention keys both store sinks (sqlite, postgres) accept, declared once: the same names,
+// defaults and meaning in either store.
+
+#include "gatherd/sdk/config.hpp"
+
+namespace gatherd::storage {
+
+/// Appends raw_retention_days, invocation_retention_days, quota_thin_after_days, changes_keep
+/// and changes_keep_days to `schema`.
+inline void appendRetentionKeys(sdk::ConfigSchema& schema) {
+  using sdk::ConfigType;
+  const sdk::ConfigSchema keys = {
+      sdk::key("raw_retention_days", ConfigType::kInt)
+          .byDefault("0")
+          .describedAs("drop raw_response of invocations older than this many days (0: keep)"),
+      sdk::key("invocation_retention_days", ConfigType::kInt)
+          .byDefault("0")
+          .describedAs("delete invocations older than this many days; totals stay exact (0: keep)"),
+      sdk::key("quota_thin_after_days", ConfigType::kInt)
+          .byDefault("0")
+          .describedAs(
+              "keep one quota snapshot per day for snapshots older than this (0: keep all)"),
+      sdk::key("changes_keep", ConfigType::kInt)
+          .byDefault("100000")
+          .describedAs("entries of the change sequence (SSE replay) to keep"),
+      sdk::key("changes_keep_days", ConfigType::kInt)
+          .byDefault("7")
+          .describedAs("days of the change sequence to keep at most"),
+  };
+  schema.insert(schema.end(), keys.begin(), keys.end());
+}
+
+}  // namespace gatherd::storage
