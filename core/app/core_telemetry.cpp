@@ -1,6 +1,7 @@
 #include "core/app/core_telemetry.hpp"
 
 #include <algorithm>
+#include <initializer_list>
 
 #include "core/observe/process_metrics.hpp"
 #include "core/pipeline/pipeline.hpp"
@@ -21,6 +22,14 @@ const std::vector<double> kWriteBounds = {0.0001, 0.00025, 0.0005, 0.001, 0.0025
                                           0.025,  0.05,    0.1,    0.25,  0.5,    1,     5};
 
 using sdk::addMetricSample;
+
+/// Moves the families that have samples into `families` (an empty family is not exposed).
+void appendNonEmpty(std::vector<sdk::MetricFamily>& families,
+                    std::initializer_list<sdk::MetricFamily*> built) {
+  for (auto* family : built) {
+    if (!family->samples.empty()) families.push_back(std::move(*family));
+  }
+}
 using sdk::makeMetricFamily;
 
 }  // namespace
@@ -71,16 +80,17 @@ std::vector<std::string> CoreTelemetry::sourceNames() const {
 
 void CoreTelemetry::collectSinkHealth(std::vector<sdk::MetricFamily>& families) const {
   using sdk::MetricType;
-  auto health = makeMetricFamily("gatherd_sink_health", MetricType::kGauge,
-                                 "1 for a sink's health (ok, backlogged, degraded), 0 for the others");
-  auto queued_bytes = makeMetricFamily("gatherd_sink_queue_bytes", MetricType::kGauge,
-                                       "Size of the batches waiting for a sink (memory and spool)",
-                                       "bytes");
+  auto health =
+      makeMetricFamily("gatherd_sink_health", MetricType::kGauge,
+                       "1 for a sink's health (ok, backlogged, degraded), 0 for the others");
+  auto queued_bytes =
+      makeMetricFamily("gatherd_sink_queue_bytes", MetricType::kGauge,
+                       "Size of the batches waiting for a sink (memory and spool)", "bytes");
   auto memory_bytes = makeMetricFamily("gatherd_sink_memory_bytes", MetricType::kGauge,
                                        "Size of the waiting batches held in memory", "bytes");
-  auto oldest = makeMetricFamily("gatherd_sink_oldest_batch_age_seconds", MetricType::kGauge,
-                                 "How long the oldest batch waiting for a sink has waited",
-                                 "seconds");
+  auto oldest =
+      makeMetricFamily("gatherd_sink_oldest_batch_age_seconds", MetricType::kGauge,
+                       "How long the oldest batch waiting for a sink has waited", "seconds");
   auto spool_bytes = makeMetricFamily("gatherd_spool_bytes", MetricType::kGauge,
                                       "Size of a sink's spool on disk", "bytes");
   auto spool_records = makeMetricFamily("gatherd_spool_records", MetricType::kGauge,
@@ -111,11 +121,9 @@ void CoreTelemetry::collectSinkHealth(std::vector<sdk::MetricFamily>& families) 
     addMetricSample(spool_errors, labels, static_cast<double>(sink.spool_write_errors));
     addMetricSample(spool_failing, labels, sink.spool_error.empty() ? 0 : 1);
   }
-  for (auto* built : {&health, &queued_bytes, &memory_bytes, &oldest, &spool_bytes,
-                      &spool_records, &spool_dropped, &spool_bad, &spool_errors,
-                      &spool_failing}) {
-    if (!built->samples.empty()) families.push_back(std::move(*built));
-  }
+  appendNonEmpty(families,
+                 {&health, &queued_bytes, &memory_bytes, &oldest, &spool_bytes, &spool_records,
+                  &spool_dropped, &spool_bad, &spool_errors, &spool_failing});
 }
 
 void CoreTelemetry::collect(std::vector<sdk::MetricFamily>& families) const {
@@ -150,9 +158,7 @@ void CoreTelemetry::collect(std::vector<sdk::MetricFamily>& families) const {
                       static_cast<double>(status.last_success_ms) / 1000.0);
     }
   }
-  for (auto* built : {&auth, &state, &failures, &last_success}) {
-    if (!built->samples.empty()) families.push_back(std::move(*built));
-  }
+  appendNonEmpty(families, {&auth, &state, &failures, &last_success});
 
   if (const Scheduler* scheduler = scheduler_.load()) {
     const Scheduler::Stats stats = scheduler->stats();
@@ -192,9 +198,7 @@ void CoreTelemetry::collect(std::vector<sdk::MetricFamily>& families) const {
       addMetricSample(dropped, labels, static_cast<double>(stats.dropped));
       addMetricSample(overflowed, labels, static_cast<double>(stats.overflowed));
     }
-    for (auto* built : {&queued, &delivered, &retries, &dropped, &overflowed}) {
-      if (!built->samples.empty()) families.push_back(std::move(*built));
-    }
+    appendNonEmpty(families, {&queued, &delivered, &retries, &dropped, &overflowed});
   }
 
   collectSinkHealth(families);
