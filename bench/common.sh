@@ -14,6 +14,19 @@ start_gatherd() {
   curl -sf "http://127.0.0.1:$port/ready" >/dev/null || { cat "$log"; kill "$gatherd_pid"; exit 1; }
 }
 
+# wait_for_integrity_check LOG: waits (at most 5 minutes) until the sqlite sink's background
+# quick_check has finished. On a million-row database it keeps a core busy for 5-30 s after
+# /ready: measuring during it measures the check. Needs log_level = info (the line it waits for).
+wait_for_integrity_check() {
+  local log="$1"
+  for _ in $(seq 1 3000); do
+    grep -q "integrity check (quick_check)\|the database is corrupt" "$log" && return 0
+    sleep 0.1
+  done
+  echo "bench: the sqlite sink's integrity check did not finish within 5 minutes" >&2
+  exit 1
+}
+
 # start_nginx WORK ROOT PORT CONNECTIONS FILE: runs nginx in the background from a temp config in
 # WORK (no service, no root directory) serving the static files in ROOT on 127.0.0.1:PORT with
 # room for CONNECTIONS keep-alive connections, sets nginx_pid, and returns once /FILE answers.

@@ -2,7 +2,8 @@
 # Builds the Docker image from a clean clone of HEAD (committed files only) and runs it:
 # /ready healthy through the image's HEALTHCHECK (`gatherd health`), records of the demo source
 # stored in the volume and still there after a container restart, a graceful stop with exit 0,
-# and the process not root. Prints the image size and the wall time of each part.
+# and the process not root; then scripts/compose-test.sh runs the compose files with Prometheus
+# on that image. Prints the image size and the wall time of each part.
 #
 # No registry is reachable here: when debian:bookworm-slim is missing it is made locally with
 # mmdebstrap (like Docker's slim image: no docs, man pages or locales) and `docker import`.
@@ -150,4 +151,10 @@ phase "after a restart: $after demo records (had $before before)"
 docker stop -t 30 "$NAME" >/dev/null
 exit_code=$(docker inspect -f '{{.State.ExitCode}}' "$NAME")
 [ "$exit_code" = 0 ] || fail "second docker stop: exit code $exit_code (want 0)"
+phase "the image passed"
+
+# -- docker-compose.yml with docker-compose.prometheus.yml, as the README says, on this image
+ensure_packages docker-compose
+bash scripts/compose-test.sh "$IMAGE" || fail "scripts/compose-test.sh"
 phase "passed"
+

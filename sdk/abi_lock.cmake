@@ -6,12 +6,13 @@
 #   a change that cannot break a plugin (a comment): cmake -DUPDATE=ON -DSAME_ABI=ON -P ...
 get_filename_component(sdk_dir "${CMAKE_CURRENT_LIST_DIR}" ABSOLUTE)
 set(lock_file "${sdk_dir}/abi.lock")
-file(GLOB headers "${sdk_dir}/include/gatherd/sdk/*.hpp")
+# The interface headers and sdk/support (its code runs on both sides of the plugin boundary).
+file(GLOB_RECURSE headers "${sdk_dir}/include/gatherd/sdk/*.hpp")
 list(SORT headers)
 set(listing "")
 foreach(header IN LISTS headers)
   file(SHA256 "${header}" digest)
-  get_filename_component(name "${header}" NAME)
+  file(RELATIVE_PATH name "${sdk_dir}/include/gatherd/sdk" "${header}")
   string(APPEND listing "${name} ${digest}\n")
 endforeach()
 string(SHA256 headers_hash "${listing}")
@@ -43,7 +44,7 @@ if(UPDATE)
                         "-DSAME_ABI=ON if the change cannot affect a plugin binary (a comment)")
   endif()
   file(WRITE "${lock_file}"
-       "# The sdk's public headers (sdk/include/gatherd/sdk/*.hpp) as of the ABI version below;\n"
+       "# The sdk's public headers (sdk/include/gatherd/sdk/**/*.hpp) as of the ABI version below;\n"
        "# written by `cmake -DUPDATE=ON -P sdk/abi_lock.cmake`, checked by a test. Do not edit.\n"
        "abi ${version} ${headers_hash}\n")
   message(STATUS "sdk/abi.lock: ABI ${version}")

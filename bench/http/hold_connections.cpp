@@ -4,9 +4,6 @@
 // (or answers) is opened again, so the count stays up while another client measures the
 // server. Prints "ready" once all are open and a summary at the end (see README.md, run.sh).
 
-#include <sys/epoll.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <csignal>
 #include <cstdio>
@@ -16,6 +13,8 @@
 #include <vector>
 
 #include "loopback/loopback.hpp"
+#include <sys/epoll.h>
+#include <unistd.h>
 
 namespace {
 
@@ -44,7 +43,9 @@ struct Connection {
 
 volatile std::sig_atomic_t stop_requested = 0;
 
-void onSignal(int) { stop_requested = 1; }
+void onSignal(int) {
+  stop_requested = 1;
+}
 
 }  // namespace
 
@@ -52,8 +53,11 @@ int main(int argc, char** argv) {
   Options options;
   if (!gatherd::bench::parseFlags(
           argc, argv,
-          {{"--port", &options.port}, {"--idle", &options.idle}, {"--slow", &options.slow},
-           {"--wave", &options.wave}, {"--trickle-ms", &options.trickle_ms},
+          {{"--port", &options.port},
+           {"--idle", &options.idle},
+           {"--slow", &options.slow},
+           {"--wave", &options.wave},
+           {"--trickle-ms", &options.trickle_ms},
            {"--path", &options.path}},
           "bench_hold_connections [--port P] [--idle N] [--slow M] [--wave W] [--trickle-ms T] "
           "[--path /health]")) {
@@ -86,7 +90,8 @@ int main(int argc, char** argv) {
 
   auto openOne = [&](std::size_t index, std::int64_t now) {
     Connection& connection = connections[index];
-    connection.fd = connectLoopback(options.port, connection.kind == Kind::kSlow ? request_line : "");
+    connection.fd =
+        connectLoopback(options.port, connection.kind == Kind::kSlow ? request_line : "");
     if (connection.fd < 0) return false;
     connection.opened_ms = now;
     connection.header_bytes = 0;
@@ -126,8 +131,8 @@ int main(int argc, char** argv) {
     }
     if (!ready && open == total) {
       ready = true;
-      std::printf("ready: %d idle and %d slow-header connections open after %.1f s\n",
-                  options.idle, options.slow, static_cast<double>(wallMs() - start_ms) / 1000.0);
+      std::printf("ready: %d idle and %d slow-header connections open after %.1f s\n", options.idle,
+                  options.slow, static_cast<double>(wallMs() - start_ms) / 1000.0);
       std::fflush(stdout);
     }
     const int count = ::epoll_wait(epoll_fd, events.data(), static_cast<int>(events.size()), 20);
@@ -161,10 +166,12 @@ int main(int argc, char** argv) {
     }
   }
 
-  std::printf("held for %.1f s: %d open at the end, %d reopened after the server closed them, "
-              "%d connects failed\n",
-              static_cast<double>(wallMs() - start_ms) / 1000.0, open, reopened, failed_connects);
-  for (auto& [status, n] : answers) std::printf("  closed by the server: %d x %s\n", n, status.c_str());
+  std::printf(
+      "held for %.1f s: %d open at the end, %d reopened after the server closed them, "
+      "%d connects failed\n",
+      static_cast<double>(wallMs() - start_ms) / 1000.0, open, reopened, failed_connects);
+  for (auto& [status, n] : answers)
+    std::printf("  closed by the server: %d x %s\n", n, status.c_str());
   for (int kind = 0; kind < 2; ++kind) {
     auto& lifetimes = lifetimes_s[kind];
     if (lifetimes.empty()) continue;

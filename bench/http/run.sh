@@ -55,7 +55,7 @@ cat > "$work/gatherd.ini" <<INI
 [gatherd]
 plugin_dir = $build/plugins
 data_dir = $work/data
-log_level = warn
+log_level = info
 
 [http]
 bind = 127.0.0.1:$gatherd_port
@@ -68,6 +68,7 @@ path = $db
 INI
 start_gatherd "$work/gatherd.ini" "$gatherd_port" "$work/gatherd.log"
 pids+=("$gatherd_pid")
+wait_for_integrity_check "$work/gatherd.log"
 
 stats_path="/api/stats"
 model="$(curl -sf "http://127.0.0.1:$gatherd_port/api/stats/models?range=30d" | sed -n 's/.*"model":"\([^"]*\)".*/\1/p' | head -1)"

@@ -3,13 +3,6 @@
 // (bench_sse_client, bench_hold_connections): connect, the wall clock, percentiles, the
 // open-file limit. Header-only; nothing here is gatherd code.
 
-#include <arpa/inet.h>
-#include <fcntl.h>
-#include <netinet/in.h>
-#include <sys/resource.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
@@ -19,6 +12,13 @@
 #include <string>
 #include <variant>
 #include <vector>
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 namespace gatherd::bench {
 
@@ -90,8 +90,10 @@ inline bool parseFlags(int argc, char** argv, std::initializer_list<Flag> flags,
       std::fprintf(stderr, "usage: %s\n", usage);
       return false;
     }
-    if (auto* number = std::get_if<int*>(&found->target)) **number = std::atoi(argv[i + 1]);
-    else *std::get<std::string*>(found->target) = argv[i + 1];
+    if (auto* number = std::get_if<int*>(&found->target))
+      **number = std::atoi(argv[i + 1]);
+    else
+      *std::get<std::string*>(found->target) = argv[i + 1];
   }
   return true;
 }

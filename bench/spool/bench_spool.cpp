@@ -1,11 +1,8 @@
 // bench_spool: batches per second through core/spool (append + acknowledge, as the pipeline
 // does when the sink keeps up), with fdatasync per batch and without, beside a raw loop that
 // writes the same framed bytes with pwrite (+ fdatasync) into one file. Spool and raw take
-// turns in rounds so that both see the same machine load. Prints figures, asserts nothing.
-#include <fcntl.h>
-#include <sys/resource.h>
-#include <unistd.h>
-
+// turns batch by batch so that both see the same machine load. Prints figures, asserts nothing.
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -16,6 +13,10 @@
 #include "core/spool/batch_codec.hpp"
 #include "core/spool/journal.hpp"
 #include "core/spool/spool.hpp"
+#include <fcntl.h>
+#include <sys/resource.h>
+#include <time.h>
+#include <unistd.h>
 
 namespace {
 
@@ -31,7 +32,8 @@ std::string samplePayload() {
   for (int i = 0; i < 20; ++i) {
     gatherd::sdk::Record record;
     record.stream = "invocation";
-    record.key = "req-" + std::to_string(100000 + i) + "|2026-03-01T00:00:0" + std::to_string(i % 10) + ".000Z";
+    record.key = "req-" + std::to_string(100000 + i) + "|2026-03-01T00:00:0" +
+                 std::to_string(i % 10) + ".000Z";
     record.time_ms = batch.window.window_ms + i;
     for (const char* name : {"inputTokens", "outputTokens", "cacheInputTokens", "reasoningTokens",
                              "totalTokens", "responseTime", "firstByteTime"}) {
@@ -48,48 +50,107 @@ std::string samplePayload() {
   return out;
 }
 
-double seconds(Clock::duration d) { return std::chrono::duration<double>(d).count(); }
+double seconds(Clock::duration d) {
+  return std::chrono::duration<double>(d).count();
+}
+
+// CPU time of this thread (user + kernel, so the write system calls count): on a loaded machine
+// the wall clock measures the scheduler as much as the code, the CPU time does not.
+double threadCpuSeconds() {
+  timespec now{};
+  ::clock_gettime(CLOCK_THREAD_CPUTIME_ID, &now);
+  return static_cast<double>(now.tv_sec) + static_cast<double>(now.tv_nsec) / 1e9;
+}
+
+// Totals, and each batch's wall time: a preemption of several milliseconds (the machine is
+// shared) lands in one side's total by chance, but moves the median by nothing.
+struct Sample {
+  double wall = 0;
+  double cpu = 0;
+};
+
+struct Timing {
+  double wall = 0;
+  double cpu = 0;
+  std::vector<double> walls;
+  Timing& operator+=(const Sample& sample) {
+    wall += sample.wall;
+    cpu += sample.cpu;
+    walls.push_back(sample.wall);
+    return *this;
+  }
+  double medianWall() {
+    if (walls.empty()) return 0;
+    std::nth_element(walls.begin(), walls.begin() + static_cast<std::ptrdiff_t>(walls.size() / 2),
+                     walls.end());
+    return walls[walls.size() / 2];
+  }
+};
+
+class Stopwatch {
+ public:
+  Sample elapsed() const { return {seconds(Clock::now() - wall_), threadCpuSeconds() - cpu_}; }
+
+ private:
+  Clock::time_point wall_ = Clock::now();
+  double cpu_ = threadCpuSeconds();
+};
 
 // The raw baseline: the same framed record, pwrite at the end of one file, optional fdatasync,
 // the file truncated when it reaches the spool's segment size (as the spool reuses its space).
-Clock::duration rawRound(const std::string& path, const std::string& record, int batches, bool sync,
-                         std::uint64_t segment_bytes) {
-  const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  std::uint64_t offset = 0;
-  const auto start = Clock::now();
-  for (int i = 0; i < batches; ++i) {
-    if (::pwrite(fd, record.data(), record.size(), static_cast<off_t>(offset)) !=
+class RawWriter {
+ public:
+  RawWriter(const std::string& path, std::uint64_t segment_bytes)
+      : fd_(::open(path.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)),
+        segment_bytes_(segment_bytes) {}
+  ~RawWriter() { ::close(fd_); }
+  RawWriter(const RawWriter&) = delete;
+  RawWriter& operator=(const RawWriter&) = delete;
+  void write(const std::string& record, bool sync) {
+    if (::pwrite(fd_, record.data(), record.size(), static_cast<off_t>(offset_)) !=
         static_cast<ssize_t>(record.size())) {
       std::perror("pwrite");
       std::exit(1);
     }
-    offset += record.size();
-    if (sync) ::fdatasync(fd);
-    if (offset + record.size() > segment_bytes) {
-      ::ftruncate(fd, 0);
-      offset = 0;
+    offset_ += record.size();
+    if (sync) ::fdatasync(fd_);
+    if (offset_ + record.size() > segment_bytes_) {
+      ::ftruncate(fd_, 0);
+      offset_ = 0;
     }
   }
-  const auto elapsed = Clock::now() - start;
-  ::close(fd);
-  return elapsed;
-}
 
-Clock::duration spoolRound(const std::string& dir, const std::string& payload, int batches,
-                           bool sync) {
-  std::filesystem::remove_all(dir);
-  spool::Spool journal(spool::SpoolOptions{dir, 256ull << 20, sync, 0});
+ private:
+  int fd_;
+  std::uint64_t segment_bytes_;
+  std::uint64_t offset_ = 0;
+};
+
+// One round: the spool (append, then acknowledge, as the pipeline does while the sink keeps up)
+// and the raw writer take turns batch by batch, each timed on its own, so that both see the same
+// machine load even when other processes come and go within milliseconds.
+void round(const std::string& dir, const std::string& payload, const std::string& record,
+           int batches, bool sync, std::uint64_t segment_bytes, Timing& spool_time,
+           Timing& raw_time) {
+  std::filesystem::remove_all(dir + "/spool");
+  spool::Spool journal(spool::SpoolOptions{dir + "/spool", 256ull << 20, sync, 0});
   journal.open();
-  const auto start = Clock::now();
+  RawWriter raw(dir + "/raw", segment_bytes);
   for (int i = 0; i < batches; ++i) {
-    const auto appended = journal.append(payload);
-    if (!appended.ok) {
-      std::fprintf(stderr, "append failed: %s\n", appended.error.c_str());
-      std::exit(1);
+    {
+      const Stopwatch stopwatch;
+      const auto appended = journal.append(payload);
+      if (!appended.ok) {
+        std::fprintf(stderr, "append failed: %s\n", appended.error.c_str());
+        std::exit(1);
+      }
+      journal.acknowledge(appended.sequence);
+      spool_time += stopwatch.elapsed();
     }
-    journal.acknowledge(appended.sequence);
+    const Stopwatch stopwatch;
+    raw.write(record, sync);
+    raw_time += stopwatch.elapsed();
   }
-  return Clock::now() - start;
 }
 
 }  // namespace
@@ -100,9 +161,12 @@ int main(int argc, char** argv) {
   std::string base = "/tmp";
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
-    if (arg == "--batches" && i + 1 < argc) batches = std::atoi(argv[++i]);
-    else if (arg == "--rounds" && i + 1 < argc) rounds = std::atoi(argv[++i]);
-    else if (arg == "--dir" && i + 1 < argc) base = argv[++i];
+    if (arg == "--batches" && i + 1 < argc)
+      batches = std::atoi(argv[++i]);
+    else if (arg == "--rounds" && i + 1 < argc)
+      rounds = std::atoi(argv[++i]);
+    else if (arg == "--dir" && i + 1 < argc)
+      base = argv[++i];
     else {
       std::fprintf(stderr, "bench_spool [--batches N] [--rounds N] [--dir FOLDER]\n");
       return arg == "--help" ? 0 : 2;
@@ -115,21 +179,29 @@ int main(int argc, char** argv) {
   spool::appendRecord(record, 1, payload);
   const std::string dir = base + "/gatherd-bench-spool." + std::to_string(::getpid());
   std::filesystem::create_directories(dir);
-  const std::uint64_t segment_bytes = 256ull << 20 >> 3 > (16u << 20) ? (16u << 20) : (256ull << 20 >> 3);
-  std::printf("bench_spool: %d batches x %d rounds, %zu bytes per batch record, in %s (load %.1f)\n",
-              batches, rounds, record.size(), base.c_str(), load[0]);
+  const std::uint64_t segment_bytes =
+      256ull << 20 >> 3 > (16u << 20) ? (16u << 20) : (256ull << 20 >> 3);
+  std::printf(
+      "bench_spool: %d batches x %d rounds, %zu bytes per batch record, in %s (load %.1f)\n",
+      batches, rounds, record.size(), base.c_str(), load[0]);
   for (bool sync : {true, false}) {
-    Clock::duration spool_time{}, raw_time{};
-    for (int round = 0; round < rounds; ++round) {
-      spool_time += spoolRound(dir + "/spool", payload, batches, sync);
-      raw_time += rawRound(dir + "/raw", record, batches, sync, segment_bytes);
+    Timing spool_time, raw_time;
+    for (int n = 0; n < rounds; ++n) {
+      round(dir, payload, record, batches, sync, segment_bytes, spool_time, raw_time);
     }
     const double total = static_cast<double>(batches) * rounds;
-    const double spool_rate = total / seconds(spool_time);
-    const double raw_rate = total / seconds(raw_time);
-    std::printf("%-22s spool %9.0f batches/s   raw write%s %9.0f batches/s   spool/raw %5.1f%%\n",
-                sync ? "fdatasync per batch:" : "no fsync:", spool_rate, sync ? "+fdatasync" : "           ",
-                raw_rate, 100.0 * spool_rate / raw_rate);
+    const double spool_rate = total / spool_time.wall;
+    const double raw_rate = total / raw_time.wall;
+    const double spool_median = spool_time.medianWall();
+    const double raw_median = raw_time.medianWall();
+    std::printf(
+        "%s\n  total:  spool %7.0f batches/s, raw %7.0f batches/s: spool/raw %5.1f%%\n"
+        "  median: spool %7.1f us, raw %7.1f us per batch: spool/raw %5.1f%%\n"
+        "  CPU:    spool %7.1f us, raw %7.1f us per batch: spool/raw %5.1f%%\n",
+        sync ? "fdatasync per batch (raw: pwrite + fdatasync)" : "no fsync (raw: pwrite)",
+        spool_rate, raw_rate, 100.0 * spool_rate / raw_rate, 1e6 * spool_median, 1e6 * raw_median,
+        100.0 * raw_median / spool_median, 1e6 * spool_time.cpu / total, 1e6 * raw_time.cpu / total,
+        100.0 * raw_time.cpu / spool_time.cpu);
   }
   std::filesystem::remove_all(dir);
   return 0;

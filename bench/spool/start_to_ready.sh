@@ -6,6 +6,7 @@ set -euo pipefail
 db="${1:?usage: start_to_ready.sh DB [BUILD_DIR] [RUNS]}"
 build="${2:-$(cd "$(dirname "$0")/../.." && pwd)/build}"
 runs="${3:-5}"
+build="$(cd "$build" && pwd)"  # the config is read from a temp folder: relative paths break
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 port=$((20000 + RANDOM % 20000))

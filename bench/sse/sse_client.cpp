@@ -5,9 +5,6 @@
 // second instead (nginx serving a file of the event's size, for the side-by-side figure): each
 // response is timed from the start of its round.
 
-#include <sys/epoll.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
@@ -22,6 +19,8 @@
 #include <vector>
 
 #include "loopback/loopback.hpp"
+#include <sys/epoll.h>
+#include <unistd.h>
 
 namespace {
 
@@ -81,17 +80,21 @@ int main(int argc, char** argv) {
   Options options;
   if (!gatherd::bench::parseFlags(
           argc, argv,
-          {{"--port", &options.port}, {"--clients", &options.clients},
-           {"--seconds", &options.seconds}, {"--wave", &options.wave},
-           {"--token", &options.token}, {"--pull", &options.pull}},
+          {{"--port", &options.port},
+           {"--clients", &options.clients},
+           {"--seconds", &options.seconds},
+           {"--wave", &options.wave},
+           {"--token", &options.token},
+           {"--pull", &options.pull}},
           "bench_sse_client [--port P] [--clients N] [--seconds S] [--wave W] [--token T] "
           "[--pull PATH]")) {
     return 2;
   }
   if (!gatherd::bench::raiseFileLimit(options.clients + 64)) return 2;
   const bool pull = !options.pull.empty();
-  std::string request = pull ? "GET " + options.pull + " HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-                             : "GET /events HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n";
+  std::string request =
+      pull ? "GET " + options.pull + " HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+           : "GET /events HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n";
   if (!options.token.empty()) request += "Authorization: Bearer " + options.token + "\r\n";
   request += "\r\n";
 
@@ -151,7 +154,8 @@ int main(int argc, char** argv) {
   };
 
   auto pump = [&](int timeout_ms) {
-    const int count = ::epoll_wait(epoll_fd, events.data(), static_cast<int>(events.size()), timeout_ms);
+    const int count =
+        ::epoll_wait(epoll_fd, events.data(), static_cast<int>(events.size()), timeout_ms);
     const std::int64_t now = wallMs();
     for (int i = 0; i < count; ++i) {
       Client& client = clients[by_fd[static_cast<std::size_t>(events[i].data.fd)]];
@@ -200,7 +204,8 @@ int main(int argc, char** argv) {
       Client& client = clients[static_cast<std::size_t>(started)];
       client.fd = fd;
       client.waiting = pull;
-      if (by_fd.size() <= static_cast<std::size_t>(fd)) by_fd.resize(static_cast<std::size_t>(fd) + 1);
+      if (by_fd.size() <= static_cast<std::size_t>(fd))
+        by_fd.resize(static_cast<std::size_t>(fd) + 1);
       by_fd[static_cast<std::size_t>(fd)] = static_cast<std::size_t>(started);
       epoll_event event{};
       event.events = EPOLLIN | EPOLLRDHUP;
@@ -209,11 +214,15 @@ int main(int argc, char** argv) {
     }
     // Let the server take in this wave before the next (its accept queue is bounded).
     const auto wave_deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-    while (connected + failed + closed < started && std::chrono::steady_clock::now() < wave_deadline) pump(50);
+    while (connected + failed + closed < started &&
+           std::chrono::steady_clock::now() < wave_deadline)
+      pump(50);
   }
-  const double connect_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - connect_start).count();
+  const double connect_s =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - connect_start).count();
   std::printf("connected %d of %d %s in %.1f s (%d failed to connect, %d closed)\n", connected,
-              options.clients, pull ? "keep-alive connections" : "streams", connect_s, failed, closed);
+              options.clients, pull ? "keep-alive connections" : "streams", connect_s, failed,
+              closed);
   std::fflush(stdout);
 
   measuring = true;

@@ -1,7 +1,5 @@
 // Prints the CPU cost of the xychatai-codex source (see README.md). Not a test: no thresholds.
 
-#include <time.h>
-
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
@@ -9,13 +7,14 @@
 #include <string>
 #include <vector>
 
-#include "gatherd/sdk/testing/temp_dir.hpp"
 #include "fake_upstream/fake_upstream.hpp"
 #include "fake_upstream/test_certificates.hpp"
 #include "gatherd/sdk/testing/fake_host.hpp"
+#include "gatherd/sdk/testing/temp_dir.hpp"
 #include "parser.hpp"
 #include "settings.hpp"
 #include "xychatai_source.hpp"
+#include <time.h>
 
 namespace {
 
@@ -57,10 +56,11 @@ void benchParse(int iterations) {
     per_round.push_back((cpuSeconds(CLOCK_THREAD_CPUTIME_ID) - start) * 1e6 /
                         (iterations / rounds));
   }
-  std::printf("parse+normalise one 20-record response (%zu bytes): median %.1f us CPU, "
-              "best %.1f us (%d iterations, %zu records)\n",
-              body.size(), median(per_round), *std::min_element(per_round.begin(), per_round.end()),
-              iterations, records);
+  std::printf(
+      "parse+normalise one 20-record response (%zu bytes): median %.1f us CPU, "
+      "best %.1f us (%d iterations, %zu records)\n",
+      body.size(), median(per_round), *std::min_element(per_round.begin(), per_round.end()),
+      iterations, records);
 }
 
 void benchPoll(int polls) {
@@ -115,12 +115,11 @@ void benchPoll(int polls) {
   source.stop();
   std::printf("whole poll over a kept-alive TLS connection (%d polls, %zu connection(s) used):\n",
               polls, upstream.connections());
-  std::printf("  polling thread CPU: median %.1f us, p90 %.1f us\n", median(thread_cpu),
-              [&] {
-                auto sorted = thread_cpu;
-                std::sort(sorted.begin(), sorted.end());
-                return sorted[sorted.size() * 9 / 10];
-              }());
+  std::printf("  polling thread CPU: median %.1f us, p90 %.1f us\n", median(thread_cpu), [&] {
+    auto sorted = thread_cpu;
+    std::sort(sorted.begin(), sorted.end());
+    return sorted[sorted.size() * 9 / 10];
+  }());
   std::printf("  process CPU incl. the fake server building the response: median %.1f us\n",
               median(process_cpu));
   std::printf("  wall time: median %.1f us\n", median(wall));

@@ -9,11 +9,11 @@
 #include <Poco/JSON/Object.h>
 #include <Poco/JSON/Parser.h>
 
-#include "api_json/api_json.hpp"
+#include "gatherd/lib/api_json/api_json.hpp"
+#include "gatherd/lib/json/json_writer.hpp"
+#include "gatherd/lib/json/record_json.hpp"
+#include "gatherd/lib/json/time_format.hpp"
 #include "gatherd/sdk/streams.hpp"
-#include "json/json_writer.hpp"
-#include "json/record_json.hpp"
-#include "json/time_format.hpp"
 
 namespace gatherd::core {
 namespace {
@@ -293,7 +293,8 @@ void AlertEngine::evaluateQuota(const std::string& source, const sdk::Record& re
   setCondition("quota", source, service + ":forecast", runs_out, details, now_ms, out);
 }
 
-std::vector<sdk::Record> AlertEngine::observe(const sdk::Batch& batch) {
+std::vector<sdk::Record> AlertEngine::observe(const sdk::Batch& batch,
+                                              std::int64_t consecutive_failures) {
   std::vector<sdk::Record> out;
   const sdk::WindowResult& window = batch.window;
   if (window.outcome == sdk::Outcome::kAborted) return out;
@@ -314,13 +315,11 @@ std::vector<sdk::Record> AlertEngine::observe(const sdk::Batch& batch) {
   }
 
   if (window.outcome == sdk::Outcome::kOk) {
-    state.consecutive_bad = 0;
     setCondition("source_down", source, "", false, {}, now_ms, out);
-  } else {
-    ++state.consecutive_bad;
-    if (state.consecutive_bad >= options_.source_down_windows) {
+  } else if (windowFailed(window.outcome)) {
+    if (consecutive_failures >= options_.source_down_windows) {
       setCondition("source_down", source, "", true,
-                   {{"windows", state.consecutive_bad},
+                   {{"windows", consecutive_failures},
                     {"outcome", std::string(sdk::outcomeName(window.outcome))},
                     {"message", window.message},
                     {"http_status", window.http_status}},

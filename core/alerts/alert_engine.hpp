@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "core/observe/source_status.hpp"
 #include "gatherd/sdk/host.hpp"
 #include "gatherd/sdk/record.hpp"
 #include "gatherd/sdk/streams.hpp"
@@ -74,7 +75,9 @@ class AlertEngine {
   std::string load();
   /// Evaluates every rule against one finished window and its records; returns the alert
   /// records (stream "alert") of the transitions it caused, in order. Persists on change.
-  std::vector<sdk::Record> observe(const sdk::Batch& batch);
+  /// `consecutive_failures` is the source's count after this window, as the core's source
+  /// registry keeps it (SourceStatus: the one definition of a failure in a row).
+  std::vector<sdk::Record> observe(const sdk::Batch& batch, std::int64_t consecutive_failures);
 
   /// Resolves the open alerts of sources that are no longer configured (a restart or reload
   /// without them: nothing would ever resolve them) and forgets those sources' rule state;
@@ -96,7 +99,6 @@ class AlertEngine {
 
  private:
   struct SourceState {
-    std::int64_t consecutive_bad = 0;
     std::map<std::string, std::pair<std::int64_t, bool>> calls;  // key -> (time, failed)
   };
   struct QuotaSamples {

@@ -1,12 +1,7 @@
 #include "core/app/application.hpp"
 
-#include <sqlite3.h>
-
-#include <chrono>
-
-#include <unistd.h>
-
 #include <cerrno>
+#include <chrono>
 #include <csignal>
 #include <cstring>
 #include <filesystem>
@@ -21,8 +16,8 @@
 #include <Poco/Util/HelpFormatter.h>
 #include <Poco/Util/Option.h>
 #include <Poco/Util/OptionSet.h>
-
 #include <spdlog/spdlog.h>
+#include <sqlite3.h>
 
 #include "core/alerts/alert_engine.hpp"
 #include "core/app/migrate_command.hpp"
@@ -32,6 +27,7 @@
 #include "core/observe/logging.hpp"
 #include "core/plugins/plugin_loader.hpp"
 #include "core/schedule/system_clock.hpp"
+#include <unistd.h>
 
 namespace gatherd::core {
 namespace {
@@ -48,9 +44,9 @@ class PidFile {
       : path_(std::filesystem::path(data_dir) / kPidFile) {
     std::ofstream(path_) << ::getpid() << "\n";
     std::error_code error;
-    std::filesystem::permissions(path_, std::filesystem::perms::owner_read |
-                                            std::filesystem::perms::owner_write,
-                                 std::filesystem::perm_options::replace, error);
+    std::filesystem::permissions(
+        path_, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write,
+        std::filesystem::perm_options::replace, error);
   }
   ~PidFile() {
     std::error_code error;
@@ -86,7 +82,9 @@ class DefaultLoggerScope {
 
 }  // namespace
 
-Application::Application() { setUnixOptions(true); }
+Application::Application() {
+  setUnixOptions(true);
+}
 
 void Application::defineOptions(Poco::Util::OptionSet& options) {
   ServerApplication::defineOptions(options);
@@ -220,7 +218,8 @@ int Application::runService() {
   SystemClock clock;
   DaemonConfig config = loadDaemonConfig(config_path_);
   std::vector<std::unique_ptr<PluginCatalog>> catalogs;  // kept: libraries are never unloaded
-  catalogs.push_back(std::make_unique<PluginCatalog>(loadPlugins(config.plugin_dir)));
+  catalogs.push_back(
+      std::make_unique<PluginCatalog>(loadPlugins(config.plugin_dir, config.pluginIds())));
   reportRefused(*catalogs.back(), *log);
   ServiceNotifier notifier;  // systemd Type=notify; does nothing outside systemd
   Runtime runtime(logging, clock);
@@ -252,7 +251,8 @@ int Application::runService() {
     std::string outcome = "reloaded";
     try {
       DaemonConfig next = loadDaemonConfig(config_path_);
-      catalogs.push_back(std::make_unique<PluginCatalog>(loadPlugins(next.plugin_dir)));
+      catalogs.push_back(
+          std::make_unique<PluginCatalog>(loadPlugins(next.plugin_dir, next.pluginIds())));
       runtime.reload(std::move(next), *catalogs.back());
     } catch (const std::exception& error) {
       log->error("reload failed, the running config stays: {}", error.what());
@@ -268,7 +268,7 @@ int Application::runOnce() {
   Logging logging;
   SystemClock clock;
   DaemonConfig config = loadDaemonConfig(config_path_);
-  PluginCatalog catalog = loadPlugins(config.plugin_dir);
+  PluginCatalog catalog = loadPlugins(config.plugin_dir, config.pluginIds());
   reportRefused(catalog, *logging.get("core"));
   Runtime runtime(logging, clock);
   runtime.build(std::move(config), catalog, Runtime::Mode::kOnce);
@@ -279,7 +279,7 @@ int Application::testAlert() {
   Logging logging;
   SystemClock clock;
   DaemonConfig config = loadDaemonConfig(config_path_);
-  PluginCatalog catalog = loadPlugins(config.plugin_dir);
+  PluginCatalog catalog = loadPlugins(config.plugin_dir, config.pluginIds());
   reportRefused(catalog, *logging.get("core"));
   Runtime runtime(logging, clock);
   runtime.build(std::move(config), catalog, Runtime::Mode::kAlertTest);
@@ -310,7 +310,7 @@ int Application::testAlert() {
 
 int Application::checkConfig() {
   DaemonConfig config = loadDaemonConfig(config_path_);
-  PluginCatalog catalog = loadPlugins(config.plugin_dir);
+  PluginCatalog catalog = loadPlugins(config.plugin_dir, config.pluginIds());
   std::map<std::string, sdk::ConfigSchema> schemas;
   for (const auto& [id, plugin] : catalog.plugins) schemas[id] = plugin.descriptor->schema();
   std::vector<std::string> problems;
@@ -321,9 +321,9 @@ int Application::checkConfig() {
           config.file + ":" + std::to_string(section.line) + ": [" + section.section + "] plugin";
       if (it == catalog.plugins.end()) {
         const RefusedPlugin* refusal = catalog.refusalFor(section.plugin);
-        problems.push_back(where + ": no plugin '" + section.plugin + "' in " + config.plugin_dir +
-                           (refusal ? " (" + refusal->path + " was refused: " + refusal->reason + ")"
-                                    : ""));
+        problems.push_back(
+            where + ": no plugin '" + section.plugin + "' in " + config.plugin_dir +
+            (refusal ? " (" + refusal->path + " was refused: " + refusal->reason + ")" : ""));
         continue;
       }
       if (it->second.descriptor->kind != kind) {
@@ -341,7 +341,8 @@ int Application::checkConfig() {
   check(config.sources, sdk::PluginKind::kSource);
   check(config.sinks, sdk::PluginKind::kSink);
   std::cout << describeConfig(config, schemas);
-  for (const auto& problem : problems) std::cerr << "gatherd: configuration error: " << problem << "\n";
+  for (const auto& problem : problems)
+    std::cerr << "gatherd: configuration error: " << problem << "\n";
   if (!problems.empty()) return kExitConfigError;
   std::cout << "configuration ok: " << config.sources.size() << " source(s), "
             << config.sinks.size() << " sink(s)\n";
@@ -425,7 +426,8 @@ int Application::checkDatabases() {
     std::cout.flush();
     sqlite3* db = nullptr;
     if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) != SQLITE_OK) {
-      std::cout << "cannot open: " << (db != nullptr ? sqlite3_errmsg(db) : "out of memory") << "\n";
+      std::cout << "cannot open: " << (db != nullptr ? sqlite3_errmsg(db) : "out of memory")
+                << "\n";
       sqlite3_close(db);
       all_ok = false;
       continue;
@@ -466,10 +468,10 @@ int Application::listPlugins() {
   std::cout << "plugin directory: " << config.plugin_dir << "\n";
   for (const auto& [id, plugin] : catalog.plugins) {
     const auto* descriptor = plugin.descriptor;
-    std::cout << "\n" << id << " (" << sdk::pluginKindName(descriptor->kind) << " "
-              << descriptor->version << ", ABI " << descriptor->abi.abi_major << "."
-              << descriptor->abi.abi_minor << ")  " << plugin.path << "\n  "
-              << descriptor->description << "\n";
+    std::cout << "\n"
+              << id << " (" << sdk::pluginKindName(descriptor->kind) << " " << descriptor->version
+              << ", ABI " << descriptor->abi.abi_major << "." << descriptor->abi.abi_minor << ")  "
+              << plugin.path << "\n  " << descriptor->description << "\n";
     for (const auto& key : descriptor->schema()) {
       std::cout << "    " << key.name << " (" << sdk::configTypeName(key.type)
                 << (key.required ? ", required" : "") << (key.secret ? ", secret" : "")

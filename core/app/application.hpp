@@ -8,9 +8,9 @@
 
 namespace gatherd::core {
 
-/// `gatherd [--config FILE] [once | check-config | plugins | reload | health]`, `--help`, `--version`.
-/// Signals: main() blocks SIGINT, SIGTERM, SIGQUIT and SIGHUP before any thread starts; the
-/// service loop takes them with sigwait (SIGHUP reloads, the others drain and stop).
+/// `gatherd [--config FILE] [once | check-config | plugins | reload | health]`, `--help`,
+/// `--version`. Signals: main() blocks SIGINT, SIGTERM, SIGQUIT and SIGHUP before any thread
+/// starts; the service loop takes them with sigwait (SIGHUP reloads, the others drain and stop).
 class Application final : public Poco::Util::ServerApplication {
  public:
   Application();

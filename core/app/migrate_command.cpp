@@ -10,7 +10,7 @@
 #include "core/config/config_error.hpp"
 #include "core/observe/logging.hpp"
 #include "core/schedule/system_clock.hpp"
-#include "json/time_format.hpp"
+#include "gatherd/lib/json/time_format.hpp"
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -168,7 +168,7 @@ int runMigrate(const MigrateOptions& options, std::ostream& out, std::ostream& p
   const InstanceSection to = targetSection(config, options.to, options.sink);
   config.sources.clear();
   config.sinks = {from, to};
-  PluginCatalog catalog = loadPlugins(config.plugin_dir);
+  PluginCatalog catalog = loadPlugins(config.plugin_dir, config.pluginIds());
   Runtime runtime(logging, clock);
   runtime.build(std::move(config), catalog, Runtime::Mode::kSinksOnly);
   SinkInstance& source = *runtime.sinks().at(0);

@@ -6,17 +6,17 @@
 #include <condition_variable>
 #include <filesystem>
 #include <future>
-#include <set>
 #include <ostream>
+#include <set>
 #include <thread>
 
-#include "core/app/service_notifier.hpp"
 #include "core/alerts/alert_engine.hpp"
+#include "core/app/service_notifier.hpp"
 #include "core/http/http_server.hpp"
 #include "core/pipeline/pipeline.hpp"
 #include "core/schedule/scheduler.hpp"
-#include "json/record_json.hpp"
-#include "json/time_format.hpp"
+#include "gatherd/lib/json/record_json.hpp"
+#include "gatherd/lib/json/time_format.hpp"
 
 namespace gatherd::core {
 namespace {
@@ -70,7 +70,9 @@ std::set<std::string> sourceNames(const DaemonConfig& config) {
 Runtime::Runtime(Logging& logging, sdk::Clock& clock)
     : logging_(logging), clock_(clock), log_(logging.get("core")) {}
 
-Runtime::~Runtime() { stop(); }
+Runtime::~Runtime() {
+  stop();
+}
 
 const LoadedPlugin& Runtime::findPlugin(const InstanceSection& section,
                                         const PluginCatalog& catalog, sdk::PluginKind kind) const {
@@ -138,9 +140,16 @@ void Runtime::build(DaemonConfig config, const PluginCatalog& catalog, Mode mode
     throw StartupError("cannot create data_dir " + config_.data_dir + ": " + error.message(),
                        kExitRuntimeError);
   }
-  services_ = std::make_unique<HostServices>(HostServices{
-      logging_, metrics_, clock_, sources_, config_.data_dir, GATHERD_VERSION, {},
-      [this] { return store_.load(); }, &telemetry_, {}});
+  services_ = std::make_unique<HostServices>(HostServices{logging_,
+                                                          metrics_,
+                                                          clock_,
+                                                          sources_,
+                                                          config_.data_dir,
+                                                          GATHERD_VERSION,
+                                                          {},
+                                                          [this] { return store_.load(); },
+                                                          &telemetry_,
+                                                          {}});
 
   if (mode == Mode::kService) {
     alerts_ = std::make_unique<AlertEngine>(alertOptions(config_), clock_);
@@ -241,12 +250,14 @@ void Runtime::onWindowResult(sdk::Batch&& batch) {
     }
     last_window_[window.source] = std::move(summary);
   }
+  publishSourceStatus(batch);
   if (notifier_ != nullptr && notifier_->enabled()) notifier_->status(statusLine());
   if (window.gap_suspected) {
     logging_.get("source." + window.source)
-        ->warn("records may have been lost between {} and {} (the upstream keeps only its newest "
-               "records)",
-               json::formatIsoUtc(window.gap_from_ms), json::formatIsoUtc(window.gap_to_ms));
+        ->warn(
+            "records may have been lost between {} and {} (the upstream keeps only its newest "
+            "records)",
+            json::formatIsoUtc(window.gap_from_ms), json::formatIsoUtc(window.gap_to_ms));
   }
   if (alerts_) {
     // Alert transitions travel with the window that caused them, so every sink sees them in
@@ -257,14 +268,19 @@ void Runtime::onWindowResult(sdk::Batch&& batch) {
       std::lock_guard lock(retired_alerts_mutex_);
       transitions.swap(retired_alerts_);
     }
-    for (auto& record : alerts_->observe(batch)) transitions.push_back(std::move(record));
+    const auto status = sources_.find(window.source);
+    for (auto& record : alerts_->observe(batch, status ? status->consecutive_failures : 0)) {
+      transitions.push_back(std::move(record));
+    }
     for (auto& record : transitions) {
       auto logger = logging_.get("alerts");
       const std::string state = record.get<std::string>("state").value_or("");
       const std::string rule = record.get<std::string>("rule").value_or("");
       const std::string source = record.get<std::string>("source").value_or(window.source);
-      if (state == "firing") logger->warn("{} alert for source {} fired ({})", rule, source, record.key);
-      else logger->info("{} alert for source {} resolved ({})", rule, source, record.key);
+      if (state == "firing")
+        logger->warn("{} alert for source {} fired ({})", rule, source, record.key);
+      else
+        logger->info("{} alert for source {} resolved ({})", rule, source, record.key);
       batch.records.push_back(std::move(record));
     }
     if (auto problem = alerts_->lastSaveError(); !problem.empty()) {
@@ -272,6 +288,24 @@ void Runtime::onWindowResult(sdk::Batch&& batch) {
     }
   }
   if (pipeline_) pipeline_->publish(std::make_shared<const sdk::Batch>(std::move(batch)));
+}
+
+void Runtime::publishSourceStatus(sdk::Batch& batch) {
+  // Only when it changed: a healthy source adds no record. (A state set between windows, such as
+  // failed at start, reaches the dashboard through /api/sources, which it re-reads as windows
+  // arrive.)
+  const auto status = sources_.find(batch.window.source);
+  if (!status) return;
+  std::lock_guard lock(outcome_mutex_);
+  const auto published = published_status_.find(status->name);
+  if (published != published_status_.end() && published->second.state == status->state &&
+      published->second.state_reason == status->state_reason &&
+      published->second.auth_state == status->auth_state &&
+      published->second.consecutive_failures == status->consecutive_failures) {
+    return;
+  }
+  batch.records.push_back(sourceStatusRecord(*status, batch.window.finished_ms));
+  published_status_[status->name] = *status;
 }
 
 void Runtime::retireAlerts() {
@@ -341,27 +375,29 @@ std::vector<std::pair<std::string, sdk::WriteResult>> Runtime::writeDirect(
 }
 
 void Runtime::scheduleSources() {
+  scheduler_->setSources(scheduledSources());
+}
+
+std::vector<ScheduledSource> Runtime::scheduledSources() {
   std::vector<ScheduledSource> scheduled;
   for (auto& [name, entry] : source_entries_) {
     std::shared_ptr<SourceInstance> instance = entry.instance;
     MetricsRegistry* metrics = &metrics_;
-    scheduled.push_back({name, config_.interval_ms,
-                         [instance, metrics, name = name](const sdk::PollContext& context,
-                                                          sdk::Batch& batch) {
-                           // The moment poll() is entered minus the window's scheduled start,
-                           // in microseconds (the ledger's started_ms has milliseconds only).
-                           const std::int64_t now_us =
-                               std::chrono::duration_cast<std::chrono::microseconds>(
-                                   std::chrono::system_clock::now().time_since_epoch())
-                                   .count();
-                           const std::int64_t lag_us =
-                               std::max<std::int64_t>(0, now_us - context.window_ms * 1000);
-                           metrics->observe(metric::kWindowStartLag, {{"source", name}},
-                                            static_cast<double>(lag_us) / 1e6);
-                           instance->poll(context, batch);
-                         }});
+    scheduled.push_back(
+        {name, config_.interval_ms,
+         [instance, metrics, name = name](const sdk::PollContext& context, sdk::Batch& batch) {
+           // The moment poll() is entered minus the window's scheduled start,
+           // in microseconds (the ledger's started_ms has milliseconds only).
+           const std::int64_t now_us = std::chrono::duration_cast<std::chrono::microseconds>(
+                                           std::chrono::system_clock::now().time_since_epoch())
+                                           .count();
+           const std::int64_t lag_us = std::max<std::int64_t>(0, now_us - context.window_ms * 1000);
+           metrics->observe(metric::kWindowStartLag, {{"source", name}},
+                            static_cast<double>(lag_us) / 1e6);
+           instance->poll(context, batch);
+         }});
   }
-  scheduler_->setSources(std::move(scheduled));
+  return scheduled;
 }
 
 void Runtime::start() {
@@ -397,15 +433,18 @@ void Runtime::start() {
                config_.http_bind.substr(0, config_.http_bind.rfind(':')), http_->port());
   }
   pipeline_ = std::make_unique<Pipeline>(clock_);
-  pipeline_->setEventListener([this](const std::string& sink, const std::string& message,
-                                     bool warning) {
-    auto logger = logging_.get("sink." + sink);
-    if (warning) logger->warn("{}", message);
-    else logger->info("{}", message);
-  });
+  pipeline_->setEventListener(
+      [this](const std::string& sink, const std::string& message, bool warning) {
+        auto logger = logging_.get("sink." + sink);
+        if (warning)
+          logger->warn("{}", message);
+        else
+          logger->info("{}", message);
+      });
   for (auto& sink : sinks_) {
     SinkChannelOptions options;
     options.memory_max_bytes = static_cast<std::size_t>(config_.memory_queue_max_bytes);
+    options.streams = sink->host().requestedStreams();
     if (sink->host().spoolRequested()) {
       options.spool = spool::SpoolOptions{
           (std::filesystem::path(config_.data_dir) / "spool" / sink->name()).string(),
@@ -442,8 +481,9 @@ void Runtime::start() {
                          kExitRuntimeError);
     }
   }
-  scheduler_ = std::make_unique<Scheduler>(clock_, schedulerOptions(config_),
-                                           [this](sdk::Batch&& batch) { onWindowResult(std::move(batch)); });
+  scheduler_ =
+      std::make_unique<Scheduler>(clock_, schedulerOptions(config_),
+                                  [this](sdk::Batch&& batch) { onWindowResult(std::move(batch)); });
   scheduleSources();
   telemetry_.attach(scheduler_.get(), pipeline_.get());
   if (notifier_ != nullptr && notifier_->watchdogPingIntervalMs() > 0) {
@@ -557,53 +597,43 @@ int Runtime::pollOnce(std::ostream& out, std::ostream& log) {
                          kExitRuntimeError);
     }
   }
-  struct Poll {
-    std::string name;
-    sdk::CancelToken cancel;
-    sdk::Batch batch;
-    std::future<void> done;
-  };
-  std::vector<std::unique_ptr<Poll>> polls;
-  const std::int64_t window_ms = clock_.utcNowMs();
-  const std::int64_t deadline = clock_.steadyNowMs() + config_.timeout_ms;
-  for (auto& [name, entry] : source_entries_) {
-    auto poll = std::make_unique<Poll>();
-    poll->name = name;
-    poll->batch.window.source = name;
-    poll->batch.window.window_ms = window_ms;
-    poll->batch.window.started_ms = window_ms;
-    auto instance = entry.instance;
-    Poll* raw = poll.get();
-    poll->done = std::async(std::launch::async, [instance, raw, deadline, window_ms] {
-      sdk::PollContext context{window_ms, deadline, &raw->cancel};
-      instance->poll(context, raw->batch);
+  // One window of each source through a scheduler of its own, without cadence: the deadline,
+  // the cancellation at it and the late-result grace are the daemon's, not a second copy.
+  std::mutex mutex;
+  std::condition_variable arrived;
+  std::map<std::string, sdk::Batch> results;
+  SchedulerOptions options = schedulerOptions(config_);
+  options.cadence = false;
+  {
+    Scheduler scheduler(clock_, options, [&](sdk::Batch&& batch) {
+      std::lock_guard lock(mutex);
+      results[batch.window.source] = std::move(batch);
+      arrived.notify_all();
     });
-    polls.push_back(std::move(poll));
+    scheduler.setSources(scheduledSources());
+    scheduler.start();
+    scheduler.pollNow();
+    std::unique_lock lock(mutex);
+    // The scheduler ends every window in exactly one result (timeout at the latest).
+    arrived.wait(lock, [&] { return results.size() == source_entries_.size(); });
   }
   int exit_code = kExitOk;
-  for (auto& poll : polls) {
-    const auto remaining = std::max<std::int64_t>(0, deadline - clock_.steadyNowMs());
-    if (poll->done.wait_for(std::chrono::milliseconds(remaining)) != std::future_status::ready) {
-      poll->cancel.cancel();
-      poll->done.wait();
-      poll->batch.window.outcome = sdk::Outcome::kTimeout;
-      poll->batch.window.message = "no answer within " + formatDuration(config_.timeout_ms);
-      poll->batch.records.clear();
-    }
-    poll->batch.window.finished_ms = clock_.utcNowMs();
+  for (auto& [name, batch] : results) {
     std::string text;
-    for (const auto& record : poll->batch.records) {
-      json::appendSourcedRecord(text, poll->name, record, true);
+    for (const auto& record : batch.records) {
+      json::appendSourcedRecord(text, name, record, true);
       text += "\n";
     }
     out << text << std::flush;
-    log << logging_.secrets().mask(json::windowResultToJson(poll->batch.window)) << "\n";
-    if (poll->batch.window.outcome != sdk::Outcome::kOk) exit_code = kExitPollFailed;
+    log << logging_.secrets().mask(json::windowResultToJson(batch.window)) << "\n";
+    if (batch.window.outcome != sdk::Outcome::kOk) exit_code = kExitPollFailed;
   }
   for (auto& [name, entry] : source_entries_) entry.instance->stop();
   return exit_code;
 }
 
-std::uint16_t Runtime::httpPort() const { return http_ ? http_->port() : 0; }
+std::uint16_t Runtime::httpPort() const {
+  return http_ ? http_->port() : 0;
+}
 
 }  // namespace gatherd::core

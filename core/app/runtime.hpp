@@ -24,6 +24,7 @@ class AlertEngine;
 class HttpServer;
 class Pipeline;
 class Scheduler;
+struct ScheduledSource;
 class ServiceNotifier;
 
 /// A start-up failure with the exit code the CLI should return.
@@ -92,8 +93,8 @@ class Runtime {
   /// named `sink`), directly, without the pipeline. Returns one line per sink: name and result.
   /// Used by `gatherd test-alert`. Throws StartupError when no such sink exists.
   std::vector<std::pair<std::string, sdk::WriteResult>> writeDirect(const sdk::Batch& batch,
-                                                                   const std::string& plugin,
-                                                                   const std::string& sink);
+                                                                    const std::string& plugin,
+                                                                    const std::string& sink);
 
  private:
   struct SourceEntry {
@@ -112,12 +113,16 @@ class Runtime {
   const LoadedPlugin& findPlugin(const InstanceSection& section, const PluginCatalog& catalog,
                                  sdk::PluginKind kind) const;
   void scheduleSources();
+  /// Every source with the poll function the scheduler runs (the daemon's and `once`'s).
+  std::vector<ScheduledSource> scheduledSources();
   void onWindowResult(sdk::Batch&& batch);
   /// Pipeline and spool counters into the sinks' statuses (for /api/sources and /ready).
   void fillSinkStats(std::vector<SinkStatus>& sinks);
   /// Resolves the open alerts of sources the config no longer has; their records are sent
   /// with the next window result.
   void retireAlerts();
+  /// Appends the window's source's state as a source_status record when it changed.
+  void publishSourceStatus(sdk::Batch& batch);
 
   Logging& logging_;
   sdk::Clock& clock_;
@@ -140,6 +145,8 @@ class Runtime {
   std::mutex outcome_mutex_;
   std::map<std::string, sdk::Outcome> last_outcome_;  // to log a failure once per change
   std::map<std::string, std::string> last_window_;    // by source: its last window, for STATUS=
+  /// By source: the state last published as a source_status record (guarded by outcome_mutex_).
+  std::map<std::string, SourceStatus> published_status_;
   const ServiceNotifier* notifier_ = nullptr;
   bool started_ = false;
   bool stopped_ = false;

@@ -342,15 +342,16 @@ class Loader {
     bounded("max_body_bytes", 1024, 64 << 20, config_.http_max_body_bytes);
     bounded("max_connections", 16, 1'000'000, config_.http_max_connections);
     config_.http_session_ttl_ms = values.getDurationMs("session_ttl");
-    if (config_.http_session_ttl_ms < 1'000) fail(section, entries, "session_ttl", "must be at least 1s");
-    config_.http_trusted_proxies = config_detail::splitList(values.getString("trusted_proxies"), ',');
+    if (config_.http_session_ttl_ms < 1'000)
+      fail(section, entries, "session_ttl", "must be at least 1s");
+    config_.http_trusted_proxies =
+        config_detail::splitList(values.getString("trusted_proxies"), ',');
   }
 
   void applyAlerts(const IniSection& section, const std::vector<IniEntry>& entries) {
-    const SectionContext context{config_.file, config_.dir, section.name, section.line,
-                                 "[alerts]"};
-    const sdk::Config values("alerts", validateEntries(context, entries, alertsSectionSchema(),
-                                                       config_.secret_values));
+    const SectionContext context{config_.file, config_.dir, section.name, section.line, "[alerts]"};
+    const sdk::Config values(
+        "alerts", validateEntries(context, entries, alertsSectionSchema(), config_.secret_values));
     auto& alerts = config_.alerts;
     alerts.enabled = values.getBool("enabled", true);
     alerts.failure_window_ms = values.getDurationMs("failure_window");
@@ -358,7 +359,8 @@ class Loader {
       fail(section, entries, "failure_window", "must be at least 1m");
     }
     alerts.failure_min_calls = values.getInt("failure_min_calls");
-    if (alerts.failure_min_calls < 1) fail(section, entries, "failure_min_calls", "must be at least 1");
+    if (alerts.failure_min_calls < 1)
+      fail(section, entries, "failure_min_calls", "must be at least 1");
     alerts.failure_ratio = values.getDouble("failure_ratio");
     if (!(alerts.failure_ratio >= 0 && alerts.failure_ratio < 1)) {
       fail(section, entries, "failure_ratio", "must be at least 0 and below 1");
@@ -527,7 +529,8 @@ const sdk::ConfigSchema& httpSectionSchema() {
       makeKey("max_body_bytes", ConfigType::kInt, "1048576", "larger request bodies get 413"),
       makeKey("max_connections", ConfigType::kInt, "4096",
               "open connections (event streams included); more get 503"),
-      makeKey("session_ttl", ConfigType::kDuration, "720h", "lifetime of a dashboard login (720h = 30 days)"),
+      makeKey("session_ttl", ConfigType::kDuration, "720h",
+              "lifetime of a dashboard login (720h = 30 days)"),
       makeKey("trusted_proxies", ConfigType::kString, "",
               "comma-separated proxy addresses whose X-Forwarded-Proto/-For are believed"),
   };
@@ -539,8 +542,9 @@ bool isLoopbackBind(const std::string& bind) {
   std::string host = colon == std::string::npos ? bind : bind.substr(0, colon);
   if (host == "localhost" || host == "[::1]") return true;
   // 127.0.0.0/8
-  return host.rfind("127.", 0) == 0 &&
-         std::all_of(host.begin(), host.end(), [](char c) { return c == '.' || (c >= '0' && c <= '9'); });
+  return host.rfind("127.", 0) == 0 && std::all_of(host.begin(), host.end(), [](char c) {
+           return c == '.' || (c >= '0' && c <= '9');
+         });
 }
 
 const sdk::ConfigSchema& alertsSectionSchema() {

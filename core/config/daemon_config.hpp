@@ -41,9 +41,9 @@ struct DaemonConfig {
   std::string data_dir;  ///< default "<dir>/../data"
   std::string log_level = "info";
   std::int64_t shutdown_grace_ms = 5'000;
-  std::int64_t spool_max_bytes = 256ll << 20;         ///< per spooled sink, on disk
-  std::int64_t memory_queue_max_bytes = 64ll << 20;   ///< per sink, in memory
-  bool spool_fsync = true;                            ///< fdatasync the spool after each batch
+  std::int64_t spool_max_bytes = 256ll << 20;        ///< per spooled sink, on disk
+  std::int64_t memory_queue_max_bytes = 64ll << 20;  ///< per sink, in memory
+  bool spool_fsync = true;                           ///< fdatasync the spool after each batch
   std::string http_bind = "127.0.0.1:8080";
   std::string http_web_root;  ///< default "<dir>/../web/dist"
   std::string http_token;     ///< secret; empty = no auth
@@ -77,6 +77,15 @@ struct DaemonConfig {
   /// Every secret value seen so far: the http token, and plugin secrets once validateInstance
   /// has seen them. Feed this to maskSecrets before anything reaches a log or an output.
   std::set<std::string> secret_values;
+
+  /// The plugin ids the [source.*] and [sink.*] sections use (what has to be loaded).
+  std::set<std::string> pluginIds() const {
+    std::set<std::string> ids;
+    for (const auto* sections : {&sources, &sinks}) {
+      for (const InstanceSection& section : *sections) ids.insert(section.plugin);
+    }
+    return ids;
+  }
 };
 
 /// The keys [gatherd] and [http] accept, with their types and defaults (paths relative to the

@@ -1,6 +1,6 @@
 #include "core/config/redaction.hpp"
 
-#include "gatherd/sdk/redaction.hpp"
+#include "gatherd/sdk/support/redaction.hpp"
 
 namespace gatherd::core {
 

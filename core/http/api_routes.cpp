@@ -8,12 +8,12 @@
 
 #include <spdlog/spdlog.h>
 
-#include "api_json/api_json.hpp"
 #include "core/http/query_params.hpp"
+#include "gatherd/lib/api_json/api_json.hpp"
+#include "gatherd/lib/json/json_writer.hpp"
+#include "gatherd/lib/json/time_format.hpp"
 #include "gatherd/sdk/abi.hpp"
 #include "gatherd/sdk/config.hpp"
-#include "json/json_writer.hpp"
-#include "json/time_format.hpp"
 
 namespace gatherd::core {
 namespace {
@@ -23,6 +23,9 @@ constexpr std::int64_t kHourMs = 60 * kMinuteMs;
 constexpr std::int64_t kDayMs = 24 * kHourMs;
 constexpr std::int64_t kMaxTimeSeriesPoints = 2'000;
 constexpr std::int64_t kStatsCacheMs = 1'000;
+// While one request computes a newer /api/stats, the others take the previous body up to this
+// old; an older one (a computation stuck behind a long lock) is not served, they compute too.
+constexpr std::int64_t kStatsStaleMs = 10'000;
 const char* const kWindowNames[] = {"30m", "1h", "1d", "today", "7d", "30d", "month"};
 
 /// A store call failed: the client did nothing wrong, so 503 rather than 400 or 500.
@@ -75,12 +78,18 @@ sdk::RangeQuery rangeQuery(const QueryParams& params, const std::string& range_n
 bool resolveRange(const std::string& name, std::int64_t now_ms, int utc_offset_minutes,
                   std::int64_t& from_ms) {
   const std::int64_t offset_ms = static_cast<std::int64_t>(utc_offset_minutes) * kMinuteMs;
-  if (name == "30m") from_ms = now_ms - 30 * kMinuteMs;
-  else if (name == "1h") from_ms = now_ms - kHourMs;
-  else if (name == "1d") from_ms = now_ms - kDayMs;
-  else if (name == "7d") from_ms = now_ms - 7 * kDayMs;
-  else if (name == "30d") from_ms = now_ms - 30 * kDayMs;
-  else if (name == "today") from_ms = floorDiv(now_ms + offset_ms, kDayMs) * kDayMs - offset_ms;
+  if (name == "30m")
+    from_ms = now_ms - 30 * kMinuteMs;
+  else if (name == "1h")
+    from_ms = now_ms - kHourMs;
+  else if (name == "1d")
+    from_ms = now_ms - kDayMs;
+  else if (name == "7d")
+    from_ms = now_ms - 7 * kDayMs;
+  else if (name == "30d")
+    from_ms = now_ms - 30 * kDayMs;
+  else if (name == "today")
+    from_ms = floorDiv(now_ms + offset_ms, kDayMs) * kDayMs - offset_ms;
   else if (name == "month") {
     const json::CivilDate local = json::civilFromDays(floorDiv(now_ms + offset_ms, kDayMs));
     from_ms = json::daysFromCivil(local.year, local.month, 1) * kDayMs - offset_ms;
@@ -115,11 +124,20 @@ ApiRoutes::ApiRoutes(SourceStatusRegistry& sources, StoreProvider store_provider
 }
 
 bool ApiRoutes::isCoreRoute(const std::string& path) {
-  static const std::set<std::string, std::less<>> kRoutes = {
-      "/health",          "/ready",          "/api/version",           "/api/sources",
-      "/api/windows",     "/api/invocations", "/api/stats",            "/api/stats/summary",
-      "/api/stats/timeseries", "/api/stats/errors", "/api/stats/models", "/api/stats/latency",
-      "/api/quota/latest", "/api/alerts"};
+  static const std::set<std::string, std::less<>> kRoutes = {"/health",
+                                                             "/ready",
+                                                             "/api/version",
+                                                             "/api/sources",
+                                                             "/api/windows",
+                                                             "/api/invocations",
+                                                             "/api/stats",
+                                                             "/api/stats/summary",
+                                                             "/api/stats/timeseries",
+                                                             "/api/stats/errors",
+                                                             "/api/stats/models",
+                                                             "/api/stats/latency",
+                                                             "/api/quota/latest",
+                                                             "/api/alerts"};
   return kRoutes.count(path) != 0;
 }
 
@@ -176,7 +194,8 @@ sdk::HttpResponse ApiRoutes::alerts(const std::string& query) {
 
 sdk::Store& ApiRoutes::requireStore() {
   sdk::Store* store = store_provider_ ? store_provider_() : nullptr;
-  if (store == nullptr) throw StoreFailure("no store is configured (add a store sink such as sqlite)");
+  if (store == nullptr)
+    throw StoreFailure("no store is configured (add a store sink such as sqlite)");
   return *store;
 }
 
@@ -230,11 +249,15 @@ sdk::HttpResponse ApiRoutes::sourcesList() {
     writer.key("authHint").string(status.auth_hint);
     writer.key("intervalMs").integer(status.interval_ms);
     writer.key("lastWindow");
-    if (status.last_window) writer.raw(api_json::window(*status.last_window));
-    else writer.null();
+    if (status.last_window)
+      writer.raw(api_json::window(*status.last_window));
+    else
+      writer.null();
     writer.key("lastSuccessAt");
-    if (status.last_success_ms > 0) writer.string(json::formatIsoUtc(status.last_success_ms));
-    else writer.null();
+    if (status.last_success_ms > 0)
+      writer.string(json::formatIsoUtc(status.last_success_ms));
+    else
+      writer.null();
     writer.key("consecutiveFailures").integer(status.consecutive_failures);
     writer.endObject();
   }
@@ -264,8 +287,10 @@ sdk::HttpResponse ApiRoutes::sourcesList() {
       writer.key("badRecords").integer(sink.spool_bad_records);
       writer.key("writeErrors").integer(sink.spool_write_errors);
       writer.key("writeError");
-      if (sink.spool_error.empty()) writer.null();
-      else writer.string(sink.spool_error);
+      if (sink.spool_error.empty())
+        writer.null();
+      else
+        writer.string(sink.spool_error);
       writer.endObject();
     } else {
       writer.null();
@@ -280,8 +305,10 @@ namespace {
 
 void nextCursor(json::Writer& writer, const std::string& cursor) {
   writer.key("nextCursor");
-  if (cursor.empty()) writer.null();
-  else writer.string(cursor);
+  if (cursor.empty())
+    writer.null();
+  else
+    writer.string(cursor);
 }
 
 // Store cursors are opaque; a store reports a cursor it cannot read by naming it.
@@ -292,7 +319,8 @@ void checkPage(const sdk::Status& status, const std::string& cursor, const char*
   check(status, what);
 }
 
-void checkTimeOrder(const std::optional<std::int64_t>& from, const std::optional<std::int64_t>& to) {
+void checkTimeOrder(const std::optional<std::int64_t>& from,
+                    const std::optional<std::int64_t>& to) {
   if (from && to && *from > *to) throw ParameterError("from", "from must not be after to");
 }
 
@@ -368,15 +396,45 @@ ApiRoutes::StatsKey ApiRoutes::statsKey(const std::string& query) {
   return key;
 }
 
-std::optional<std::string> ApiRoutes::freshStats(const std::string& cache_key,
-                                                 std::int64_t now_ms, std::int64_t sequence) {
+std::optional<std::string> ApiRoutes::usableStatsLocked(const std::string& cache_key,
+                                                        std::int64_t now_ms,
+                                                        std::int64_t sequence) const {
+  auto it = stats_cache_.find(cache_key);
+  if (it == stats_cache_.end() || it->second.body.empty()) return std::nullopt;
+  const CachedBody& cached = it->second;
+  const std::int64_t age_ms = now_ms - cached.computed_ms;
+  if (age_ms < 0) return std::nullopt;  // the clock went back: compute it again
+  if (cached.sequence == sequence && age_ms < kStatsCacheMs) return cached.body;
+  if (cached.refreshing && age_ms < kStatsStaleMs) return cached.body;
+  return std::nullopt;
+}
+
+std::optional<std::string> ApiRoutes::freshStats(const std::string& cache_key, std::int64_t now_ms,
+                                                 std::int64_t sequence) {
+  std::lock_guard lock(cache_mutex_);
+  return usableStatsLocked(cache_key, now_ms, sequence);
+}
+
+std::optional<std::string> ApiRoutes::freshStatsOrClaim(const std::string& cache_key,
+                                                        std::int64_t now_ms,
+                                                        std::int64_t sequence) {
+  std::lock_guard lock(cache_mutex_);
+  if (auto body = usableStatsLocked(cache_key, now_ms, sequence)) return body;
+  if (stats_cache_.size() > 256 && stats_cache_.count(cache_key) == 0) stats_cache_.clear();
+  stats_cache_[cache_key].refreshing = true;
+  return std::nullopt;
+}
+
+void ApiRoutes::storeStats(const std::string& cache_key, std::int64_t now_ms, std::int64_t sequence,
+                           const std::string& body) {
+  std::lock_guard lock(cache_mutex_);
+  stats_cache_[cache_key] = CachedBody{sequence, now_ms, body, false};
+}
+
+void ApiRoutes::abandonStats(const std::string& cache_key) {
   std::lock_guard lock(cache_mutex_);
   auto it = stats_cache_.find(cache_key);
-  if (it != stats_cache_.end() && it->second.sequence == sequence &&
-      now_ms - it->second.computed_ms >= 0 && now_ms - it->second.computed_ms < kStatsCacheMs) {
-    return it->second.body;
-  }
-  return std::nullopt;
+  if (it != stats_cache_.end()) it->second.refreshing = false;
 }
 
 std::optional<sdk::HttpResponse> ApiRoutes::cachedAnswer(const sdk::HttpRequest& request) {
@@ -402,32 +460,36 @@ sdk::HttpResponse ApiRoutes::stats(const std::string& query) {
   sdk::Store& store = requireStore();
   const std::int64_t now_ms = now_ms_();
   const std::int64_t sequence = store.latestSequence();
-  // The dashboard polls this on every change; one computation per second and change is enough.
-  if (auto cached = freshStats(cache_key, now_ms, sequence)) return jsonOk(std::move(*cached));
+  // The dashboard polls this on every change; one computation per second and change is enough,
+  // and one at a time.
+  if (auto cached = freshStatsOrClaim(cache_key, now_ms, sequence)) {
+    return jsonOk(std::move(*cached));
+  }
   std::string body;
-  json::Writer writer(body);
-  writer.beginObject();
-  sdk::RangeQuery range;
-  range.source = source;
-  sdk::Totals all_time;
-  check(store.totals(range, all_time), "totals");
-  writer.key("allTime").raw(api_json::totals(all_time));
-  writer.key("windows").beginObject();
-  for (const char* name : kWindowNames) {
-    std::int64_t from_ms = 0;
-    resolveRange(name, now_ms, offset, from_ms);
-    range.from_ms = from_ms;
-    range.to_ms = now_ms + 1;
-    sdk::Totals totals;
-    check(store.totals(range, totals), "totals");
-    writer.key(name).raw(api_json::totals(totals));
+  try {
+    json::Writer writer(body);
+    writer.beginObject();
+    sdk::RangeQuery range;
+    range.source = source;
+    sdk::Totals all_time;
+    check(store.totals(range, all_time), "totals");
+    writer.key("allTime").raw(api_json::totals(all_time));
+    writer.key("windows").beginObject();
+    for (const char* name : kWindowNames) {
+      std::int64_t from_ms = 0;
+      resolveRange(name, now_ms, offset, from_ms);
+      range.from_ms = from_ms;
+      range.to_ms = now_ms + 1;
+      sdk::Totals totals;
+      check(store.totals(range, totals), "totals");
+      writer.key(name).raw(api_json::totals(totals));
+    }
+    writer.endObject().endObject();
+  } catch (...) {
+    abandonStats(cache_key);  // a store failure: the next request computes it again
+    throw;
   }
-  writer.endObject().endObject();
-  {
-    std::lock_guard lock(cache_mutex_);
-    if (stats_cache_.size() > 256) stats_cache_.clear();
-    stats_cache_[cache_key] = CachedBody{sequence, now_ms, body};
-  }
+  storeStats(cache_key, now_ms, sequence, body);
   return jsonOk(std::move(body));
 }
 
@@ -458,7 +520,8 @@ sdk::HttpResponse ApiRoutes::timeseries(const std::string& query) {
   sdk::TimeSeriesQuery series;
   series.range = rangeQuery(params, "range", now_ms, range_name);
   series.utc_offset_minutes = params.utcOffset("tz");
-  const std::string bucket = params.choice("bucket", {"1m", "5m", "15m", "1h", "6h", "1d"}).value_or("1h");
+  const std::string bucket =
+      params.choice("bucket", {"1m", "5m", "15m", "1h", "6h", "1d"}).value_or("1h");
   series.bucket_ms = *sdk::parseDurationMs(bucket == "1d" ? "24h" : bucket);
   if ((now_ms - *series.range.from_ms) / series.bucket_ms > kMaxTimeSeriesPoints) {
     throw ParameterError("bucket", "bucket " + bucket + " is too small for range " + range_name +
@@ -537,8 +600,10 @@ sdk::HttpResponse ApiRoutes::latency(const std::string& query) {
   check(requireStore().latency(range, stats), "latency");
   auto percentile = [](json::Writer& writer, const char* name, const std::optional<double>& value) {
     writer.key(name);
-    if (value) writer.number(*value);
-    else writer.null();
+    if (value)
+      writer.number(*value);
+    else
+      writer.null();
   };
   std::string body;
   json::Writer writer(body);
@@ -566,8 +631,10 @@ sdk::HttpResponse ApiRoutes::quotaLatest(const std::string& query) {
   sdk::Store& store = requireStore();
   // Quota records do not carry their source: ask per instance so each item can name it.
   std::vector<std::string> names;
-  if (source) names.push_back(*source);
-  else for (const auto& status : sources_.snapshot()) names.push_back(status.name);
+  if (source)
+    names.push_back(*source);
+  else
+    for (const auto& status : sources_.snapshot()) names.push_back(status.name);
   std::string body;
   json::Writer writer(body);
   writer.beginObject().key("items").beginArray();

@@ -66,14 +66,30 @@ class ApiRoutes {
   };
   /// Parses /api/stats's query (throws ParameterError like the route).
   static StatsKey statsKey(const std::string& query);
-  /// The cached body for `cache_key` if it was computed at `sequence` less than a second ago.
+  /// The cached body for `cache_key` if it was computed at `sequence` less than a second ago,
+  /// or, while another request is computing a newer one, the one before it (at most
+  /// kStatsStaleMs old).
   std::optional<std::string> freshStats(const std::string& cache_key, std::int64_t now_ms,
                                         std::int64_t sequence);
+  /// freshStats() or, when it has nothing, marks `cache_key` as being computed by the caller
+  /// (then the caller must call storeStats() or abandonStats()).
+  std::optional<std::string> freshStatsOrClaim(const std::string& cache_key, std::int64_t now_ms,
+                                               std::int64_t sequence);
+  void storeStats(const std::string& cache_key, std::int64_t now_ms, std::int64_t sequence,
+                  const std::string& body);
+  void abandonStats(const std::string& cache_key);
+  /// Under cache_mutex_.
+  std::optional<std::string> usableStatsLocked(const std::string& cache_key, std::int64_t now_ms,
+                                               std::int64_t sequence) const;
 
   struct CachedBody {
     std::int64_t sequence = -1;
     std::int64_t computed_ms = 0;
     std::string body;
+    /// One request is computing a newer body: the others answer with this one meanwhile instead
+    /// of all running the same dozen store queries at once (every second, at the cache's expiry,
+    /// each open dashboard and each keep-alive client would otherwise miss together).
+    bool refreshing = false;
   };
 
   SourceStatusRegistry& sources_;

@@ -17,11 +17,11 @@
 #include <unordered_map>
 
 #include <boost/asio/bind_executor.hpp>
+#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <boost/asio/strand.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
@@ -157,9 +157,7 @@ class StreamImpl;
 struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
   Impl(HttpServerOptions opts, SourceStatusRegistry& sources,
        std::function<sdk::Store*()> store_provider)
-      : options(std::move(opts)),
-        api(sources, std::move(store_provider)),
-        files(options.web_root) {
+      : options(std::move(opts)), api(sources, std::move(store_provider)), files(options.web_root) {
     for (auto& host : options.hosts) host = hostWithoutPort(host);
     api.setAlertsProvider(options.alerts_json);
   }
@@ -194,7 +192,9 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
   }
   void describeMetrics();
   void publishMetrics();
-  void schedulePublish();
+  /// Has the registry call publishMetrics() whenever it is read (a scrape, the core's
+  /// telemetry): no timer wakes an idle process for it.
+  void publishOnRead();
   void registerConnection(std::uint64_t id, const std::shared_ptr<Connection>& connection);
   void unregisterConnection(std::uint64_t id);
 
@@ -216,7 +216,7 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
   bool started = false;
   bool stopped = false;
 
-  // Counters, published to the MetricsRegistry once a second (and at stop).
+  // Counters, published to the MetricsRegistry when it is read (and at stop).
   std::atomic<std::int64_t> requests[static_cast<int>(RouteClass::kCount)][kStatusClasses] = {};
   std::atomic<std::int64_t> refused{0}, fd_exhausted{0}, header_timeouts{0}, body_timeouts{0},
       keepalive_timeouts{0}, streams_dropped{0};
@@ -238,10 +238,16 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
   // Declared last: destroyed first, so pending handlers (which hold connections that refer to
   // this object) go before the members they use.
   std::unique_ptr<asio::thread_pool> workers;
-  std::unique_ptr<asio::io_context> io;
+  /// One per I/O thread, each run by that thread alone: a connection lives on one of them (its
+  /// handlers are serialised without a strand), and the threads share no epoll set, scheduler
+  /// lock or queue (with one shared io_context, 16 busy keep-alive connections spent much of
+  /// their time on that lock and in wake-ups). ios[0] also runs the acceptor and the timers.
+  std::vector<std::unique_ptr<asio::io_context>> ios;
+  /// Keeps each context's run() going while it has no connection yet.
+  std::vector<asio::executor_work_guard<asio::io_context::executor_type>> io_guards;
+  std::size_t next_io = 0;  ///< the context the next accepted connection goes to (acceptor only)
   std::unique_ptr<tcp::acceptor> acceptor;
   std::unique_ptr<asio::steady_timer> accept_timer;
-  std::unique_ptr<asio::steady_timer> publish_timer;
   std::vector<std::thread> threads;
 };
 
@@ -268,7 +274,7 @@ class StreamImpl final : public sdk::Stream {
     return open_ && !closing_;
   }
 
-  // Connection side (on its strand).
+  // Connection side (on its I/O thread).
   /// Queues without the capacity check (the head, the final text).
   void queueUnbounded(std::shared_ptr<const std::string> data);
   /// Moves what is queued into `out` (marks the stream as writing); false when nothing is queued.
@@ -343,7 +349,7 @@ class Connection final : public std::enable_shared_from_this<Connection> {
     impl_->unregisterConnection(id_);
   }
 
-  /// From the acceptor: starts serving on the connection's strand.
+  /// From the acceptor: starts serving on the connection's I/O thread.
   void begin() {
     asio::post(socket_.get_executor(), [self = shared_from_this()] {
       self->armTimer(self->impl_->options.header_timeout_ms, Timeout::kHeader);
@@ -637,7 +643,7 @@ sdk::StreamWrite StreamImpl::write(std::shared_ptr<const std::string> data,
     }
   }
   if (drop) {
-    // The connection closes the socket and fires on_closed on its strand.
+    // The connection closes the socket and fires on_closed on its I/O thread.
     if (auto connection = connection_.lock()) connection->wakeStream();
     return sdk::StreamWrite::kDropped;
   }
@@ -754,7 +760,7 @@ std::shared_ptr<sdk::Stream> Connection::acceptStream(const sdk::HttpResponse& h
   for (const auto& [name, value] : head.headers) text += name + ": " + value + "\r\n";
   text += "\r\n" + head.body;
   stream->queueUnbounded(std::make_shared<const std::string>(std::move(text)));
-  pending_stream_ = stream;  // read by startStream() on the strand, after the handler returned
+  pending_stream_ = stream;  // read by startStream() on the I/O thread, after the handler returned
   return stream;
 }
 
@@ -833,8 +839,10 @@ void Connection::handleRequest() {
     const Impl::Auth auth =
         route != nullptr ? impl_->authorizeRoute(*route, request_) : impl_->authorize(request_);
     if (auth == Impl::Auth::kBlocked) {
-      return respond(route_class, withCors(impl_->tooManyFailures(impl_->blockedFor(impl_->clientKey(request_)))),
-                     head_only);
+      return respond(
+          route_class,
+          withCors(impl_->tooManyFailures(impl_->blockedFor(impl_->clientKey(request_)))),
+          head_only);
     }
     if (auth != Impl::Auth::kOk) {
       auto answer = jsonError(401, "missing or invalid token (send Authorization: Bearer <token>)");
@@ -1098,13 +1106,15 @@ void Impl::recordFailure(const std::string& key, const char* what) {
   // Never the token: only who, what and how often.
   if (count == 1 || blocked_now) {
     spdlog::warn("http: {} from {} ({} in the last minute{})", what, key, count,
-                 blocked_now ? "; answering 429 to it for " + std::to_string(options.auth_block_ms / 1000) + " s"
+                 blocked_now ? "; answering 429 to it for " +
+                                   std::to_string(options.auth_block_ms / 1000) + " s"
                              : std::string());
   }
 }
 
 sdk::HttpResponse Impl::tooManyFailures(std::int64_t seconds) const {
-  auto answer = jsonError(429, "too many failed logins or bad tokens from this address; retry later");
+  auto answer =
+      jsonError(429, "too many failed logins or bad tokens from this address; retry later");
   answer.headers.emplace_back("Retry-After", std::to_string(std::max<std::int64_t>(1, seconds)));
   return answer;
 }
@@ -1190,13 +1200,16 @@ sdk::HttpResponse Impl::login(const sdk::HttpRequest& request) {
   if (const auto seconds = blockedFor(key)) return tooManyFailures(seconds);
   // The dashboard's form posts token=<value>; scripts may post {"token": "..."}.
   std::string given;
-  const auto type = request.headers.count("content-type") ? lower(request.headers.at("content-type"))
-                                                          : std::string();
+  const auto type = request.headers.count("content-type")
+                        ? lower(request.headers.at("content-type"))
+                        : std::string();
   if (type.rfind("application/json", 0) == 0) {
     const auto name = request.body.find("\"token\"");
-    const auto open = name == std::string::npos ? name : request.body.find('"', request.body.find(':', name));
+    const auto open =
+        name == std::string::npos ? name : request.body.find('"', request.body.find(':', name));
     const auto close = open == std::string::npos ? open : request.body.find('"', open + 1);
-    if (close == std::string::npos) return jsonError(400, "body must be {\"token\": \"...\"}", "token");
+    if (close == std::string::npos)
+      return jsonError(400, "body must be {\"token\": \"...\"}", "token");
     given = request.body.substr(open + 1, close - open - 1);
   } else {
     try {
@@ -1228,9 +1241,10 @@ sdk::HttpResponse Impl::login(const sdk::HttpRequest& request) {
   }
   sdk::HttpResponse response;
   response.body = R"({"authenticated":true,"tokenRequired":true})";
-  response.headers.emplace_back(
-      "Set-Cookie", std::string(HttpServer::kSessionCookie) + "=" + id + "; Path=/; HttpOnly; SameSite=Strict; Max-Age=" +
-                        std::to_string(options.session_ttl_ms / 1000) + (viaTls(request) ? "; Secure" : ""));
+  response.headers.emplace_back("Set-Cookie", std::string(HttpServer::kSessionCookie) + "=" + id +
+                                                  "; Path=/; HttpOnly; SameSite=Strict; Max-Age=" +
+                                                  std::to_string(options.session_ttl_ms / 1000) +
+                                                  (viaTls(request) ? "; Secure" : ""));
   response.headers.emplace_back("Cache-Control", "no-store");
   return response;
 }
@@ -1271,11 +1285,12 @@ void Impl::addCors(const sdk::HttpRequest& request,
 
 void Impl::doAccept() {
   if (stopping.load()) return;
-  acceptor->async_accept(
-      asio::make_strand(*io),
-      [self = shared_from_this()](const boost::system::error_code& error, tcp::socket socket) {
-        self->onAccept(error, std::move(socket));
-      });
+  // Round robin: busy and idle connections spread evenly enough for a handful of threads.
+  asio::io_context& target = *ios[next_io++ % ios.size()];
+  acceptor->async_accept(target, [self = shared_from_this()](const boost::system::error_code& error,
+                                                             tcp::socket socket) {
+    self->onAccept(error, std::move(socket));
+  });
 }
 
 void Impl::onAccept(const boost::system::error_code& error, tcp::socket socket) {
@@ -1388,8 +1403,8 @@ void Impl::publishMetrics() {
   if (options.metrics == nullptr) return;
   std::lock_guard lock(publish_mutex);
   auto& registry = *options.metrics;
-  // The hot paths count in plain atomics; this moves the difference into the registry once a
-  // second, so a request never takes the registry's lock.
+  // The hot paths count in plain atomics; this moves the difference into the registry when it
+  // is read, so a request never takes the registry's lock.
   auto publish = [&registry](const char* family, const sdk::MetricLabels& labels,
                              std::atomic<std::int64_t>& counter, std::int64_t& published) {
     const std::int64_t now = counter.load();
@@ -1414,12 +1429,13 @@ void Impl::publishMetrics() {
   registry.set(metric::kStreams, {}, static_cast<double>(streams.load()));
 }
 
-void Impl::schedulePublish() {
-  publish_timer->expires_after(std::chrono::seconds(1));
-  publish_timer->async_wait([self = shared_from_this()](const boost::system::error_code& error) {
-    if (error || self->stopping.load()) return;
+void Impl::publishOnRead() {
+  if (options.metrics == nullptr) return;
+  options.metrics->addRefresher([weak = std::weak_ptr<Impl>(shared_from_this())] {
+    auto self = weak.lock();
+    if (!self) return false;
     self->publishMetrics();
-    self->schedulePublish();
+    return true;
   });
 }
 
@@ -1481,17 +1497,22 @@ void HttpServer::start() {
   std::call_once(process_setup, [] { std::signal(SIGPIPE, SIG_IGN); });
   Impl& impl = *impl_;
   const HttpServerOptions& options = impl.options;
-  impl.io = std::make_unique<asio::io_context>(std::max(1, options.io_threads));
-  impl.acceptor = std::make_unique<tcp::acceptor>(asio::make_strand(*impl.io));
-  impl.accept_timer = std::make_unique<asio::steady_timer>(impl.acceptor->get_executor());
-  impl.publish_timer = std::make_unique<asio::steady_timer>(*impl.io);
+  const int io_threads = std::max(1, options.io_threads);
+  for (int i = 0; i < io_threads; ++i) {
+    // Concurrency hint 1: each context is run by one thread only.
+    impl.ios.push_back(std::make_unique<asio::io_context>(1));
+    impl.io_guards.push_back(asio::make_work_guard(*impl.ios.back()));
+  }
+  asio::io_context& first = *impl.ios.front();
+  impl.acceptor = std::make_unique<tcp::acceptor>(first);
+  impl.accept_timer = std::make_unique<asio::steady_timer>(first);
   try {
     const auto colon = options.bind.rfind(':');
     if (colon == std::string::npos) throw std::runtime_error("expected host:port");
     std::string host = options.bind.substr(0, colon);
     if (host.size() > 1 && host.front() == '[' && host.back() == ']')
       host = host.substr(1, host.size() - 2);
-    tcp::resolver resolver(*impl.io);
+    tcp::resolver resolver(first);
     const auto results =
         resolver.resolve(host, options.bind.substr(colon + 1), tcp::resolver::numeric_service);
     if (results.empty()) throw std::runtime_error("the host resolves to no address");
@@ -1505,8 +1526,8 @@ void HttpServer::start() {
   } catch (const std::exception& error) {
     impl.acceptor.reset();
     impl.accept_timer.reset();
-    impl.publish_timer.reset();
-    impl.io.reset();
+    impl.io_guards.clear();
+    impl.ios.clear();
     throw std::runtime_error("[http] bind = " + options.bind + ": cannot listen: " + error.what());
   }
   const int worker_threads = std::max(1, options.worker_threads);
@@ -1525,9 +1546,9 @@ void HttpServer::start() {
   }
   impl.doAccept();
   impl.describeMetrics();
-  impl.schedulePublish();
-  for (int i = 0; i < std::max(1, options.io_threads); ++i) {
-    impl.threads.emplace_back([io = impl.io.get()] {
+  impl.publishOnRead();
+  for (int i = 0; i < io_threads; ++i) {
+    impl.threads.emplace_back([io = impl.ios[static_cast<std::size_t>(i)].get()] {
       for (;;) {
         try {
           io->run();
@@ -1568,7 +1589,8 @@ void HttpServer::stop() {
   while (impl.connections.load() > 0 && Clock::now() < deadline) {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
-  impl.io->stop();
+  impl.io_guards.clear();
+  for (auto& io : impl.ios) io->stop();
   for (auto& thread : impl.threads) thread.join();
   impl.threads.clear();
   impl.publishMetrics();
@@ -1576,8 +1598,7 @@ void HttpServer::stop() {
   // Destroys what is left (connections that did not finish in time) while Impl is alive.
   impl.acceptor.reset();
   impl.accept_timer.reset();
-  impl.publish_timer.reset();
-  impl.io.reset();
+  impl.ios.clear();
 }
 
 std::uint16_t HttpServer::port() const {

@@ -41,9 +41,9 @@ struct HttpServerOptions {
   /// Peers whose X-Forwarded-Proto / X-Forwarded-For are believed (for Secure cookies and the
   /// failed-login limit). Plain addresses, e.g. "127.0.0.1".
   std::vector<std::string> trusted_proxies;
-  int max_auth_failures = 10;               ///< bad tokens per client address and minute before 429
-  std::int64_t auth_block_ms = 60'000;      ///< how long such an address gets 429
-  MetricsRegistry* metrics = nullptr;          ///< http_* counters and gauges (instance "http")
+  int max_auth_failures = 10;           ///< bad tokens per client address and minute before 429
+  std::int64_t auth_block_ms = 60'000;  ///< how long such an address gets 429
+  MetricsRegistry* metrics = nullptr;   ///< http_* counters and gauges (instance "http")
   /// The body of /api/alerts for at most N recent alerts (empty: alerts are off).
   std::function<std::string(std::size_t)> alerts_json;
 };

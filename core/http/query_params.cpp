@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <charconv>
 
-#include "json/time_format.hpp"
+#include "gatherd/lib/json/time_format.hpp"
 
 namespace gatherd::core {
 namespace {
@@ -16,8 +16,8 @@ int hexValue(char c) {
 }
 
 bool allDigits(std::string_view text) {
-  return !text.empty() && std::all_of(text.begin(), text.end(),
-                                      [](char c) { return c >= '0' && c <= '9'; });
+  return !text.empty() &&
+         std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; });
 }
 
 }  // namespace
@@ -54,7 +54,8 @@ QueryParams::QueryParams(std::string_view query) {
     std::size_t equals = pair.find('=');
     auto name = percentDecode(pair.substr(0, equals), true);
     if (!name || name->empty()) throw ParameterError("query", "malformed query string");
-    std::string raw(equals == std::string_view::npos ? std::string_view() : pair.substr(equals + 1));
+    std::string raw(equals == std::string_view::npos ? std::string_view()
+                                                     : pair.substr(equals + 1));
     if (!percentDecode(raw, true)) throw ParameterError(*name, "malformed escape in " + *name);
     if (!values_.emplace(*name, std::move(raw)).second) {
       throw ParameterError(*name, "parameter " + *name + " given more than once");
@@ -107,8 +108,9 @@ int QueryParams::utcOffset(const std::string& name) const {
   if (it == values_.end() || it->second.empty()) return 0;
   auto value = percentDecode(it->second, false);
   // Only the documented forms: "Z" or ±HH:MM.
-  if (value && (*value == "Z" || (value->size() == 6 && ((*value)[0] == '+' || (*value)[0] == '-') &&
-                                  (*value)[3] == ':'))) {
+  if (value &&
+      (*value == "Z" ||
+       (value->size() == 6 && ((*value)[0] == '+' || (*value)[0] == '-') && (*value)[3] == ':'))) {
     if (auto minutes = json::parseUtcOffset(*value)) {
       if (*minutes >= -14 * 60 && *minutes <= 14 * 60) return *minutes;
     }

@@ -4,9 +4,9 @@
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
-#include <sys/stat.h>
 
 #include "core/http/api_routes.hpp"
+#include <sys/stat.h>
 
 namespace gatherd::core {
 namespace {
@@ -117,15 +117,15 @@ sdk::HttpResponse StaticFiles::serve(const std::string& decoded_path, bool accep
     response.content_type = mimeType(relative);
     response.headers.emplace_back("Content-Encoding", "gzip");
     response.headers.emplace_back("Vary", "Accept-Encoding");
-    response.headers.emplace_back(
-        "Cache-Control", is_asset ? "public, max-age=31536000, immutable" : "no-cache");
+    response.headers.emplace_back("Cache-Control",
+                                  is_asset ? "public, max-age=31536000, immutable" : "no-cache");
     return response;
   }
   if (readInsideRoot(relative, response.body, real)) {
     response.content_type = mimeType(real);
     if (accepts_gzip) response.headers.emplace_back("Vary", "Accept-Encoding");
-    response.headers.emplace_back(
-        "Cache-Control", is_asset ? "public, max-age=31536000, immutable" : "no-cache");
+    response.headers.emplace_back("Cache-Control",
+                                  is_asset ? "public, max-age=31536000, immutable" : "no-cache");
     return response;
   }
   // A missing asset or file name is a real 404; any other path is a client-side route.

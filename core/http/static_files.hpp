@@ -9,7 +9,8 @@ namespace gatherd::core {
 
 /// Files under one root directory. `/assets/*` (content-hashed names) get a year-long immutable
 /// cache; index.html answers every path that is not a file (the SPA's history routes). Paths
-/// with a segment that starts with '.' (`..`, `.env`, `.git/`), encoded separators or NULs, and symlinks that lead out of the root are refused.
+/// with a segment that starts with '.' (`..`, `.env`, `.git/`), encoded separators or NULs, and
+/// symlinks that lead out of the root are refused.
 class StaticFiles {
  public:
   /// An empty or missing root serves nothing (every lookup is a 404).

@@ -5,7 +5,6 @@
 #include <spdlog/pattern_formatter.h>
 #include <spdlog/sinks/base_sink.h>
 
-
 namespace gatherd::core {
 namespace {
 
@@ -65,7 +64,9 @@ void SecretSet::rebuildLocked() {
   mask_.replace(all);
 }
 
-std::string SecretSet::mask(std::string_view text) const { return mask_.apply(text); }
+std::string SecretSet::mask(std::string_view text) const {
+  return mask_.apply(text);
+}
 
 Logging::Logging() : Logging(std::cerr) {}
 

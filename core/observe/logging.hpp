@@ -11,7 +11,7 @@
 #include <spdlog/logger.h>
 
 #include "gatherd/sdk/host.hpp"
-#include "gatherd/sdk/redaction.hpp"
+#include "gatherd/sdk/support/redaction.hpp"
 
 namespace gatherd::core {
 

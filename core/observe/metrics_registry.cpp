@@ -116,8 +116,21 @@ void MetricsRegistry::observe(std::string_view family, const sdk::MetricLabels& 
   ++series->count;
 }
 
+void MetricsRegistry::addRefresher(std::function<bool()> refresh) {
+  std::lock_guard lock(refreshers_mutex_);
+  refreshers_.push_back(std::move(refresh));
+}
+
+void MetricsRegistry::refresh() const {
+  std::lock_guard lock(refreshers_mutex_);
+  refreshers_.erase(std::remove_if(refreshers_.begin(), refreshers_.end(),
+                                   [](const std::function<bool()>& refresh) { return !refresh(); }),
+                    refreshers_.end());
+}
+
 double MetricsRegistry::labelledValue(std::string_view name,
                                       const sdk::MetricLabels& labels) const {
+  refresh();
   std::lock_guard lock(mutex_);
   auto family = families_.find(name);
   if (family == families_.end()) return 0;
@@ -128,6 +141,7 @@ double MetricsRegistry::labelledValue(std::string_view name,
 }
 
 void MetricsRegistry::collect(std::vector<sdk::MetricFamily>& out) const {
+  refresh();
   std::lock_guard lock(mutex_);
   for (const auto& [name, family] : families_) {
     if (family.series.empty()) continue;

@@ -3,6 +3,7 @@
 // (labelled by instance), read as a snapshot by the telemetry that /metrics exposes.
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <string>
@@ -59,6 +60,13 @@ class MetricsRegistry {
   /// Appends every family: the labelled ones and the plugin instances' series.
   void collect(std::vector<sdk::MetricFamily>& families) const;
 
+  /// `refresh` runs before each read of the labelled families (collect(), labelledValue()), on
+  /// the reader's thread and without the registry's lock held, so that a component counting in
+  /// its own atomics moves them in only when someone looks (instead of a timer waking it every
+  /// second). It returns false once it has nothing left to refresh (its owner is gone); it is
+  /// then dropped.
+  void addRefresher(std::function<bool()> refresh);
+
  private:
   struct Series {
     double value = 0;
@@ -76,6 +84,10 @@ class MetricsRegistry {
   Series* findSeries(std::string_view family, const sdk::MetricLabels& labels,
                      sdk::MetricType type);
 
+  void refresh() const;
+
+  mutable std::mutex refreshers_mutex_;  ///< taken before mutex_, never after
+  mutable std::vector<std::function<bool()>> refreshers_;
   mutable std::mutex mutex_;
   std::map<std::pair<std::string, std::string>, Sample, std::less<>> series_;
   std::map<std::string, Family, std::less<>> families_;

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "gatherd/sdk/streams.hpp"
+
 namespace gatherd::core {
 
 void SourceStatusRegistry::add(std::string name, std::string plugin, std::int64_t interval_ms) {
@@ -66,9 +68,23 @@ void SourceStatusRegistry::recordWindow(const sdk::WindowResult& window) {
   if (window.outcome == sdk::Outcome::kOk) {
     it->last_success_ms = std::max(it->last_success_ms, window.finished_ms);
     it->consecutive_failures = 0;
-  } else if (window.outcome != sdk::Outcome::kSkipped && window.outcome != sdk::Outcome::kAborted) {
+  } else if (windowFailed(window.outcome)) {
     ++it->consecutive_failures;
   }
+}
+
+sdk::Record sourceStatusRecord(const SourceStatus& status, std::int64_t time_ms) {
+  namespace f = sdk::streams::source_status;
+  sdk::Record record;
+  record.stream = sdk::streams::kSourceStatus;
+  record.key = status.name;
+  record.time_ms = time_ms;
+  record.fields = {{f::kState, std::string(instanceStateName(status.state))},
+                   {f::kStateReason, status.state_reason},
+                   {f::kAuthState, std::string(sdk::authStateName(status.auth_state))},
+                   {f::kAuthHint, status.auth_hint},
+                   {f::kConsecutiveFailures, status.consecutive_failures}};
+  return record;
 }
 
 std::vector<SourceStatus> SourceStatusRegistry::snapshot() const {
@@ -102,8 +118,8 @@ std::string SinkStatus::reason() const {
   if (degraded) return degraded_reason;
   if (!spool_error.empty()) return "the spool cannot write: " + spool_error;
   if (backlogged) {
-    return "writes are being retried; " + std::to_string(queued) + " batch(es) wait, the oldest for " +
-           std::to_string(oldest_age_ms / 1000) + " s";
+    return "writes are being retried; " + std::to_string(queued) +
+           " batch(es) wait, the oldest for " + std::to_string(oldest_age_ms / 1000) + " s";
   }
   return {};
 }

@@ -23,6 +23,15 @@ inline const char* instanceStateName(InstanceState state) {
   return "unknown";
 }
 
+/// Whether a window counts as a failure of its source: its poll ran and did not end ok. Skipped
+/// (not admitted) and aborted (shutdown) windows neither count nor reset the failures in a row.
+/// The one definition: /api/sources, the source_status records (SSE, the dashboard) and the
+/// source_down alert all read the count this rule makes.
+inline bool windowFailed(sdk::Outcome outcome) {
+  return outcome != sdk::Outcome::kOk && outcome != sdk::Outcome::kSkipped &&
+         outcome != sdk::Outcome::kAborted;
+}
+
 struct SourceStatus {
   std::string name;
   std::string plugin;
@@ -35,6 +44,9 @@ struct SourceStatus {
   std::int64_t last_success_ms = 0;  ///< 0 = never
   std::int64_t consecutive_failures = 0;
 };
+
+/// `status` as a record of stream source_status (key: the instance name), stamped `time_ms`.
+sdk::Record sourceStatusRecord(const SourceStatus& status, std::int64_t time_ms);
 
 /// What the core knows about each sink instance: the health the sink reported and the
 /// pipeline's and spool's counters for it (filled in by the app when a snapshot is taken).

@@ -14,8 +14,9 @@
 #include <thread>
 #include <utility>
 
+#include "core/observe/thread_name.hpp"
 #include "core/spool/batch_codec.hpp"
-#include "json/time_format.hpp"
+#include "gatherd/lib/json/time_format.hpp"
 
 namespace gatherd::core {
 namespace {
@@ -37,6 +38,9 @@ struct Entry {
   std::size_t bytes = 0;
   std::int64_t queued_utc_ms = 0;
   std::uint64_t id = 0;  // unique within the channel
+  // A window result without records for a stream-filtered sink: it only tells the sink that
+  // time passed, so it is never spooled and is not counted as data left undelivered.
+  bool tick = false;
 };
 
 struct Channel {
@@ -65,6 +69,22 @@ std::string describe(const sdk::Batch& batch) {
   return "batch of source '" + batch.window.source + "' window " +
          json::formatIsoUtc(batch.window.window_ms) + " (" + std::to_string(batch.records.size()) +
          " records)";
+}
+
+// The part of `batch` a sink that reads only `streams` gets: the batch itself when every
+// record is of those streams, else a copy with only those records (none: the window alone).
+std::shared_ptr<const sdk::Batch> ofStreams(const std::shared_ptr<const sdk::Batch>& batch,
+                                            const std::vector<std::string>& streams) {
+  const auto wanted = [&](const sdk::Record& record) {
+    return std::find(streams.begin(), streams.end(), record.stream) != streams.end();
+  };
+  if (std::all_of(batch->records.begin(), batch->records.end(), wanted)) return batch;
+  auto part = std::make_shared<sdk::Batch>();
+  part->window = batch->window;
+  for (const sdk::Record& record : batch->records) {
+    if (wanted(record)) part->records.push_back(record);
+  }
+  return part;
 }
 
 std::string mib(std::size_t bytes) {
@@ -134,11 +154,10 @@ class Pipeline::Impl {
         report(*channel,
                {"spool: " + std::to_string(recovery.pending) +
                     " batch(es) from the last run are delivered first" +
-                    (recovery.torn_tail_bytes > 0
-                         ? "; an incomplete last record (" +
-                               std::to_string(recovery.torn_tail_bytes) +
-                               " bytes, a write cut short) was ignored"
-                         : ""),
+                    (recovery.torn_tail_bytes > 0 ? "; an incomplete last record (" +
+                                                        std::to_string(recovery.torn_tail_bytes) +
+                                                        " bytes, a write cut short) was ignored"
+                                                  : ""),
                 recovery.bad_regions > 0});
       }
       Channel* raw = channel.get();
@@ -150,14 +169,23 @@ class Pipeline::Impl {
     if (!batch) return;
     const bool refused = stopped_.load();
     const std::size_t bytes = spool::approximateBytes(*batch);
-    std::string encoded;
+    std::string encoded;  // shared by the spooled sinks that take the whole batch
     for (auto& channel : channels_) {
       std::vector<Event> events;
+      std::shared_ptr<const sdk::Batch> part = batch;
+      std::size_t part_bytes = bytes;
+      std::string part_encoded;
+      if (!channel->options.streams.empty()) {
+        part = ofStreams(batch, channel->options.streams);
+        if (part != batch) part_bytes = spool::approximateBytes(*part);
+      }
       {
         std::lock_guard lock(channel->mutex);
         if (refused) {
           ++channel->stats.dropped;
           events.push_back({"pipeline stopped: " + describe(*batch) + " not accepted"});
+        } else if (part != batch) {
+          enqueue(*channel, part, part_bytes, part_encoded, events);
         } else {
           enqueue(*channel, batch, bytes, encoded, events);
         }
@@ -251,15 +279,22 @@ class Pipeline::Impl {
     entry.bytes = bytes;
     entry.queued_utc_ms = clock_.utcNowMs();
     entry.id = channel.next_id++;
-    if (channel.spool) {
+    entry.tick = !channel.options.streams.empty() && batch->records.empty();
+    if (entry.tick) {
+      // One waiting tick says all a later one would; the head in write does not count.
+      const bool tick_waits = !channel.queue.empty() && channel.queue.back().tick &&
+                              !(channel.queue.size() == 1 && channel.writing);
+      if (tick_waits) return;
+    }
+    if (channel.spool && !entry.tick) {
       if (encoded.empty()) spool::encodeBatch(*batch, encoded);
       const spool::AppendResult appended = channel.spool->append(encoded);
       if (appended.dropped > 0) {
         channel.stats.spool_dropped += static_cast<std::int64_t>(appended.dropped);
         forgetDropped(channel, appended.dropped_through);
-        events.push_back({"spool full (spool_max_bytes " +
-                          mib(channel.options.spool->max_bytes) + "): dropped the oldest " +
-                          std::to_string(appended.dropped) + " batch(es)"});
+        events.push_back({"spool full (spool_max_bytes " + mib(channel.options.spool->max_bytes) +
+                          "): dropped the oldest " + std::to_string(appended.dropped) +
+                          " batch(es)"});
       }
       if (appended.ok) {
         if (!channel.stats.spool_error.empty()) {
@@ -324,7 +359,7 @@ class Pipeline::Impl {
     {
       std::lock_guard lock(channel.mutex);
       for (Entry& entry : channel.queue) {
-        if (entry.sequence != 0 || !entry.batch) continue;
+        if (entry.sequence != 0 || !entry.batch || entry.tick) continue;
         std::string encoded;
         spool::encodeBatch(*entry.batch, encoded);
         const spool::AppendResult appended = channel.spool->append(encoded);
@@ -353,10 +388,13 @@ class Pipeline::Impl {
     std::optional<Event> event;
     {
       std::lock_guard lock(channel.mutex);
-      if (!channel.queue.empty()) {
+      const auto undelivered =
+          static_cast<std::size_t>(std::count_if(channel.queue.begin(), channel.queue.end(),
+                                                 [](const Entry& entry) { return !entry.tick; }));
+      if (undelivered > 0) {
         std::size_t on_disk = 0;
         for (const Entry& entry : channel.queue) on_disk += entry.sequence != 0 ? 1 : 0;
-        event = Event{"stopped with " + std::to_string(channel.queue.size()) +
+        event = Event{"stopped with " + std::to_string(undelivered) +
                       " batches undelivered after " + std::to_string(drain_ms) + " ms of draining" +
                       (channel.spool ? " (" + std::to_string(on_disk) +
                                            " kept in the spool for the next start)"
@@ -368,6 +406,7 @@ class Pipeline::Impl {
   }
 
   void deliver(Channel& channel) {
+    nameThisThread("sink-" + channel.name);
     std::unique_lock lock(channel.mutex);
     std::int64_t backoff_ms = 0;
     while (true) {

@@ -27,6 +27,10 @@ struct SinkChannelOptions {
   std::int64_t retry_max_ms = 30'000;   ///< backoff doubles up to this
   /// Keep every batch in a durable on-disk journal until the sink said kOk (see spool.hpp).
   std::optional<spool::SpoolOptions> spool;
+  /// Not empty: the sink reads only records of these streams (sdk Host::requestStreams). It
+  /// gets only those; a batch without any comes as its window result alone (a "tick": never
+  /// spooled, and at most one waits), so a sink that holds data for later still hears time pass.
+  std::vector<std::string> streams;
 };
 
 /// Writes one batch to one sink. The app wraps the plugin call and maps an exception to kDrop
@@ -37,9 +41,10 @@ using SinkWriteFunction = std::function<sdk::WriteResult(const sdk::Batch&)>;
 using PipelineEvent =
     std::function<void(const std::string& sink, const std::string& message, bool warning)>;
 
-/// Every sink gets every published batch, in publish order. A sink that returns kRetry keeps
-/// the batch at the head of its queue and is retried with backoff (later batches wait behind
-/// it). One slow or stuck sink never delays another. Times run on the given clock.
+/// Every sink gets every published batch (of its streams, when it chose some), in publish order. A
+/// sink that returns kRetry keeps the batch at the head of its queue and is retried with backoff
+/// (later batches wait behind it). One slow or stuck sink never delays another. Times run on the
+/// given clock.
 ///
 /// A spooled sink: publish() appends the batch to the sink's journal (fsync as configured)
 /// before it returns; kOk or kDrop removes it. What a previous run left in the journal is
@@ -79,12 +84,12 @@ class Pipeline {
 
   struct SinkStats {
     std::int64_t delivered = 0, retries = 0, dropped = 0, overflowed = 0;
-    std::int64_t queued = 0;          ///< batches waiting (memory and spool), the one in write included
-    std::int64_t queued_bytes = 0;    ///< their size
-    std::int64_t memory_bytes = 0;    ///< of which held in memory
-    std::int64_t oldest_age_ms = 0;   ///< how long the oldest waiting batch has waited (0: none)
-    bool retrying = false;            ///< the head batch was refused with kRetry at least once
-    bool spooled = false;             ///< this sink has a spool
+    std::int64_t queued = 0;  ///< batches waiting (memory and spool), the one in write included
+    std::int64_t queued_bytes = 0;   ///< their size
+    std::int64_t memory_bytes = 0;   ///< of which held in memory
+    std::int64_t oldest_age_ms = 0;  ///< how long the oldest waiting batch has waited (0: none)
+    bool retrying = false;           ///< the head batch was refused with kRetry at least once
+    bool spooled = false;            ///< this sink has a spool
     std::int64_t spool_bytes = 0, spool_records = 0;
     std::int64_t spool_dropped = 0;       ///< records dropped because the spool was full
     std::int64_t spool_bad_records = 0;   ///< damaged records skipped (at start-up or later)

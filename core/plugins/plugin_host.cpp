@@ -46,14 +46,18 @@ void PluginHost::reportAuthState(sdk::AuthState state, const std::string& hint) 
     spdlog_->warn("{}", text);
 }
 
-void PluginHost::addSecret(std::string_view secret) { services_.logging.secrets().learn(secret); }
+void PluginHost::addSecret(std::string_view secret) {
+  services_.logging.secrets().learn(secret);
+}
 
 void PluginHost::reportSinkHealth(sdk::SinkHealth health, const std::string& reason) {
   const bool degraded = health == sdk::SinkHealth::kDegraded;
   if (!services_.sources.setSinkHealth(instance_, degraded, reason)) return;
   services_.metrics.increment(degraded ? "sink_degraded" : "sink_recovered", instance_);
-  if (degraded) spdlog_->error("degraded: {}; batches wait (in the spool) until it recovers", reason);
-  else spdlog_->info("healthy again");
+  if (degraded)
+    spdlog_->error("degraded: {}; batches wait (in the spool) until it recovers", reason);
+  else
+    spdlog_->info("healthy again");
 }
 
 }  // namespace gatherd::core

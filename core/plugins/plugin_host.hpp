@@ -4,6 +4,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "core/observe/logging.hpp"
 #include "core/observe/metrics_registry.hpp"
@@ -53,9 +54,12 @@ class PluginHost final : public sdk::Host {
   void reportAuthState(sdk::AuthState state, const std::string& hint) override;
   void addSecret(std::string_view secret) override;
   void requestSpool() override { spool_requested_ = true; }
+  void requestStreams(const std::vector<std::string>& streams) override { streams_ = streams; }
   void reportSinkHealth(sdk::SinkHealth health, const std::string& reason) override;
   /// Whether the sink asked for the durable spool during init().
   bool spoolRequested() const { return spool_requested_; }
+  /// The streams the sink asked for during init(); empty: every record.
+  const std::vector<std::string>& requestedStreams() const { return streams_; }
 
  private:
   HostServices& services_;
@@ -64,6 +68,7 @@ class PluginHost final : public sdk::Host {
   PluginLogger logger_;
   InstanceMetrics metrics_;
   bool spool_requested_ = false;
+  std::vector<std::string> streams_;
 };
 
 }  // namespace gatherd::core

@@ -30,7 +30,8 @@ void InstanceBase::markFailed(const std::string& what, const std::string& reason
   failed_ = true;
   services_.metrics.increment("plugin_errors", name_);
   services_.logging.get(kind_ + "." + name_)->error("{} failed: {}", what, reason);
-  if (kind_ == "source") services_.sources.setState(name_, InstanceState::kFailed, what + ": " + reason);
+  if (kind_ == "source")
+    services_.sources.setState(name_, InstanceState::kFailed, what + ": " + reason);
 }
 
 void InstanceBase::markHealthy() {
@@ -38,15 +39,17 @@ void InstanceBase::markHealthy() {
   if (kind_ == "source") services_.sources.setState(name_, InstanceState::kRunning);
 }
 
-SourceInstance::SourceInstance(const LoadedPlugin& plugin, std::string name,
-                               HostServices& services)
+SourceInstance::SourceInstance(const LoadedPlugin& plugin, std::string name, HostServices& services)
     : InstanceBase(plugin, "source", std::move(name), services) {
   const auto* descriptor = plugin.descriptor;
   const std::string error = runGuarded([&] { source_ = descriptor->create_source(); });
-  if (!error.empty() || !source_) markFailed("create", error.empty() ? "factory returned null" : error);
+  if (!error.empty() || !source_)
+    markFailed("create", error.empty() ? "factory returned null" : error);
 }
 
-SourceInstance::~SourceInstance() { stop(); }
+SourceInstance::~SourceInstance() {
+  stop();
+}
 
 sdk::Status SourceInstance::init(const sdk::Config& config) {
   if (!source_) return sdk::Status::failure("the plugin could not create an instance");
@@ -98,10 +101,13 @@ SinkInstance::SinkInstance(const LoadedPlugin& plugin, std::string name, HostSer
   const auto* descriptor = plugin.descriptor;
   abi_minor_ = descriptor->abi.abi_minor;
   const std::string error = runGuarded([&] { sink_ = descriptor->create_sink(); });
-  if (!error.empty() || !sink_) markFailed("create", error.empty() ? "factory returned null" : error);
+  if (!error.empty() || !sink_)
+    markFailed("create", error.empty() ? "factory returned null" : error);
 }
 
-SinkInstance::~SinkInstance() { stop(); }
+SinkInstance::~SinkInstance() {
+  stop();
+}
 
 sdk::Status SinkInstance::init(const sdk::Config& config) {
   if (!sink_) return sdk::Status::failure("the plugin could not create an instance");

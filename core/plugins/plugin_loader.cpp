@@ -1,11 +1,11 @@
 #include "core/plugins/plugin_loader.hpp"
 
-#include <sys/stat.h>
-
 #include <algorithm>
 #include <filesystem>
 
 #include <boost/dll/import.hpp>
+
+#include <sys/stat.h>
 
 namespace gatherd::core {
 
@@ -34,8 +34,7 @@ std::string loadPluginFile(const std::string& path, const HostAbi& host, LoadedP
   }
   const sdk::PluginDescriptor* descriptor = nullptr;
   try {
-    auto function =
-        library->get<const sdk::PluginDescriptor*()>(sdk::kDescriptorSymbol);
+    auto function = library->get<const sdk::PluginDescriptor*()>(sdk::kDescriptorSymbol);
     descriptor = function();
   } catch (const std::exception& e) {
     return std::string("the descriptor function failed: ") + e.what();
@@ -74,27 +73,26 @@ std::string loadPluginFile(const std::string& path, const HostAbi& host, LoadedP
   return {};
 }
 
-PluginCatalog loadPlugins(const std::string& directory, const HostAbi& host) {
-  PluginCatalog catalog;
-  std::error_code error;
-  std::vector<std::string> files;
-  for (const auto& entry : std::filesystem::directory_iterator(directory, error)) {
-    if (entry.path().extension() == ".so") files.push_back(entry.path().string());
-  }
-  if (error) {
-    catalog.refused.push_back({directory, "cannot read the plugin directory: " + error.message()});
-    return catalog;
-  }
-  std::sort(files.begin(), files.end());
+namespace {
+
+// Loads `files` into `catalog` (a file whose id is already there is refused as a duplicate;
+// a file tried before is skipped).
+void loadFiles(const std::vector<std::string>& files, const HostAbi& host, PluginCatalog& catalog) {
   for (const auto& path : files) {
+    const bool seen =
+        std::any_of(catalog.plugins.begin(), catalog.plugins.end(),
+                    [&](const auto& entry) { return entry.second.path == path; }) ||
+        std::any_of(catalog.refused.begin(), catalog.refused.end(),
+                    [&](const RefusedPlugin& refusal) { return refusal.path == path; });
+    if (seen) continue;  // tried already by its conventional name
     LoadedPlugin loaded;
     std::string reason = loadPluginFile(path, host, loaded);
     if (reason.empty()) {
       const std::string id = loaded.descriptor->id;
       auto existing = catalog.plugins.find(id);
       if (existing != catalog.plugins.end()) {
-        reason = "duplicate plugin id '" + id + "' (already loaded from " +
-                 existing->second.path + ")";
+        reason =
+            "duplicate plugin id '" + id + "' (already loaded from " + existing->second.path + ")";
       } else {
         catalog.plugins.emplace(id, std::move(loaded));
         continue;
@@ -102,6 +100,49 @@ PluginCatalog loadPlugins(const std::string& directory, const HostAbi& host) {
     }
     catalog.refused.push_back({path, std::move(reason)});
   }
+}
+
+// Every *.so of `directory`, sorted by name; false (and a refusal saying why) when the folder
+// cannot be read.
+bool listLibraries(const std::string& directory, std::vector<std::string>& files,
+                   PluginCatalog& catalog) {
+  std::error_code error;
+  for (const auto& entry : std::filesystem::directory_iterator(directory, error)) {
+    if (entry.path().extension() == ".so") files.push_back(entry.path().string());
+  }
+  if (error) {
+    catalog.refused.push_back({directory, "cannot read the plugin directory: " + error.message()});
+    return false;
+  }
+  std::sort(files.begin(), files.end());
+  return true;
+}
+
+}  // namespace
+
+PluginCatalog loadPlugins(const std::string& directory, const HostAbi& host) {
+  PluginCatalog catalog;
+  std::vector<std::string> files;
+  if (listLibraries(directory, files, catalog)) loadFiles(files, host, catalog);
+  return catalog;
+}
+
+PluginCatalog loadPlugins(const std::string& directory, const std::set<std::string>& ids,
+                          const HostAbi& host) {
+  PluginCatalog catalog;
+  std::vector<std::string> conventional;
+  for (const std::string& id : ids) {
+    const std::filesystem::path path = std::filesystem::path(directory) / ("gatherd-" + id + ".so");
+    std::error_code error;
+    if (std::filesystem::exists(path, error)) conventional.push_back(path.string());
+  }
+  loadFiles(conventional, host, catalog);
+  const bool all_found = std::all_of(ids.begin(), ids.end(), [&](const std::string& id) {
+    return catalog.plugins.count(id) > 0 || catalog.refusalFor(id) != nullptr;
+  });
+  if (all_found) return catalog;
+  std::vector<std::string> files;
+  if (listLibraries(directory, files, catalog)) loadFiles(files, host, catalog);
   return catalog;
 }
 

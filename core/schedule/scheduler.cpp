@@ -18,11 +18,14 @@
 #include <thread>
 #include <utility>
 
+#include "core/observe/thread_name.hpp"
+
 namespace gatherd::core {
 namespace {
 
-// With no source to wait for, the ticker still wakes now and then; setSources() pokes it anyway.
-constexpr std::int64_t kIdleTickerSleepMs = 60'000;
+// With no source to wait for, the timer thread still wakes now and then; setSources() pokes it
+// anyway.
+constexpr std::int64_t kIdleTimerSleepMs = 60'000;
 // After stop() cancelled what was left, how long it waits for those polls to return before
 // leaving their worker threads to the destructor.
 constexpr auto kCancelledPollWait = std::chrono::seconds(1);
@@ -123,14 +126,14 @@ class Scheduler::Impl {
       replacement.emplace(source.name, std::move(slot));
     }
     sources_ = std::move(replacement);
-    if (started_ && !stopping_) pokeThreads();
+    if (started_ && !stopping_) wakeTimer();
   }
 
   void setOptions(SchedulerOptions options) {
     validate(options);
     std::unique_lock lock(mutex_);
     options_ = options;
-    if (started_ && !stopping_) pokeThreads();
+    if (started_ && !stopping_) wakeTimer();
   }
 
   void setHeartbeat(std::int64_t interval_ms, std::function<void()> heartbeat) {
@@ -143,8 +146,25 @@ class Scheduler::Impl {
     std::lock_guard lock(mutex_);
     if (started_) return;
     started_ = true;
-    ticker_ = std::thread([this] { tickerLoop(); });
-    watchdog_ = std::thread([this] { watchdogLoop(); });
+    timer_ = std::thread([this] { timerLoop(); });
+  }
+
+  void pollNow() {
+    std::vector<sdk::Batch> results;
+    {
+      std::lock_guard lock(mutex_);
+      if (!started_ || stopping_) throw std::logic_error("scheduler: pollNow() before start()");
+      const std::int64_t utc = clock_.utcNowMs();
+      const std::int64_t steady = clock_.steadyNowMs();
+      for (auto& [name, source] : sources_) {
+        source.next_window_ms = utc;
+        runWindow(source, utc, steady, results);
+        source.last_window_ms = utc;
+      }
+      work_ready_.notify_all();
+      wakeTimer();  // it watches the new deadlines
+    }
+    emitAll(results);
   }
 
   void stop() {
@@ -153,10 +173,7 @@ class Scheduler::Impl {
     stopping_ = true;
     grace_deadline_ms_ =
         clock_.steadyNowMs() + std::max<std::int64_t>(options_.shutdown_grace_ms, 0);
-    pokeThreads();
-    lock.unlock();
-    if (ticker_.joinable()) ticker_.join();
-    lock.lock();
+    wakeTimer();  // the timer thread admits no window from now on
 
     state_changed_.wait(lock, [&] { return grace_expired_ || undecidedPolls() == 0; });
 
@@ -169,15 +186,15 @@ class Scheduler::Impl {
       to_cancel.push_back(poll);
       results.push_back(abortedResult(*poll, utc));
     }
-    watchdog_exit_ = true;
+    timer_exit_ = true;
     workers_exit_ = true;
     work_ready_.notify_all();
-    pokeThreads();
+    wakeTimer();
     lock.unlock();
 
     for (auto& poll : to_cancel) poll->cancel.cancel();
     emitAll(results);
-    if (watchdog_.joinable()) watchdog_.join();
+    if (timer_.joinable()) timer_.join();
 
     lock.lock();
     state_changed_.wait_for(lock, kCancelledPollWait, [&] {
@@ -206,10 +223,10 @@ class Scheduler::Impl {
   }
 
  private:
-  // Caller holds mutex_ and has just changed what the ticker or the watchdog looks at. Both
-  // read the clock's wake generation under mutex_ before they look, and sleep with it, so this
-  // wake reaches them even when they are between their check and their sleep.
-  void pokeThreads() { clock_.wakeAll(); }
+  // Caller holds mutex_ and has just changed what the timer thread looks at. It reads the
+  // clock's wake generation under mutex_ before it looks, and sleeps with it, so this wake
+  // reaches it even when it is between its check and its sleep.
+  void wakeTimer() { clock_.wakeAll(); }
 
   // Caller holds mutex_. Workers are started when a queued poll finds none idle, up to
   // max_parallel, and then kept: a source whose polls do not overlap needs one thread, not a
@@ -224,38 +241,49 @@ class Scheduler::Impl {
     }
   }
 
-  void tickerLoop() {
+  // The one timer thread: admits due windows (until stop), pings the heartbeat, enforces poll
+  // deadlines and the stop grace, and sleeps until the earliest of them. One thread for all
+  // of it keeps an idle collector at one wake-up per due event; a callback that hangs stops
+  // the heartbeat, so systemd's watchdog sees a stuck scheduler.
+  void timerLoop() {
+    nameThisThread("sched-timer");
     std::unique_lock lock(mutex_);
     while (true) {
       const std::uint64_t generation = clock_.wakeGeneration();
-      if (stopping_) break;
+      if (timer_exit_) break;
       const std::int64_t steady = clock_.steadyNowMs();
-      const std::int64_t utc = clock_.utcNowMs();
-      detectClockJump(utc, steady);
-
       std::vector<sdk::Batch> results;
+      std::vector<std::shared_ptr<Poll>> to_cancel;
+      std::int64_t wake = steady + kIdleTimerSleepMs;
       bool admitted = false;
-      std::int64_t wake = steady + kIdleTickerSleepMs;
-      for (auto& [name, source] : sources_) {
-        if (!source.anchored) anchor(source, utc, steady);
-        // A window is due when the monotonic schedule says so and the wall clock agrees
-        // (they differ by less than the jump threshold here), so started_ms is never before
-        // window_ms.
-        while (source.next_steady_ms <= steady && source.next_window_ms <= utc) {
-          admitted = runWindow(source, utc, steady, results) || admitted;
-          source.last_window_ms = source.next_window_ms;
-          source.next_window_ms += source.interval_ms;
-          source.next_steady_ms += source.interval_ms;
+      bool beat = false;
+      if (!stopping_) {
+        const std::int64_t utc = clock_.utcNowMs();
+        detectClockJump(utc, steady);
+        for (auto& [name, source] : sources_) {
+          if (!options_.cadence) break;
+          if (!source.anchored) anchor(source, utc, steady);
+          // A window is due when the monotonic schedule says so and the wall clock agrees
+          // (they differ by less than the jump threshold here), so started_ms is never before
+          // window_ms.
+          while (source.next_steady_ms <= steady && source.next_window_ms <= utc) {
+            admitted = runWindow(source, utc, steady, results) || admitted;
+            source.last_window_ms = source.next_window_ms;
+            source.next_window_ms += source.interval_ms;
+            source.next_steady_ms += source.interval_ms;
+          }
+          std::int64_t due = source.next_steady_ms;
+          if (due <= steady) due = steady + (source.next_window_ms - utc);
+          wake = std::min(wake, due);
         }
-        std::int64_t due = source.next_steady_ms;
-        if (due <= steady) due = steady + (source.next_window_ms - utc);
-        wake = std::min(wake, due);
+        beat = heartbeat_interval_ms_ > 0 && next_heartbeat_ms_ <= steady;
+        if (beat) next_heartbeat_ms_ = steady + heartbeat_interval_ms_;
+        if (heartbeat_interval_ms_ > 0) wake = std::min(wake, next_heartbeat_ms_);
       }
-      const bool beat = heartbeat_interval_ms_ > 0 && next_heartbeat_ms_ <= steady;
-      if (beat) next_heartbeat_ms_ = steady + heartbeat_interval_ms_;
-      if (heartbeat_interval_ms_ > 0) wake = std::min(wake, next_heartbeat_ms_);
+      wake = std::min(wake, enforceDeadlines(steady, to_cancel, results));
       if (admitted) work_ready_.notify_all();
       lock.unlock();
+      for (auto& poll : to_cancel) poll->cancel.cancel();
       emitAll(results);
       if (beat) heartbeat_();
       clock_.sleepUntil(wake, generation);
@@ -354,54 +382,48 @@ class Scheduler::Impl {
     return false;
   }
 
-  void watchdogLoop() {
-    std::unique_lock lock(mutex_);
-    while (true) {
-      const std::uint64_t generation = clock_.wakeGeneration();
-      if (watchdog_exit_) break;
-      const std::int64_t steady = clock_.steadyNowMs();
-      std::vector<std::shared_ptr<Poll>> to_cancel;
-      std::vector<sdk::Batch> results;
-      // A poll admitted later has a later deadline than now + timeout, so this bound never
-      // makes the watchdog late.
-      std::int64_t wake = steady + options_.timeout_ms;
-      for (auto& poll : in_flight_) {
-        if (poll->emitted || poll->returned) continue;
-        if (!poll->timed_out && poll->deadline_steady_ms <= steady) {
-          poll->timed_out = true;
-          to_cancel.push_back(poll);
-        }
-        if (poll->timed_out) {
-          const std::int64_t give_up =
-              poll->deadline_steady_ms + std::max<std::int64_t>(options_.late_result_grace_ms, 0);
-          if (give_up <= steady) {
-            poll->emitted = true;
-            results.push_back(timeoutResult(*poll, /*abandoned=*/true));
-          } else {
-            wake = std::min(wake, give_up);
-          }
-        } else {
-          wake = std::min(wake, poll->deadline_steady_ms);
-        }
+  // Caller holds mutex_. Polls past their deadline are marked timed out and handed back to be
+  // cancelled; those still running past the late-result grace get their timeout result now.
+  // During stop, marks the grace expired when it is. Returns when it must look again.
+  std::int64_t enforceDeadlines(std::int64_t steady, std::vector<std::shared_ptr<Poll>>& to_cancel,
+                                std::vector<sdk::Batch>& results) {
+    // A poll admitted later has a later deadline than now + timeout, so this bound is never
+    // late.
+    std::int64_t wake = steady + options_.timeout_ms;
+    const std::size_t emitted_before = results.size();
+    for (auto& poll : in_flight_) {
+      if (poll->emitted || poll->returned) continue;
+      if (!poll->timed_out && poll->deadline_steady_ms <= steady) {
+        poll->timed_out = true;
+        to_cancel.push_back(poll);
       }
-      if (!results.empty()) state_changed_.notify_all();  // stop() may wait for these
-      if (stopping_ && !grace_expired_) {
-        if (grace_deadline_ms_ <= steady) {
-          grace_expired_ = true;
-          state_changed_.notify_all();
+      if (poll->timed_out) {
+        const std::int64_t give_up =
+            poll->deadline_steady_ms + std::max<std::int64_t>(options_.late_result_grace_ms, 0);
+        if (give_up <= steady) {
+          poll->emitted = true;
+          results.push_back(timeoutResult(*poll, /*abandoned=*/true));
         } else {
-          wake = std::min(wake, grace_deadline_ms_);
+          wake = std::min(wake, give_up);
         }
+      } else {
+        wake = std::min(wake, poll->deadline_steady_ms);
       }
-      lock.unlock();
-      for (auto& poll : to_cancel) poll->cancel.cancel();
-      emitAll(results);
-      clock_.sleepUntil(wake, generation);
-      lock.lock();
     }
+    if (results.size() > emitted_before) state_changed_.notify_all();  // stop() may wait for these
+    if (stopping_ && !grace_expired_) {
+      if (grace_deadline_ms_ <= steady) {
+        grace_expired_ = true;
+        state_changed_.notify_all();
+      } else {
+        wake = std::min(wake, grace_deadline_ms_);
+      }
+    }
+    return wake;
   }
 
   void workerLoop(std::size_t index) {
+    nameThisThread("poll-" + std::to_string(index));
     std::unique_lock lock(mutex_);
     while (true) {
       work_ready_.wait(lock, [&] { return workers_exit_ || !queue_.empty(); });
@@ -576,16 +598,15 @@ class Scheduler::Impl {
   bool started_ = false;
   bool stopping_ = false;
   bool grace_expired_ = false;
-  bool watchdog_exit_ = false;
+  bool timer_exit_ = false;
   bool workers_exit_ = false;
   std::int64_t grace_deadline_ms_ = 0;
 
   std::int64_t heartbeat_interval_ms_ = 0;
   std::int64_t next_heartbeat_ms_ = 0;
-  std::function<void()> heartbeat_;  // set before start(), called by the ticker only
+  std::function<void()> heartbeat_;  // set before start(), called by the timer thread only
 
-  std::thread ticker_;
-  std::thread watchdog_;
+  std::thread timer_;
   std::vector<std::thread> workers_;
   std::vector<bool> worker_done_;
   std::size_t idle_workers_ = 0;  // started workers waiting for (or about to wait for) a poll
@@ -610,6 +631,10 @@ void Scheduler::setHeartbeat(std::int64_t interval_ms, std::function<void()> hea
 
 void Scheduler::start() {
   impl_->start();
+}
+
+void Scheduler::pollNow() {
+  impl_->pollNow();
 }
 
 void Scheduler::stop() {

@@ -22,6 +22,9 @@ struct SchedulerOptions {
   /// After cancelling a poll at its deadline, how long to wait for it to return before the
   /// timeout result is emitted without it (its late return is then discarded).
   std::int64_t late_result_grace_ms = 1'000;
+  /// false: sources get no windows of their own, only those pollNow() starts (`gatherd once`,
+  /// which so has the same deadline, cancellation and late-result rules as the daemon).
+  bool cadence = true;
 };
 
 /// Runs one poll of a source for one window. The app wraps the plugin call; exceptions that
@@ -35,7 +38,7 @@ struct ScheduledSource {
 };
 
 /// Receives every window's result exactly once. Called from scheduler threads (workers, the
-/// watchdog, the ticker, or the thread in stop()), never concurrently with itself. It should
+/// timer thread, or the thread in stop()), never concurrently with itself. It should
 /// be quick (hand the batch to the pipeline; a worker keeps its poll slot until the callback
 /// returned) and must not call back into the Scheduler's start/stop/setSources/setOptions.
 using ResultCallback = std::function<void(sdk::Batch&&)>;
@@ -45,8 +48,9 @@ using ResultCallback = std::function<void(sdk::Batch&&)>;
 /// said, `timeout` at the deadline, `skipped` when the cap did not admit it, `aborted` at
 /// shutdown. A slow poll never delays the next window of its source (polls may overlap).
 ///
-/// Threads: one ticker (cadence, admission, clock jumps), one watchdog (deadlines, stop
-/// grace) and up to max_parallel workers, started when polls overlap and kept. All public methods are thread-safe.
+/// Threads: one timer thread (cadence, admission, clock jumps, deadlines, stop grace, the
+/// heartbeat) and up to max_parallel workers, started when polls overlap and kept. All public
+/// methods are thread-safe.
 class Scheduler {
  public:
   Scheduler(sdk::Clock& clock, SchedulerOptions options, ResultCallback on_result);
@@ -65,12 +69,15 @@ class Scheduler {
   /// Applies new options (reload); the pool grows when max_parallel grows. Throws
   /// std::invalid_argument on non-positive max_parallel or timeout.
   void setOptions(SchedulerOptions options);
-  /// Calls `heartbeat` from the ticker's own loop about every `interval_ms` (the service
-  /// watchdog: a ticker that is stuck stops calling it, and systemd restarts the service).
+  /// Calls `heartbeat` from the timer thread's loop about every `interval_ms` (the service
+  /// watchdog: a scheduler that is stuck stops calling it, and systemd restarts the service).
   /// Call before start(); interval_ms <= 0 or an empty function turns it off.
   void setHeartbeat(std::int64_t interval_ms, std::function<void()> heartbeat);
   /// Starts the threads. Call once.
   void start();
+  /// Starts one window of every source now (window_ms = the wall clock's now), admitted under
+  /// the cap like any other; each ends in exactly one result. Call after start().
+  void pollNow();
   /// No new windows; waits up to shutdown_grace_ms for in-flight polls, then cancels the rest
   /// and records them `aborted` (windows that were due but not started are not invented).
   /// Returns without waiting for polls that ignore their cancellation. Idempotent.

@@ -15,7 +15,9 @@ void putU64(std::string& out, std::uint64_t value) {
   for (int i = 0; i < 8; ++i) bytes[i] = static_cast<char>((value >> (8 * i)) & 0xff);
   out.append(bytes, 8);
 }
-void putI64(std::string& out, std::int64_t value) { putU64(out, static_cast<std::uint64_t>(value)); }
+void putI64(std::string& out, std::int64_t value) {
+  putU64(out, static_cast<std::uint64_t>(value));
+}
 void putText(std::string& out, std::string_view text) {
   putU64(out, text.size());
   out.append(text);
@@ -182,7 +184,8 @@ bool decodeBatch(std::string_view bytes, sdk::Batch& batch) {
 std::size_t approximateBytes(const sdk::Batch& batch) {
   std::size_t bytes = sizeof(sdk::Batch) + batch.window.source.size() + batch.window.message.size();
   for (const sdk::Record& record : batch.records) {
-    bytes += sizeof(sdk::Record) + record.stream.size() + record.key.size() + record.raw_json.size();
+    bytes +=
+        sizeof(sdk::Record) + record.stream.size() + record.key.size() + record.raw_json.size();
     for (const auto& [name, value] : record.fields) {
       bytes += 64 + name.size();  // a map node with its key and value
       if (const auto* text = std::get_if<std::string>(&value)) bytes += text->size();

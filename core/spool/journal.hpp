@@ -1,10 +1,11 @@
 #pragma once
 // The spool's on-disk record format and its reader. A journal segment is a sequence of records:
 //
-//   magic "GSR1" (4 bytes) | payload length (u32 LE) | sequence (u64 LE) | CRC-32C (u32 LE) | payload
+//   magic "GSR1" (4 bytes) | payload length (u32 LE) | sequence (u64 LE) | CRC-32C (u32 LE) |
+//   payload
 //
-// The CRC (CRC-32C) covers the sequence and the payload. A reader that meets a damaged record (bad magic,
-// impossible length, wrong CRC) skips forward to the next valid record: one bad record never
+// The CRC (CRC-32C) covers the sequence and the payload. A reader that meets a damaged record (bad
+// magic, impossible length, wrong CRC) skips forward to the next valid record: one bad record never
 // hides the records after it, and never stops start-up.
 
 #include <cstdint>
@@ -33,11 +34,11 @@ struct JournalRecord {
 };
 
 struct JournalScan {
-  std::uint64_t records = 0;       ///< valid records found
-  std::uint64_t bad_regions = 0;   ///< damaged stretches skipped (each one or more records)
-  std::uint64_t bad_bytes = 0;     ///< bytes in those stretches
+  std::uint64_t records = 0;          ///< valid records found
+  std::uint64_t bad_regions = 0;      ///< damaged stretches skipped (each one or more records)
+  std::uint64_t bad_bytes = 0;        ///< bytes in those stretches
   std::uint64_t torn_tail_bytes = 0;  ///< an incomplete last record (a write cut short)
-  std::size_t valid_end = 0;       ///< end of the last valid record
+  std::size_t valid_end = 0;          ///< end of the last valid record
 };
 
 /// Parses a whole journal segment held in memory and calls `on_record` for each valid record,

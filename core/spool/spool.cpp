@@ -1,10 +1,5 @@
 #include "core/spool/spool.hpp"
 
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <sys/uio.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <cerrno>
 #include <cstdio>
@@ -13,6 +8,10 @@
 #include <system_error>
 
 #include "core/spool/journal.hpp"
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <unistd.h>
 
 namespace gatherd::core::spool {
 namespace {
@@ -23,7 +22,9 @@ constexpr const char* kSuffix = ".journal";
 // segment is deleted, and at close).
 constexpr std::uint64_t kAckEvery = 32;
 
-std::string errnoText(int error) { return std::error_code(error, std::generic_category()).message(); }
+std::string errnoText(int error) {
+  return std::error_code(error, std::generic_category()).message();
+}
 
 bool readWhole(int fd, std::string& out) {
   struct stat info {};
@@ -43,8 +44,8 @@ bool readWhole(int fd, std::string& out) {
 bool writeAll(int fd, std::string_view bytes, std::uint64_t offset, int& error) {
   std::size_t done = 0;
   while (done < bytes.size()) {
-    const ssize_t n = ::pwrite(fd, bytes.data() + done, bytes.size() - done,
-                               static_cast<off_t>(offset + done));
+    const ssize_t n =
+        ::pwrite(fd, bytes.data() + done, bytes.size() - done, static_cast<off_t>(offset + done));
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) {
       error = n < 0 ? errno : ENOSPC;
@@ -92,7 +93,8 @@ SpoolRecovery Spool::open() {
   std::error_code error;
   if (!std::filesystem::exists(options_.dir, error)) {
     std::filesystem::create_directories(options_.dir, error);
-    if (error) throw std::runtime_error("spool: cannot create " + options_.dir + ": " + error.message());
+    if (error)
+      throw std::runtime_error("spool: cannot create " + options_.dir + ": " + error.message());
     std::filesystem::permissions(options_.dir, std::filesystem::perms::owner_all,
                                  std::filesystem::perm_options::replace, error);
   }
@@ -104,8 +106,12 @@ SpoolRecovery Spool::open() {
     if (readWhole(ack_fd_, bytes) && bytes.size() >= 12) {
       std::uint64_t sequence = 0;
       std::uint32_t crc = 0;
-      for (int i = 0; i < 8; ++i) sequence |= std::uint64_t{static_cast<std::uint8_t>(bytes[static_cast<std::size_t>(i)])} << (8 * i);
-      for (int i = 0; i < 4; ++i) crc |= std::uint32_t{static_cast<std::uint8_t>(bytes[static_cast<std::size_t>(8 + i)])} << (8 * i);
+      for (int i = 0; i < 8; ++i)
+        sequence |= std::uint64_t{static_cast<std::uint8_t>(bytes[static_cast<std::size_t>(i)])}
+                    << (8 * i);
+      for (int i = 0; i < 4; ++i)
+        crc |= std::uint32_t{static_cast<std::uint8_t>(bytes[static_cast<std::size_t>(8 + i)])}
+               << (8 * i);
       if (crc == crc32c(std::string_view(bytes).substr(0, 8))) {
         acked_ = sequence;
         ack_written_ = sequence;
@@ -121,16 +127,19 @@ SpoolRecovery Spool::open() {
   std::vector<std::pair<std::uint64_t, std::string>> files;
   for (const auto& entry : std::filesystem::directory_iterator(options_.dir, error)) {
     const std::string name = entry.path().filename().string();
-    if (name.rfind(kPrefix, 0) != 0 || name.size() <= std::string(kPrefix).size() + std::string(kSuffix).size() ||
+    if (name.rfind(kPrefix, 0) != 0 ||
+        name.size() <= std::string(kPrefix).size() + std::string(kSuffix).size() ||
         name.substr(name.size() - std::string(kSuffix).size()) != kSuffix) {
       continue;
     }
-    const std::string digits = name.substr(std::string(kPrefix).size(),
-                                           name.size() - std::string(kPrefix).size() - std::string(kSuffix).size());
+    const std::string digits =
+        name.substr(std::string(kPrefix).size(),
+                    name.size() - std::string(kPrefix).size() - std::string(kSuffix).size());
     if (digits.find_first_not_of("0123456789") != std::string::npos || digits.size() > 18) continue;
     files.emplace_back(std::stoull(digits), entry.path().string());
   }
-  if (error) throw std::runtime_error("spool: cannot list " + options_.dir + ": " + error.message());
+  if (error)
+    throw std::runtime_error("spool: cannot list " + options_.dir + ": " + error.message());
   std::sort(files.begin(), files.end());
 
   std::uint64_t highest = acked_;
@@ -151,7 +160,8 @@ SpoolRecovery Spool::open() {
       highest = std::max(highest, record.sequence);
       segment.last_sequence = std::max(segment.last_sequence, record.sequence);
       if (record.sequence <= acked_ || index_.count(record.sequence) != 0) return;
-      index_[record.sequence] = {id, record.offset, static_cast<std::uint32_t>(record.payload.size())};
+      index_[record.sequence] = {id, record.offset,
+                                 static_cast<std::uint32_t>(record.payload.size())};
       ++segment.pending;
     });
     recovery.bad_regions += scan.bad_regions;
@@ -159,7 +169,8 @@ SpoolRecovery Spool::open() {
     recovery.torn_tail_bytes += scan.torn_tail_bytes;
     if (scan.bad_regions > 0) {
       recovery.problems.push_back(path + ": skipped " + std::to_string(scan.bad_regions) +
-                                  " damaged record(s), " + std::to_string(scan.bad_bytes) + " bytes");
+                                  " damaged record(s), " + std::to_string(scan.bad_bytes) +
+                                  " bytes");
     }
     if (segment.pending == 0) {
       ::close(fd);
@@ -253,7 +264,8 @@ AppendResult Spool::append(std::string_view payload) {
   if (written && done < size) {
     std::string record = header;
     record.append(payload);
-    written = writeAll(segment.fd, std::string_view(record).substr(done), segment.bytes + done, error);
+    written =
+        writeAll(segment.fd, std::string_view(record).substr(done), segment.bytes + done, error);
   }
   if (written && options_.fsync && ::fdatasync(segment.fd) != 0) {
     error = errno;

@@ -20,16 +20,16 @@
 namespace gatherd::core::spool {
 
 struct SpoolOptions {
-  std::string dir;                            ///< created (0700) if missing
-  std::uint64_t max_bytes = 256ull << 20;     ///< journal bytes at most; the oldest go first
-  bool fsync = true;                          ///< fdatasync after every append
-  std::uint64_t segment_bytes = 0;            ///< 0: max_bytes / 8, between 64 KiB and 16 MiB
+  std::string dir;                         ///< created (0700) if missing
+  std::uint64_t max_bytes = 256ull << 20;  ///< journal bytes at most; the oldest go first
+  bool fsync = true;                       ///< fdatasync after every append
+  std::uint64_t segment_bytes = 0;         ///< 0: max_bytes / 8, between 64 KiB and 16 MiB
 };
 
 /// What open() found.
 struct SpoolRecovery {
-  std::uint64_t pending = 0;          ///< records not yet acknowledged, to be delivered first
-  std::uint64_t bad_regions = 0;      ///< damaged stretches skipped
+  std::uint64_t pending = 0;      ///< records not yet acknowledged, to be delivered first
+  std::uint64_t bad_regions = 0;  ///< damaged stretches skipped
   std::uint64_t bad_bytes = 0;
   std::uint64_t torn_tail_bytes = 0;  ///< a last write cut short (a crash during append)
   std::vector<std::string> problems;  ///< one line per damaged or unreadable file
@@ -63,8 +63,8 @@ class Spool {
   /// Every record up to `sequence` is delivered: forgets them, deletes whole segments.
   void acknowledge(std::uint64_t sequence);
 
-  std::uint64_t bytes() const;         ///< journal bytes on disk
-  std::uint64_t records() const;       ///< records pending
+  std::uint64_t bytes() const;    ///< journal bytes on disk
+  std::uint64_t records() const;  ///< records pending
   const SpoolOptions& options() const { return options_; }
 
  private:

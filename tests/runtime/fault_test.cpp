@@ -1,16 +1,10 @@
 // The fault suite: the real gatherd binary with the sqlite sink and its durable spool, against
 // the fake xychatai upstream in --rolling mode (which logs every answer, so the test knows
 // every record it served). Faults: kill -9 at random moments, a 30 s exclusive lock, a damaged
-// spool file at start-up, SIGTERM during writes with shutdown_grace = 0.
-#include <signal.h>
-#include <sqlite3.h>
-#include <sys/mount.h>
-
+// spool file at start-up, SIGTERM during writes with shutdown_grace = 0, a full disk, the
+// database damaged or made unwritable at runtime.
 #include <cerrno>
 #include <cstring>
-
-#include <catch2/catch.hpp>
-
 #include <fstream>
 #include <map>
 #include <random>
@@ -18,15 +12,24 @@
 #include <sstream>
 #include <thread>
 
+#include <Poco/JSON/Object.h>
+#include <Poco/JSON/Parser.h>
 #include <Poco/Net/HTTPClientSession.h>
 #include <Poco/Net/HTTPRequest.h>
 #include <Poco/Net/HTTPResponse.h>
 #include <Poco/StreamCopier.h>
+#include <catch2/catch.hpp>
+#include <sqlite3.h>
 
+#include "gatherd/sdk/testing/eventually.hpp"
+#include "gatherd/sdk/testing/immutable_files.hpp"
 #include "gatherd_process.hpp"
 #include "runtime_support.hpp"
+#include <signal.h>
+#include <sys/mount.h>
 
 using namespace gatherd::testing;
+using gatherd::sdk::testing::ImmutableFiles;
 using namespace std::chrono_literals;
 namespace fs = std::filesystem;
 
@@ -35,11 +38,14 @@ namespace {
 std::string config(const TempDir& dir, const Upstream& upstream, const std::string& extra = {}) {
   std::string text = baseConfig(dir.path(), "200ms");
   text.insert(text.find("\n[http]"), "shutdown_grace = 2s\n" + extra);
-  return text + "[source.acct]\nplugin = xychatai-codex\nbase_url = http://127.0.0.1:" +
-         upstream.port() + "\ncookie = fault-suite-cookie\n\n[sink.db]\nplugin = sqlite\n";
+  return text +
+         "[source.acct]\nplugin = xychatai-codex\nbase_url = http://127.0.0.1:" + upstream.port() +
+         "\ncookie = fault-suite-cookie\n\n[sink.db]\nplugin = sqlite\n";
 }
 
-fs::path dbPath(const TempDir& dir) { return dir.path() / "data" / "gatherd.db"; }
+fs::path dbPath(const TempDir& dir) {
+  return dir.path() / "data" / "gatherd.db";
+}
 
 struct DbCheck {
   std::map<std::string, int> invocations;  // invoke id -> rows
@@ -52,7 +58,8 @@ DbCheck checkDb(const fs::path& path) {
   sqlite3* db = nullptr;
   REQUIRE(sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK);
   sqlite3_stmt* statement = nullptr;
-  REQUIRE(sqlite3_prepare_v2(db, "SELECT invoke_id, COUNT(*) FROM codex_invocations GROUP BY invoke_id",
+  REQUIRE(sqlite3_prepare_v2(db,
+                             "SELECT invoke_id, COUNT(*) FROM codex_invocations GROUP BY invoke_id",
                              -1, &statement, nullptr) == SQLITE_OK);
   while (sqlite3_step(statement) == SQLITE_ROW) {
     std::string id = reinterpret_cast<const char*>(sqlite3_column_text(statement, 0));
@@ -89,8 +96,10 @@ void requireEveryServedRecordOnce(const TempDir& dir, const Upstream& upstream) 
   std::size_t missing = 0, doubled = 0;
   for (const std::string& id : served) {
     const auto it = check.invocations.find(id);
-    if (it == check.invocations.end()) ++missing;
-    else if (it->second != 1) ++doubled;
+    if (it == check.invocations.end())
+      ++missing;
+    else if (it->second != 1)
+      ++doubled;
   }
   INFO("served " << served.size() << ", stored " << check.invocations.size());
   CHECK(missing == 0);
@@ -107,6 +116,39 @@ std::vector<fs::path> segments(const fs::path& dir) {
   std::sort(found.begin(), found.end());
   return found;
 }
+
+/// Polls /ready until it answers 200; the last status.
+int waitUntilReady(int port, std::chrono::seconds timeout) {
+  int status = 0;
+  gatherd::sdk::testing::eventually([&] { return (status = get(port, "/ready").status) == 200; },
+                                    timeout, 200ms);
+  return status;
+}
+
+/// Polls /ready until it answers 503 with `reason` in the body; the last answer.
+Http waitUntilNotReady(int port, const std::string& reason, std::chrono::seconds timeout) {
+  Http ready;
+  gatherd::sdk::testing::eventually(
+      [&] {
+        ready = get(port, "/ready");
+        return ready.status == 503 && ready.body.find(reason) != std::string::npos;
+      },
+      timeout, 200ms);
+  return ready;
+}
+
+/// gatherd with the sqlite sink against its own rolling upstream, started, past 3 answers.
+struct Running {
+  Running() {
+    REQUIRE(gatherd.waitForLog("started", 20s));
+    REQUIRE(upstream.waitAnswers(3, 20s));
+  }
+  TempDir dir;
+  Upstream upstream{dir.path() / "upstream"};
+  fs::path ini = dir.write("gatherd.ini", config(dir, upstream));
+  GatherdProcess gatherd{ini};
+  int port = portOf(gatherd);
+};
 
 }  // namespace
 
@@ -133,13 +175,8 @@ TEST_CASE("fault: kill -9 at random moments, 30 times: every record served is st
 
 TEST_CASE("fault: an exclusive lock held 30 s by another process loses nothing, and /ready says so",
           "[fault]") {
-  TempDir dir;
-  Upstream upstream(dir.path() / "upstream");
-  const auto ini = dir.write("gatherd.ini", config(dir, upstream));
-  GatherdProcess gatherd(ini);
-  const int port = portOf(gatherd);
-  REQUIRE(gatherd.waitForLog("started", 20s));
-  REQUIRE(upstream.waitAnswers(3, 20s));
+  Running run;
+  auto& [dir, upstream, ini, gatherd, port] = run;
 
   sqlite3* db = nullptr;
   REQUIRE(sqlite3_open(dbPath(dir).c_str(), &db) == SQLITE_OK);
@@ -165,18 +202,12 @@ TEST_CASE("fault: an exclusive lock held 30 s by another process loses nothing, 
   CHECK_THAT(sources.body, Catch::Contains("\"health\":\"backlogged\""));
 
   // It recovers by itself.
-  const auto until = std::chrono::steady_clock::now() + 60s;
-  int status = 0;
-  while ((status = get(port, "/ready").status) != 200 && std::chrono::steady_clock::now() < until) {
-    std::this_thread::sleep_for(200ms);
-  }
-  CHECK(status == 200);
+  CHECK(waitUntilReady(port, 60s) == 200);
   finish(gatherd, upstream);
   requireEveryServedRecordOnce(dir, upstream);
 }
 
-TEST_CASE("fault: a damaged spool file at start-up is reported, the rest is delivered",
-          "[fault]") {
+TEST_CASE("fault: a damaged spool file at start-up is reported, the rest is delivered", "[fault]") {
   TempDir dir;
   Upstream upstream(dir.path() / "upstream");
   const auto ini = dir.write("gatherd.ini", config(dir, upstream));
@@ -189,9 +220,13 @@ TEST_CASE("fault: a damaged spool file at start-up is reported, the rest is deli
     REQUIRE(sqlite3_open(dbPath(dir).c_str(), &db) == SQLITE_OK);
     sqlite3_busy_timeout(db, 10'000);
     REQUIRE(sqlite3_exec(db, "BEGIN EXCLUSIVE", nullptr, nullptr, nullptr) == SQLITE_OK);
+    // The upstream lists the 20 newest records, 2 new an answer: a batch is in the window of
+    // the next 9 answers only. Freezing it before the crash keeps the damaged batch's records in
+    // the window the restarted gatherd sees, whatever the timing.
     const std::size_t before = upstream.answers();
-    REQUIRE(upstream.waitAnswers(before + 8, 20s));
-    std::this_thread::sleep_for(300ms);
+    REQUIRE(upstream.waitAnswers(before + 6, 20s));
+    upstream.freeze();
+    REQUIRE(upstream.waitAnswers(upstream.answers() + 1, 20s));
     gatherd.signal(SIGKILL);
     gatherd.wait(10s);
     sqlite3_exec(db, "ROLLBACK", nullptr, nullptr, nullptr);
@@ -221,8 +256,7 @@ TEST_CASE("fault: a damaged spool file at start-up is reported, the rest is deli
   requireEveryServedRecordOnce(dir, upstream);
 }
 
-TEST_CASE("fault: SIGTERM during writes with shutdown_grace = 0, looped: clean exit",
-          "[fault]") {
+TEST_CASE("fault: SIGTERM during writes with shutdown_grace = 0, looped: clean exit", "[fault]") {
   TempDir dir;
   Upstream upstream(dir.path() / "upstream");
   std::string text = config(dir, upstream);
@@ -256,8 +290,9 @@ TEST_CASE("fault: the disk of the data folder fills up, then space is freed: not
   const fs::path data = dir.path() / "data";
   fs::create_directories(data);
   if (::mount("tmpfs", data.c_str(), "tmpfs", 0, "size=24m,mode=0700") != 0) {
-    WARN("SKIPPED: cannot mount a tmpfs on " << data.string() << " (" << std::strerror(errno)
-                                             << "); the disk-full fault needs root or CAP_SYS_ADMIN");
+    WARN("SKIPPED: cannot mount a tmpfs on "
+         << data.string() << " (" << std::strerror(errno)
+         << "); the disk-full fault needs root or CAP_SYS_ADMIN");
     return;
   }
   struct Unmount {
@@ -279,42 +314,31 @@ TEST_CASE("fault: the disk of the data folder fills up, then space is freed: not
     while (out.write(block.data(), static_cast<std::streamsize>(block.size()))) {
     }
   }
-  bool saw_503 = false;
   std::string reason;
-  const auto until = std::chrono::steady_clock::now() + 30s;
-  while (!saw_503 && std::chrono::steady_clock::now() < until) {
-    const Http ready = get(port, "/ready");
-    saw_503 = ready.status == 503;
-    reason = ready.body;
-    std::this_thread::sleep_for(200ms);
-  }
+  const bool saw_503 = gatherd::sdk::testing::eventually(
+      [&] {
+        const Http ready = get(port, "/ready");
+        reason = ready.body;
+        return ready.status == 503;
+      },
+      30s, 200ms);
   CHECK(saw_503);
   INFO(reason);
   std::this_thread::sleep_for(2s);
   CHECK(gatherd.running());
   fs::remove(filler);
-  int status = 0;
-  const auto recovered_by = std::chrono::steady_clock::now() + 90s;
-  while ((status = get(port, "/ready").status) != 200 &&
-         std::chrono::steady_clock::now() < recovered_by) {
-    std::this_thread::sleep_for(200ms);
-  }
-  CHECK(status == 200);
+  CHECK(waitUntilReady(port, 90s) == 200);
   finish(gatherd, upstream);
   INFO(gatherd.err());
   requireEveryServedRecordOnce(dir, upstream);
 }
 
-TEST_CASE("fault: the database damaged at runtime: degraded, visible, no crash, batches kept in "
-          "the spool",
-          "[fault]") {
-  TempDir dir;
-  Upstream upstream(dir.path() / "upstream");
-  const auto ini = dir.write("gatherd.ini", config(dir, upstream));
-  GatherdProcess gatherd(ini);
-  const int port = portOf(gatherd);
-  REQUIRE(gatherd.waitForLog("started", 20s));
-  REQUIRE(upstream.waitAnswers(3, 20s));
+TEST_CASE(
+    "fault: the database damaged at runtime: degraded, visible, no crash, batches kept in "
+    "the spool",
+    "[fault]") {
+  Running run;
+  auto& [dir, upstream, ini, gatherd, port] = run;
   // Another connection writes once, so that gatherd's connection must drop its page cache and
   // read the pages again; then garbage over every page but the first, in the file and in the
   // WAL (whose frames hold the pages written since the start).
@@ -322,8 +346,10 @@ TEST_CASE("fault: the database damaged at runtime: degraded, visible, no crash, 
     sqlite3* db = nullptr;
     REQUIRE(sqlite3_open(dbPath(dir).c_str(), &db) == SQLITE_OK);
     sqlite3_busy_timeout(db, 10'000);
-    REQUIRE(sqlite3_exec(db, "CREATE TABLE IF NOT EXISTS fault_probe (x); INSERT INTO fault_probe VALUES (1)",
-                         nullptr, nullptr, nullptr) == SQLITE_OK);
+    REQUIRE(sqlite3_exec(
+                db,
+                "CREATE TABLE IF NOT EXISTS fault_probe (x); INSERT INTO fault_probe VALUES (1)",
+                nullptr, nullptr, nullptr) == SQLITE_OK);
     sqlite3_close(db);
   }
   for (const fs::path& file : {dbPath(dir), fs::path(dbPath(dir).string() + "-wal")}) {
@@ -334,13 +360,7 @@ TEST_CASE("fault: the database damaged at runtime: degraded, visible, no crash, 
     out.seekp(file.extension() == ".db" ? 4096 : 32);
     for (std::uintmax_t at = 4096; at < size; ++at) out.put(static_cast<char>(0x5A ^ (at * 131)));
   }
-  Http ready;
-  const auto until = std::chrono::steady_clock::now() + 60s;
-  while (std::chrono::steady_clock::now() < until) {
-    ready = get(port, "/ready");
-    if (ready.status == 503 && ready.body.find("degraded") != std::string::npos) break;
-    std::this_thread::sleep_for(200ms);
-  }
+  const Http ready = waitUntilNotReady(port, "degraded", 60s);
   CHECK(ready.status == 503);
   CHECK_THAT(ready.body, Catch::Contains("sink db is degraded"));
   // New batches wait in the spool, and the process keeps running.
@@ -357,4 +377,50 @@ TEST_CASE("fault: the database damaged at runtime: degraded, visible, no crash, 
   CHECK(code == 0);
   CHECK_FALSE(segments(dir.path() / "data" / "spool" / "db").empty());
   CHECK_THAT(gatherd.err(), Catch::Contains("kept in the spool for the next start"));
+}
+
+TEST_CASE(
+    "fault: the database made unwritable at runtime: degraded, visible, no crash, the spool "
+    "keeps the batches, nothing lost once it can be written again",
+    "[fault]") {
+  Running run;
+  auto& [dir, upstream, ini, gatherd, port] = run;
+  {
+    // The immutable flag: writes through gatherd's open descriptors fail with EPERM (see
+    // immutable_files.hpp for why a read-only remount or a read-only loop device cannot do it).
+    ImmutableFiles frozen({dbPath(dir), fs::path(dbPath(dir).string() + "-wal")});
+    if (!frozen.error().empty()) {
+      WARN("SKIPPED: cannot make the database immutable (" << frozen.error()
+                                                           << "); this needs CAP_LINUX_IMMUTABLE "
+                                                              "and ext4, xfs, btrfs or tmpfs");
+      return;
+    }
+    const Http ready = waitUntilNotReady(port, "degraded", 30s);
+    CHECK(ready.status == 503);
+    CHECK_THAT(ready.body, Catch::Contains("sink db is degraded"));
+    CHECK_THAT(ready.body, Catch::Contains("cannot be written"));
+    // New batches wait in the spool, none is dropped, and the process keeps running.
+    REQUIRE(upstream.waitAnswers(upstream.answers() + 5, 20s));
+    std::this_thread::sleep_for(500ms);
+    const Http sources = get(port, "/api/sources");
+    REQUIRE(sources.status == 200);
+    const auto sink = Poco::JSON::Parser()
+                          .parse(sources.body)
+                          .extract<Poco::JSON::Object::Ptr>()
+                          ->getArray("sinks")
+                          ->getObject(0);
+    CHECK(sink->getValue<std::string>("health") == "degraded");
+    CHECK_THAT(sink->getValue<std::string>("healthReason"),
+               Catch::Contains("Operation not permitted"));
+    CHECK(sink->getValue<long long>("dropped") == 0);
+    CHECK(sink->getObject("spool")->getValue<long long>("records") >= 5);
+    CHECK(sink->getObject("spool")->getValue<long long>("dropped") == 0);
+    CHECK(gatherd.running());
+    CHECK_THAT(gatherd.err(), Catch::Contains("degraded: the database cannot be written"));
+  }
+  // Writable again: it recovers by itself and delivers what the spool held.
+  CHECK(waitUntilReady(port, 60s) == 200);
+  finish(gatherd, upstream);
+  INFO(gatherd.err());
+  requireEveryServedRecordOnce(dir, upstream);
 }

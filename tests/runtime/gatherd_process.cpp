@@ -1,14 +1,14 @@
 #include "gatherd_process.hpp"
 
-#include <fcntl.h>
-#include <signal.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
 #include <thread>
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 namespace gatherd::testing {
 
@@ -66,7 +66,9 @@ ChildProcess::~ChildProcess() {
   }
 }
 
-void ChildProcess::signal(int number) const { ::kill(pid_, number); }
+void ChildProcess::signal(int number) const {
+  ::kill(pid_, number);
+}
 
 bool ChildProcess::running() {
   if (pid_ < 0 || exit_code_ >= 0) return false;
@@ -89,13 +91,27 @@ int ChildProcess::wait(std::chrono::milliseconds timeout) {
 }
 
 bool ChildProcess::waitForLog(const std::string& text, std::chrono::milliseconds timeout) const {
-  return waitFor(err_path_, [&](const std::string& log) { return log.find(text) != std::string::npos; },
-                 timeout);
+  return waitFor(
+      err_path_, [&](const std::string& log) { return log.find(text) != std::string::npos; },
+      timeout);
+}
+
+std::string printedPort(const ChildProcess& fake_upstream) {
+  const auto line_printed = [](const std::string& text) {
+    return text.find('\n') != std::string::npos;
+  };
+  if (!ChildProcess::waitFor(fake_upstream.outPath(), line_printed, std::chrono::seconds(10))) {
+    throw std::runtime_error("the fake upstream printed no port within 10 s: " +
+                             fake_upstream.out() + fake_upstream.err());
+  }
+  const std::string out = fake_upstream.out();
+  return out.substr(0, out.find('\n'));
 }
 
 std::string baseConfig(const std::filesystem::path& dir, const std::string& interval) {
-  return "[gatherd]\ninterval = " + interval + "\ntimeout = 5s\nmax_parallel = 6\nplugin_dir = " +
-         std::string(GATHERD_PLUGIN_DIR) + "\ndata_dir = " + (dir / "data").string() +
+  return "[gatherd]\ninterval = " + interval +
+         "\ntimeout = 5s\nmax_parallel = 6\nplugin_dir = " + std::string(GATHERD_PLUGIN_DIR) +
+         "\ndata_dir = " + (dir / "data").string() +
          "\nlog_level = info\n\n[http]\nbind = 127.0.0.1:0\nweb_root = " + (dir / "web").string() +
          "\n\n";
 }

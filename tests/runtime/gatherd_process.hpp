@@ -2,8 +2,6 @@
 // Runs the real gatherd binary for runtime tests: a temp folder with a config, stdout and stderr
 // captured to files, signals, and bounded waits.
 
-#include <sys/types.h>
-
 #include <chrono>
 #include <filesystem>
 #include <string>
@@ -11,6 +9,7 @@
 #include <vector>
 
 #include "gatherd/sdk/testing/temp_dir.hpp"
+#include <sys/types.h>
 
 namespace gatherd::testing {
 
@@ -51,7 +50,7 @@ class ChildProcess {
 
 template <class Predicate>
 bool ChildProcess::waitFor(const std::filesystem::path& file, Predicate predicate,
-                             std::chrono::milliseconds timeout) {
+                           std::chrono::milliseconds timeout) {
   const auto until = std::chrono::steady_clock::now() + timeout;
   for (;;) {
     if (predicate(readFile(file))) return true;
@@ -59,6 +58,10 @@ bool ChildProcess::waitFor(const std::filesystem::path& file, Predicate predicat
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
 }
+
+/// The port a fake upstream started with --print-port prints on its first line; waits up to
+/// 10 s for it and throws std::runtime_error (with what it printed) when it does not come.
+std::string printedPort(const ChildProcess& fake_upstream);
 
 /// One run of `gatherd --config <config> [args...]`.
 class GatherdProcess : public ChildProcess {

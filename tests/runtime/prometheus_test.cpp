@@ -142,10 +142,7 @@ TEST_CASE(
 
   ChildProcess upstream({FAKE_UPSTREAM_BIN, "--port", "0", "--print-port", "--fixture", fixture},
                         dir.path());
-  REQUIRE(ChildProcess::waitFor(
-      upstream.outPath(),
-      [](const std::string& text) { return text.find('\n') != std::string::npos; }, 10s));
-  const std::string upstream_port = upstream.out().substr(0, upstream.out().find('\n'));
+  const std::string upstream_port = printedPort(upstream);
 
   const int gatherd_port = freePort();
   std::string config = baseConfig(dir.path(), "1s");
@@ -187,8 +184,8 @@ TEST_CASE(
        {"gatherd_windows_total", "gatherd_window_start_lag_seconds_bucket",
         "gatherd_poll_duration_seconds_bucket", "gatherd_sink_write_duration_seconds_bucket",
         "gatherd_sink_queue_batches", "gatherd_polls_in_flight", "gatherd_source_auth_state",
-        "process_resident_memory_bytes", "gatherd_build_info",
-        "gatherd_quota_amount_remaining_usd", "gatherd_sink_health", "gatherd_spool_bytes"}) {
+        "process_resident_memory_bytes", "gatherd_build_info", "gatherd_quota_amount_remaining_usd",
+        "gatherd_sink_health", "gatherd_spool_bytes"}) {
     CHECK_THAT(text.body, Catch::Contains(family));
   }
   CHECK(text.body.find("test-cookie") == std::string::npos);
@@ -236,15 +233,13 @@ TEST_CASE(
   // requests without the scrape token 4xx; the store sink is healthy and spooled.
   CHECK(eventually(
       [&] {
-        return promql(prometheus_port,
-                      "gatherd_http_requests_total{route=\"plugin\",code=\"2xx\"}")
+        return promql(prometheus_port, "gatherd_http_requests_total{route=\"plugin\",code=\"2xx\"}")
                    .value_or(0) >= 2;
       },
       10s));
   CHECK(promql(prometheus_port, "gatherd_http_requests_total{route=\"plugin\",code=\"4xx\"}")
             .value_or(0) >= 2);
-  CHECK(promql(prometheus_port, "gatherd_sink_health{sink=\"db\",state=\"ok\"}").value_or(0) ==
-        1);
+  CHECK(promql(prometheus_port, "gatherd_sink_health{sink=\"db\",state=\"ok\"}").value_or(0) == 1);
   CHECK(promql(prometheus_port, "gatherd_spool_write_failing{sink=\"db\"}").value_or(-1) == 0);
   // Prometheus keeps its scrape connection open; the gauge follows within a second.
   CHECK(eventually(

@@ -29,13 +29,8 @@ class Upstream {
       : log_((std::filesystem::create_directories(dir), dir / "served.log")),
         process_({FAKE_UPSTREAM_BIN, "--port", "0", "--print-port", "--rolling",
                   std::to_string(per_answer), "--served-log", log_.string()},
-                 dir) {
-    REQUIRE(ChildProcess::waitFor(
-        process_.outPath(),
-        [](const std::string& text) { return text.find('\n') != std::string::npos; },
-        std::chrono::seconds(10)));
-    port_ = process_.out().substr(0, process_.out().find('\n'));
-  }
+                 dir),
+        port_(printedPort(process_)) {}
   const std::string& port() const { return port_; }
   /// Answers so far.
   std::size_t answers() const {

@@ -1,8 +1,4 @@
 // Runtime tests of the real gatherd binary: config files, plugins from the build, signals.
-#include <signal.h>
-
-#include <catch2/catch.hpp>
-
 #include <map>
 #include <regex>
 #include <set>
@@ -11,8 +7,10 @@
 
 #include <Poco/JSON/Object.h>
 #include <Poco/JSON/Parser.h>
+#include <catch2/catch.hpp>
 
 #include "gatherd_process.hpp"
+#include <signal.h>
 
 using namespace gatherd::testing;
 using namespace std::chrono_literals;
@@ -50,7 +48,8 @@ std::size_t countWindows(const std::string& text) {
   return count;
 }
 
-std::string demoToFile(const TempDir& dir, const std::string& interval, const std::string& extra = {}) {
+std::string demoToFile(const TempDir& dir, const std::string& interval,
+                       const std::string& extra = {}) {
   return baseConfig(dir.path(), interval) +
          "[source.demo]\nplugin = demo\ncalls_per_minute = 600\nseed = 7\n" + extra +
          "\n[sink.out]\nplugin = stdout\npath = " + (dir.path() / "records.jsonl").string() +
@@ -64,8 +63,8 @@ TEST_CASE("demo -> stdout at 100 ms: every window has exactly one result, on the
   const auto config = dir.write("gatherd.ini", demoToFile(dir, "100ms"));
   GatherdProcess gatherd(config);
   const auto records = dir.path() / "records.jsonl";
-  REQUIRE(GatherdProcess::waitFor(records, [](const std::string& t) { return countWindows(t) >= 20; },
-                                  20s));
+  REQUIRE(GatherdProcess::waitFor(
+      records, [](const std::string& t) { return countWindows(t) >= 20; }, 20s));
   gatherd.signal(SIGTERM);
   REQUIRE(gatherd.wait(10s) == 0);
   INFO(gatherd.err());
@@ -132,9 +131,10 @@ TEST_CASE("check-config names file, line, section and key of a bad value") {
 
 TEST_CASE("check-config masks secrets and accepts a good config") {
   TempDir dir;
-  const auto config = dir.write(
-      "gatherd.ini", baseConfig(dir.path(), "10s") +
-                         "[source.acct]\nplugin = xychatai-codex\ncookie = ${RUNTIME_TEST_COOKIE}\n");
+  const auto config =
+      dir.write("gatherd.ini",
+                baseConfig(dir.path(), "10s") +
+                    "[source.acct]\nplugin = xychatai-codex\ncookie = ${RUNTIME_TEST_COOKIE}\n");
   GatherdProcess gatherd(config, {"check-config"}, {"RUNTIME_TEST_COOKIE=s3cret-cookie-value-42"});
   REQUIRE(gatherd.wait(20s) == 0);
   CHECK(gatherd.out().find("s3cret-cookie-value-42") == std::string::npos);
@@ -144,20 +144,23 @@ TEST_CASE("check-config masks secrets and accepts a good config") {
 TEST_CASE("an unset variable without default is an error naming the key") {
   TempDir dir;
   const auto config = dir.write(
-      "gatherd.ini", baseConfig(dir.path(), "10s") +
-                         "[source.acct]\nplugin = xychatai-codex\ncookie = ${GATHERD_TEST_UNSET_VARIABLE}\n");
+      "gatherd.ini",
+      baseConfig(dir.path(), "10s") +
+          "[source.acct]\nplugin = xychatai-codex\ncookie = ${GATHERD_TEST_UNSET_VARIABLE}\n");
   GatherdProcess gatherd(config, {"check-config"});
   REQUIRE(gatherd.wait(20s) == 2);
-  CHECK_THAT(gatherd.err(), Catch::Contains("GATHERD_TEST_UNSET_VARIABLE") && Catch::Contains("cookie"));
+  CHECK_THAT(gatherd.err(),
+             Catch::Contains("GATHERD_TEST_UNSET_VARIABLE") && Catch::Contains("cookie"));
 }
 
 TEST_CASE("the service refuses to start when a configured plugin is missing") {
   TempDir dir;
-  const auto config =
-      dir.write("gatherd.ini", baseConfig(dir.path(), "10s") + "[source.x]\nplugin = no-such-plugin\n");
+  const auto config = dir.write(
+      "gatherd.ini", baseConfig(dir.path(), "10s") + "[source.x]\nplugin = no-such-plugin\n");
   GatherdProcess gatherd(config);
   REQUIRE(gatherd.wait(20s) == 2);
-  CHECK_THAT(gatherd.err(), Catch::Contains("no plugin 'no-such-plugin'") && Catch::Contains("[source.x]"));
+  CHECK_THAT(gatherd.err(),
+             Catch::Contains("no plugin 'no-such-plugin'") && Catch::Contains("[source.x]"));
 }
 
 TEST_CASE("plugins lists what loaded with its keys") {
@@ -174,7 +177,8 @@ TEST_CASE("SIGHUP reloads the config, an invalid one keeps the old") {
   const auto config = dir.write("gatherd.ini", demoToFile(dir, "100ms"));
   GatherdProcess gatherd(config);
   const auto records = dir.path() / "records.jsonl";
-  REQUIRE(GatherdProcess::waitFor(records, [](const std::string& t) { return countWindows(t) >= 5; }, 20s));
+  REQUIRE(GatherdProcess::waitFor(
+      records, [](const std::string& t) { return countWindows(t) >= 5; }, 20s));
 
   dir.write("gatherd.ini", demoToFile(dir, "300ms"));
   gatherd.signal(SIGHUP);
@@ -254,15 +258,12 @@ TEST_CASE("once against the fake xychatai upstream prints the normalised records
   ChildProcess upstream({FAKE_UPSTREAM_BIN, "--port", "0", "--print-port", "--fixture",
                          XYCHATAI_TESTDATA_DIR "/quota-happy.json"},
                         dir.path());
-  // The fake upstream prints its port on the first line.
-  REQUIRE(ChildProcess::waitFor(
-      upstream.outPath(), [](const std::string& text) { return text.find('\n') != std::string::npos; },
-      10s));
-  const std::string port = upstream.out().substr(0, upstream.out().find('\n'));
-  const auto config = dir.write(
-      "gatherd.ini", baseConfig(dir.path(), "10s") +
-                         "[source.acct]\nplugin = xychatai-codex\nbase_url = http://127.0.0.1:" +
-                         port + "\ncookie = ${RUNTIME_TEST_COOKIE}\n");
+  const std::string port = printedPort(upstream);
+  const auto config =
+      dir.write("gatherd.ini",
+                baseConfig(dir.path(), "10s") +
+                    "[source.acct]\nplugin = xychatai-codex\nbase_url = http://127.0.0.1:" + port +
+                    "\ncookie = ${RUNTIME_TEST_COOKIE}\n");
   GatherdProcess gatherd(config, {"once"}, {"RUNTIME_TEST_COOKIE=cookie-value-that-must-not-leak"});
   REQUIRE(gatherd.wait(30s) == 0);
   INFO(gatherd.err());
@@ -327,8 +328,8 @@ TEST_CASE("the manual page (packaging/debian/gatherd.8) names every verb and opt
 TEST_CASE("every plugin's sample.ini passes check-config against the plugin's own schema") {
   std::vector<std::filesystem::path> samples;
   for (const char* kind : {"sources", "sinks"}) {
-    for (const auto& entry :
-         std::filesystem::directory_iterator(std::string(GATHERD_SOURCE_DIR) + "/plugins/" + kind)) {
+    for (const auto& entry : std::filesystem::directory_iterator(std::string(GATHERD_SOURCE_DIR) +
+                                                                 "/plugins/" + kind)) {
       if (std::filesystem::exists(entry.path() / "sample.ini")) {
         samples.push_back(entry.path() / "sample.ini");
       }

@@ -9,6 +9,7 @@
 #include <sstream>
 #include <string>
 
+#include "gatherd/sdk/testing/temp_dir.hpp"
 #include <netinet/in.h>
 #include <pwd.h>
 #include <sys/socket.h>
@@ -22,13 +23,7 @@ class PostgresCluster {
   explicit PostgresCluster(std::string bindir, std::string options =
                                                    "-c fsync=off -c full_page_writes=off "
                                                    "-c synchronous_commit=off")
-      : bindir_(std::move(bindir)), options_(std::move(options)) {
-    std::string pattern = (std::filesystem::temp_directory_path() / "gatherd-pg-XXXXXX").string();
-    if (::mkdtemp(pattern.data()) == nullptr) {
-      problem_ = "mkdtemp failed";
-      return;
-    }
-    dir_ = pattern;
+      : bindir_(std::move(bindir)), options_(std::move(options)), dir_(temp_.path().string()) {
     if (::geteuid() == 0) {
       const passwd* user = ::getpwnam("postgres");
       if (user == nullptr) {
@@ -50,12 +45,9 @@ class PostgresCluster {
     }
     if (!start()) problem_ = "pg_ctl start failed: " + log();
   }
+  /// Stops the server; the folder goes with temp_ after it.
   ~PostgresCluster() {
-    if (!dir_.empty()) {
-      if (running_) stop("immediate");
-      std::error_code ignored;
-      std::filesystem::remove_all(dir_, ignored);
-    }
+    if (running_) stop("immediate");
   }
   PostgresCluster(const PostgresCluster&) = delete;
   PostgresCluster& operator=(const PostgresCluster&) = delete;
@@ -94,8 +86,8 @@ class PostgresCluster {
     std::ofstream(dir_ + "/query.sql") << sql;
     const std::string output = dir_ + "/query.out";
     const bool ok = shell(bindir_ + "/psql -X -q -A -t -v ON_ERROR_STOP=1 -h 127.0.0.1 -p " +
-                              std::to_string(port_) + " -U gatherd -d " + database + " -f " + dir_ +
-                              "/query.sql -o " + output);
+                          std::to_string(port_) + " -U gatherd -d " + database + " -f " + dir_ +
+                          "/query.sql -o " + output);
     std::ifstream in(output);
     std::stringstream buffer;
     buffer << in.rdbuf();
@@ -142,6 +134,7 @@ class PostgresCluster {
 
   std::string bindir_;
   std::string options_;
+  sdk::testing::TempDir temp_{"gatherd-pg"};  // before dir_, which is its path
   std::string dir_;
   std::string as_user_;
   std::string problem_;

@@ -13,7 +13,7 @@
 
 #include <catch2/catch.hpp>
 
-#include "storage/aggregate_plan.hpp"
+#include "gatherd/lib/storage/aggregate_plan.hpp"
 
 using namespace gatherd;
 using namespace gatherd::store_suite;

@@ -11,12 +11,12 @@
 
 #include <catch2/catch.hpp>
 
+#include "gatherd/lib/json/time_format.hpp"
 #include "gatherd/sdk/record.hpp"
 #include "gatherd/sdk/sink.hpp"
 #include "gatherd/sdk/store.hpp"
 #include "gatherd/sdk/streams.hpp"
 #include "gatherd/sdk/testing/fake_host.hpp"
-#include "json/time_format.hpp"
 
 namespace gatherd::store_suite {
 

@@ -1,4 +1,3 @@
-#include "gatherd/sdk/testing/temp_dir.hpp"
 #include "core/alerts/alert_engine.hpp"
 
 #include <filesystem>
@@ -6,16 +5,32 @@
 
 #include <catch2/catch.hpp>
 
+#include "gatherd/lib/json/time_format.hpp"
 #include "gatherd/sdk/streams.hpp"
 #include "gatherd/sdk/testing/manual_clock.hpp"
-#include "json/time_format.hpp"
+#include "gatherd/sdk/testing/temp_dir.hpp"
 #include <unistd.h>
 
 using namespace gatherd;
-using core::AlertEngine;
 using core::AlertOptions;
 
 namespace {
+
+/// The engine as the core runs it: each window is first counted by a SourceStatusRegistry, whose
+/// failures in a row observe() is given.
+class AlertEngine : public core::AlertEngine {
+ public:
+  using core::AlertEngine::AlertEngine;
+  std::vector<sdk::Record> observe(const sdk::Batch& batch) {
+    const std::string& source = batch.window.source;
+    if (!registry_.find(source)) registry_.add(source, "test", 10'000);
+    registry_.recordWindow(batch.window);
+    return core::AlertEngine::observe(batch, registry_.find(source)->consecutive_failures);
+  }
+
+ private:
+  core::SourceStatusRegistry registry_;
+};
 
 constexpr std::int64_t kMinute = 60'000;
 constexpr std::int64_t kHour = 60 * kMinute;
@@ -312,10 +327,12 @@ TEST_CASE("alerts of a source no longer configured are resolved once, with the r
   {
     AlertEngine engine(options, clock);
     REQUIRE(engine.load().empty());
-    REQUIRE(engine.observe(window("gone", sdk::Outcome::kAuthError, sdk::AuthState::kExpired))
-                .size() == 1);
-    REQUIRE(engine.observe(window("kept", sdk::Outcome::kAuthError, sdk::AuthState::kMissing))
-                .size() == 1);
+    REQUIRE(
+        engine.observe(window("gone", sdk::Outcome::kAuthError, sdk::AuthState::kExpired)).size() ==
+        1);
+    REQUIRE(
+        engine.observe(window("kept", sdk::Outcome::kAuthError, sdk::AuthState::kMissing)).size() ==
+        1);
   }
   // Restarted with a config that has only "kept".
   AlertEngine restarted(options, clock);
@@ -343,8 +360,8 @@ TEST_CASE("setOptions applies new thresholds, keeps open alerts and the state fi
   options.state_file = (dir.path() / "alerts.json").string();
   options.source_down_windows = 3;
   AlertEngine engine(options, clock);
-  REQUIRE(engine.observe(window("xy", sdk::Outcome::kAuthError, sdk::AuthState::kExpired))
-              .size() == 1);
+  REQUIRE(engine.observe(window("xy", sdk::Outcome::kAuthError, sdk::AuthState::kExpired)).size() ==
+          1);
   AlertOptions reloaded = options;
   reloaded.source_down_windows = 2;
   reloaded.state_file = (dir.path() / "elsewhere.json").string();
@@ -353,8 +370,7 @@ TEST_CASE("setOptions applies new thresholds, keeps open alerts and the state fi
   CHECK(engine.options().state_file == options.state_file);
   CHECK(engine.openAlerts().size() == 1);
   // The second bad window now opens source_down (the auth alert stays open, not sent again).
-  auto fired =
-      engine.observe(window("xy", sdk::Outcome::kHttpError, sdk::AuthState::kExpired));
+  auto fired = engine.observe(window("xy", sdk::Outcome::kHttpError, sdk::AuthState::kExpired));
   REQUIRE(fired.size() == 1);
   CHECK(ruleOf(fired[0]) == "source_down");
   reloaded.enabled = false;

@@ -30,20 +30,20 @@ EnvLookup mapLookup(std::map<std::string, std::string> values) {
 TEST_CASE("env: .env syntax", "[env]") {
   TempDir dir;
   const std::string path = dir.write(".env",
-                              "# comment\n"
-                              "\n"
-                              "PLAIN=value\n"
-                              "  SPACED  =  spaced value  \n"
-                              "export EXPORTED=yes\n"
-                              "DOUBLE=\"a \\\"quoted\\\" \\$x\\nline\" # trailing comment\n"
-                              "SINGLE='no \\n escapes # here'\n"
-                              "OTHER_ESCAPE=\"a\\qb\"\n"
-                              "BARE=text # comment\n"
-                              "HASH=a#b\n"
-                              "EMPTY=\n"
-                              "COOKIE=share-session=abc==\n"
-                              "REPEATED=first\n"
-                              "REPEATED=second\r\n");
+                                     "# comment\n"
+                                     "\n"
+                                     "PLAIN=value\n"
+                                     "  SPACED  =  spaced value  \n"
+                                     "export EXPORTED=yes\n"
+                                     "DOUBLE=\"a \\\"quoted\\\" \\$x\\nline\" # trailing comment\n"
+                                     "SINGLE='no \\n escapes # here'\n"
+                                     "OTHER_ESCAPE=\"a\\qb\"\n"
+                                     "BARE=text # comment\n"
+                                     "HASH=a#b\n"
+                                     "EMPTY=\n"
+                                     "COOKIE=share-session=abc==\n"
+                                     "REPEATED=first\n"
+                                     "REPEATED=second\r\n");
   const auto values = parseEnvFile(path);
   CHECK(values.at("PLAIN") == "value");
   CHECK(values.at("SPACED") == "spaced value");
@@ -174,13 +174,13 @@ TEST_CASE("env: loadDaemonConfig expands from .env beside the config", "[env]") 
   dir.write("conf/.env", cookie + "=\"from dot env\"\n" + base + "=https://file.test\n");
   const ScopedEnv process(base, "https://process.test");
   const std::string path = dir.write("conf/gatherd.ini",
-                              "[source.xy]\n"
-                              "plugin = xychatai\n"
-                              "cookie = ${" +
-                                  cookie +
-                                  "}\n"
-                                  "base_url = ${" +
-                                  base + "}/api\n");
+                                     "[source.xy]\n"
+                                     "plugin = xychatai\n"
+                                     "cookie = ${" +
+                                         cookie +
+                                         "}\n"
+                                         "base_url = ${" +
+                                         base + "}/api\n");
   const auto config = loadDaemonConfig(path);
   REQUIRE(config.sources.size() == 1);
   const auto& entries = config.sources[0].entries;
@@ -193,13 +193,13 @@ TEST_CASE("env: an unset variable in the config names file, line, section and ke
   TempDir dir;
   const auto name = uniqueEnvName("UNSET");
   const std::string path = dir.write("gatherd.ini",
-                              "[gatherd]\n"
-                              "interval = 10s\n"
-                              "\n"
-                              "[source.xy]\n"
-                              "plugin = xychatai\n"
-                              "cookie = ${" +
-                                  name + "}\n");
+                                     "[gatherd]\n"
+                                     "interval = 10s\n"
+                                     "\n"
+                                     "[source.xy]\n"
+                                     "plugin = xychatai\n"
+                                     "cookie = ${" +
+                                         name + "}\n");
   const auto error = requireConfigError([&] { loadDaemonConfig(path); });
   CHECK(error.location().file == path);
   CHECK(error.location().line == 6);

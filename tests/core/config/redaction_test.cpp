@@ -1,8 +1,8 @@
 #include "core/config/redaction.hpp"
 
-#include "gatherd/sdk/redaction.hpp"
-
 #include <catch2/catch.hpp>
+
+#include "gatherd/sdk/support/redaction.hpp"
 
 using gatherd::core::maskSecrets;
 

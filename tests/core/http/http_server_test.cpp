@@ -1,9 +1,6 @@
 // Over 500 lines: one case per server behaviour (routes, tokens, sessions, limits, streams),
 // sharing the fixture at the top.
-#include "gatherd/sdk/testing/temp_dir.hpp"
 #include "core/http/http_server.hpp"
-
-#include <sys/stat.h>
 
 #include <algorithm>
 #include <atomic>
@@ -19,7 +16,9 @@
 #include <spdlog/spdlog.h>
 
 #include "gatherd/sdk/abi.hpp"
+#include "gatherd/sdk/testing/temp_dir.hpp"
 #include "http_test_client.hpp"
+#include <sys/stat.h>
 
 using gatherd::core::HttpServer;
 using gatherd::core::HttpServerOptions;
@@ -117,7 +116,8 @@ TEST_CASE("health, version and 404s answer JSON", "[http]") {
   REQUIRE(post.json()->has("error"));
 }
 
-TEST_CASE("ready reports a missing store and failed sources, sources lists each instance", "[http]") {
+TEST_CASE("ready reports a missing store and failed sources, sources lists each instance",
+          "[http]") {
   Fixture fixture;
   fixture.registry.add("acct-a", "xychatai-codex", 10'000);
   fixture.registry.add("acct-b", "demo", 5'000);
@@ -235,9 +235,10 @@ TEST_CASE("plugin routes get the exchange, can stream, and cannot crash the serv
                                       }
                                     })
               .ok());
-  REQUIRE(fixture.server->registerRoute("/throws", [](sdk::HttpExchange&) {
-                          throw std::runtime_error("plugin bug");
-                        }).ok());
+  REQUIRE(fixture.server
+              ->registerRoute("/throws",
+                              [](sdk::HttpExchange&) { throw std::runtime_error("plugin bug"); })
+              .ok());
   REQUIRE(fixture.server->registerRoute("/silent", [](sdk::HttpExchange&) {}).ok());
   REQUIRE_FALSE(fixture.server->registerRoute("/plug", [](sdk::HttpExchange&) {}).ok());
   REQUIRE_FALSE(fixture.server->registerRoute("/api/mine", [](sdk::HttpExchange&) {}).ok());
@@ -273,9 +274,13 @@ TEST_CASE("the token guards /api and plugin routes, never /health, and never lea
   HttpServerOptions options;
   options.token = token;
   Fixture fixture(options);
-  REQUIRE(fixture.server->registerRoute("/events", [](sdk::HttpExchange& exchange) {
-                          exchange.respond(sdk::HttpResponse{200, "text/plain", {}, "stream"});
-                        }).ok());
+  REQUIRE(
+      fixture.server
+          ->registerRoute("/events",
+                          [](sdk::HttpExchange& exchange) {
+                            exchange.respond(sdk::HttpResponse{200, "text/plain", {}, "stream"});
+                          })
+          .ok());
   const auto port = fixture.start();
 
   REQUIRE(get(port, "/health").status == 200);
@@ -297,8 +302,9 @@ TEST_CASE("the token guards /api and plugin routes, never /health, and never lea
                         {{"Content-Type", "application/x-www-form-urlencoded"}}, "token=nope");
   REQUIRE(wrong.status == 401);
   REQUIRE(wrong.header("Set-Cookie").empty());
-  REQUIRE(request(port, "POST", "/api/login", {{"Content-Type", "application/json"}}, "{}").status ==
-          400);
+  REQUIRE(
+      request(port, "POST", "/api/login", {{"Content-Type", "application/json"}}, "{}").status ==
+      400);
   Reply login = request(port, "POST", "/api/login",
                         {{"Content-Type", "application/x-www-form-urlencoded"}}, "token=" + token);
   REQUIRE(login.status == 200);
@@ -329,7 +335,8 @@ TEST_CASE("the token guards /api and plugin routes, never /health, and never lea
   REQUIRE_THAT(second.header("Set-Cookie"), !Catch::Contains("Secure"));
 
   // Bad requests carrying the token must not echo it anywhere.
-  Reply bad = get(port, "/api/invocations?limit=0&q=" + token, {{"Authorization", "Bearer " + token}});
+  Reply bad =
+      get(port, "/api/invocations?limit=0&q=" + token, {{"Authorization", "Bearer " + token}});
   REQUIRE(bad.status == 400);
   REQUIRE_THAT(bad.body, !Catch::Contains(token));
   spdlog::default_logger()->flush();
@@ -352,14 +359,15 @@ TEST_CASE("CORS is off unless the origin is listed", "[http]") {
   REQUIRE(get(port, "/health", {{"Origin", "http://evil.example"}})
               .header("Access-Control-Allow-Origin")
               .empty());
-  Reply preflight = request(port, "OPTIONS", "/api/stats",
-                            {{"Origin", "http://localhost:5173"},
-                             {"Access-Control-Request-Method", "GET"}});
+  Reply preflight =
+      request(port, "OPTIONS", "/api/stats",
+              {{"Origin", "http://localhost:5173"}, {"Access-Control-Request-Method", "GET"}});
   REQUIRE(preflight.status == 204);
   REQUIRE_THAT(preflight.header("Access-Control-Allow-Headers"), Catch::Contains("Authorization"));
 }
 
-TEST_CASE("static files: MIME types, cache headers, SPA fallback, no escape from the root", "[http]") {
+TEST_CASE("static files: MIME types, cache headers, SPA fallback, no escape from the root",
+          "[http]") {
   gatherd::sdk::testing::TempDir temp("gatherd-http");
   const fs::path root = temp.path() / "dist";
   writeFile(root / "index.html", "<!doctype html><title>gatherd</title>");
@@ -385,7 +393,8 @@ TEST_CASE("static files: MIME types, cache headers, SPA fallback, no escape from
   REQUIRE(script.status == 200);
   REQUIRE(script.header("Content-Type") == "text/javascript; charset=utf-8");
   REQUIRE(script.header("Cache-Control") == "public, max-age=31536000, immutable");
-  REQUIRE(get(port, "/assets/index-4f2a9c.css").header("Content-Type") == "text/css; charset=utf-8");
+  REQUIRE(get(port, "/assets/index-4f2a9c.css").header("Content-Type") ==
+          "text/css; charset=utf-8");
   REQUIRE(get(port, "/favicon.svg").header("Content-Type") == "image/svg+xml");
 
   Reply route = get(port, "/sources/acct-a");
@@ -418,16 +427,16 @@ TEST_CASE("static files: MIME types, cache headers, SPA fallback, no escape from
         "/link.txt", "/assets/up/secret.txt", "/../dist-evil/x.txt", "/.%2e/secret.txt",
         "/assets/..%2f..%2fsecret.txt", "/%00/secret.txt", "/./../secret.txt"}) {
     INFO(path);
-    const std::string answer =
-        rawExchange(port, "GET " + path + " HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
+    const std::string answer = rawExchange(
+        port, "GET " + path + " HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
     const int status = statusOf(answer);
     REQUIRE(status >= 400);
     REQUIRE(status < 500);
     REQUIRE_THAT(answer, !Catch::Contains("SECRET"));
   }
   // An absolute-looking path is still relative to the root: the SPA answers, not /etc.
-  const std::string passwd =
-      rawExchange(port, "GET //etc/passwd HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
+  const std::string passwd = rawExchange(
+      port, "GET //etc/passwd HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
   REQUIRE_THAT(passwd, !Catch::Contains("root:"));
   REQUIRE_THAT(passwd, Catch::Contains("<title>gatherd</title>"));
 }
@@ -444,16 +453,19 @@ TEST_CASE("request size bounds, idle timeout, and many idle clients", "[http]") 
   Reply big = request(port, "POST", "/api/login", {{"Content-Type", "application/json"}},
                       std::string(4096, 'x'));
   REQUIRE(big.status == 413);
-  const std::string chunked =
-      rawExchange(port, "POST /api/login HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\r\n"
-                        "800\r\n" + std::string(2048, 'y') + "\r\n0\r\n\r\n");
+  const std::string chunked = rawExchange(
+      port,
+      "POST /api/login HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\r\n"
+      "800\r\n" +
+          std::string(2048, 'y') + "\r\n0\r\n\r\n");
   REQUIRE(statusOf(chunked) == 413);
 
-  const std::string long_uri =
-      rawExchange(port, "GET /api/stats?x=" + std::string(20'000, 'a') + " HTTP/1.1\r\nHost: localhost\r\n\r\n");
+  const std::string long_uri = rawExchange(port, "GET /api/stats?x=" + std::string(20'000, 'a') +
+                                                     " HTTP/1.1\r\nHost: localhost\r\n\r\n");
   REQUIRE(statusOf(long_uri) == 414);
   const std::string long_header = rawExchange(
-      port, "GET /health HTTP/1.1\r\nHost: localhost\r\nX-Big: " + std::string(10'000, 'h') + "\r\n\r\n");
+      port,
+      "GET /health HTTP/1.1\r\nHost: localhost\r\nX-Big: " + std::string(10'000, 'h') + "\r\n\r\n");
   REQUIRE(statusOf(long_header) == 431);
   std::string many_headers = "GET /health HTTP/1.1\r\nHost: localhost\r\n";
   for (int i = 0; i < 200; ++i) many_headers += "X-H" + std::to_string(i) + ": v\r\n";
@@ -516,7 +528,8 @@ TEST_CASE("sessions expire, failed logins and bad tokens are rate-limited per ad
       {"Content-Type", "application/x-www-form-urlencoded"}};
   Reply login = request(port, "POST", "/api/login", form, "token=" + token);
   REQUIRE(login.status == 200);
-  const std::string pair = login.header("Set-Cookie").substr(0, login.header("Set-Cookie").find(';'));
+  const std::string pair =
+      login.header("Set-Cookie").substr(0, login.header("Set-Cookie").find(';'));
   REQUIRE_THAT(login.header("Set-Cookie"), Catch::Contains("Max-Age=1"));
   REQUIRE(get(port, "/api/version", {{"Cookie", pair}}).status == 200);
   std::this_thread::sleep_for(std::chrono::milliseconds(1'200));
@@ -526,8 +539,9 @@ TEST_CASE("sessions expire, failed logins and bad tokens are rate-limited per ad
   auto with_proxy = form;
   with_proxy.emplace_back("X-Forwarded-Proto", "https");
   with_proxy.emplace_back("X-Forwarded-For", "203.0.113.9");
-  REQUIRE_THAT(request(port, "POST", "/api/login", with_proxy, "token=" + token).header("Set-Cookie"),
-               Catch::Contains("; Secure"));
+  REQUIRE_THAT(
+      request(port, "POST", "/api/login", with_proxy, "token=" + token).header("Set-Cookie"),
+      Catch::Contains("; Secure"));
 
   // Three bad attempts from one address: then 429 with Retry-After, even with the right token.
   REQUIRE(get(port, "/api/version", {{"Authorization", "Bearer nope-1"}}).status == 401);
@@ -562,7 +576,8 @@ TEST_CASE("the serving threads carry names to count them apart from the process"
     const auto port = fixture.start();
     REQUIRE(get(port, "/health").status == 200);
     REQUIRE(threadNames("http-") == std::vector<std::string>{"http-handler-0", "http-handler-1",
-                                                            "http-io-0", "http-io-1", "http-io-2"});
+                                                             "http-io-0", "http-io-1",
+                                                             "http-io-2"});
     fixture.server->stop();
     REQUIRE(threadNames("http-").empty());
   }

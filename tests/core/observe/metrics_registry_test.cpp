@@ -52,6 +52,37 @@ TEST_CASE("labelled counters, gauges and histograms come out with their descript
   CHECK(queue->type == sdk::MetricType::kGauge);
 }
 
+TEST_CASE("refreshers move their counts in before every read, until they say they are done") {
+  MetricsRegistry registry;
+  registry.describe("gatherd_test_requests", sdk::MetricType::kCounter, "Requests");
+  int pending = 0;  // what a component counted on its own since the last read
+  int calls = 0;
+  bool owner_alive = true;
+  registry.addRefresher([&] {
+    ++calls;
+    if (!owner_alive) return false;
+    if (pending > 0) registry.add("gatherd_test_requests", {}, pending);
+    pending = 0;
+    return true;
+  });
+  pending = 3;
+  REQUIRE(registry.labelledValue("gatherd_test_requests", {}) == 3);
+  pending = 2;
+  std::vector<sdk::MetricFamily> families;
+  registry.collect(families);
+  const auto* requests = find(families, "gatherd_test_requests");
+  REQUIRE(requests != nullptr);
+  REQUIRE(requests->samples.size() == 1);
+  REQUIRE(requests->samples[0].value == 5);
+  REQUIRE(calls == 2);
+  // Gone: asked once more, then never again.
+  owner_alive = false;
+  pending = 7;
+  REQUIRE(registry.labelledValue("gatherd_test_requests", {}) == 5);
+  REQUIRE(registry.labelledValue("gatherd_test_requests", {}) == 5);
+  REQUIRE(calls == 3);
+}
+
 TEST_CASE("a family keeps a bounded number of series and the refused ones are counted") {
   MetricsRegistry registry;
   registry.describe("gatherd_things", sdk::MetricType::kCounter, "Things");

@@ -1,6 +1,4 @@
-#include "gatherd/sdk/testing/eventually.hpp"
 #include "core/pipeline/pipeline.hpp"
-#include "core/spool/batch_codec.hpp"
 
 #include <algorithm>
 #include <chrono>
@@ -16,6 +14,8 @@
 
 #include <catch2/catch.hpp>
 
+#include "core/spool/batch_codec.hpp"
+#include "gatherd/sdk/testing/eventually.hpp"
 #include "gatherd/sdk/testing/manual_clock.hpp"
 
 namespace {
@@ -175,7 +175,7 @@ TEST_CASE(
   ScriptedSink sink([](int index, int attempt) {
     return index == 0 && attempt <= 2 ? WriteResult::kRetry : WriteResult::kOk;
   });
-  pipeline.addSink("store", sink.write(), SinkChannelOptions{1u << 20, 100, 30'000, {}});
+  pipeline.addSink("store", sink.write(), SinkChannelOptions{1u << 20, 100, 30'000, {}, {}});
   for (int index = 0; index < 3; ++index) pipeline.publish(makeBatch(index));
   pipeline.start();
 
@@ -214,7 +214,7 @@ TEST_CASE("the backoff stops doubling at retry_max_ms", "[pipeline][retry]") {
   Pipeline pipeline(clock);
   ScriptedSink sink(
       [](int, int attempt) { return attempt <= 4 ? WriteResult::kRetry : WriteResult::kOk; });
-  pipeline.addSink("store", sink.write(), SinkChannelOptions{1u << 20, 100, 300, {}});
+  pipeline.addSink("store", sink.write(), SinkChannelOptions{1u << 20, 100, 300, {}, {}});
   pipeline.publish(makeBatch(0));
   pipeline.start();
   // Expected pauses after each retry: 100, 200, 300, 300.
@@ -242,8 +242,8 @@ TEST_CASE("a queue full in bytes refuses new batches for that sink, counted and 
   // Room for batches 0 and 1 (batch 0 inside write() still counts), not for 2 and 3.
   const std::size_t bound = gatherd::core::spool::approximateBytes(*makeBatch(0)) +
                             gatherd::core::spool::approximateBytes(*makeBatch(1));
-  pipeline.addSink("slow", slow.write(), SinkChannelOptions{bound, 100, 1'000, {}});
-  pipeline.addSink("fast", fast.write(), SinkChannelOptions{bound * 4, 100, 1'000, {}});
+  pipeline.addSink("slow", slow.write(), SinkChannelOptions{bound, 100, 1'000, {}, {}});
+  pipeline.addSink("fast", fast.write(), SinkChannelOptions{bound * 4, 100, 1'000, {}, {}});
   slow.block();
   pipeline.start();
   pipeline.publish(makeBatch(0));
@@ -344,7 +344,7 @@ TEST_CASE("stop() gives up after the drain time and reports what is left", "[pip
   EventLog events;
   pipeline.setEventListener(events.listener());
   ScriptedSink sink([](int, int) { return WriteResult::kRetry; });
-  pipeline.addSink("locked", sink.write(), SinkChannelOptions{1u << 20, 100, 1'000, {}});
+  pipeline.addSink("locked", sink.write(), SinkChannelOptions{1u << 20, 100, 1'000, {}, {}});
   for (int index = 0; index < 3; ++index) pipeline.publish(makeBatch(index));
   pipeline.start();
   REQUIRE(sink.waitAttempts(1));
@@ -379,10 +379,11 @@ TEST_CASE("bad sink definitions are refused", "[pipeline]") {
   ScriptedSink sink;
   CHECK_THROWS_AS(pipeline.addSink("", sink.write()), std::invalid_argument);
   CHECK_THROWS_AS(pipeline.addSink("a", {}), std::invalid_argument);
-  CHECK_THROWS_AS(pipeline.addSink("a", sink.write(), SinkChannelOptions{0, 100, 1'000, {}}),
+  CHECK_THROWS_AS(pipeline.addSink("a", sink.write(), SinkChannelOptions{0, 100, 1'000, {}, {}}),
                   std::invalid_argument);
-  CHECK_THROWS_AS(pipeline.addSink("a", sink.write(), SinkChannelOptions{1u << 20, 500, 100, {}}),
-                  std::invalid_argument);
+  CHECK_THROWS_AS(
+      pipeline.addSink("a", sink.write(), SinkChannelOptions{1u << 20, 500, 100, {}, {}}),
+      std::invalid_argument);
   pipeline.addSink("a", sink.write());
   CHECK_THROWS_AS(pipeline.addSink("a", sink.write()), std::invalid_argument);
   CHECK_THROWS_AS(pipeline.stats("missing"), std::out_of_range);

@@ -1,8 +1,8 @@
 #include "core/plugins/plugin_instance.hpp"
 
-#include <catch2/catch.hpp>
-
 #include <sstream>
+
+#include <catch2/catch.hpp>
 
 #include "gatherd/sdk/testing/manual_clock.hpp"
 
@@ -22,8 +22,7 @@ struct Services {
 
 LoadedPlugin goodFixture() {
   LoadedPlugin plugin;
-  const std::string reason =
-      loadPluginFile(LOADER_FIXTURE_DIR "/good/good.so", HostAbi{}, plugin);
+  const std::string reason = loadPluginFile(LOADER_FIXTURE_DIR "/good/good.so", HostAbi{}, plugin);
   REQUIRE(reason.empty());
   return plugin;
 }

@@ -1,12 +1,12 @@
 #include "core/plugins/plugin_loader.hpp"
 
-#include <sys/stat.h>
+#include <cstdlib>
+#include <filesystem>
 
 #include <catch2/catch.hpp>
 
-#include <cstdlib>
-#include <filesystem>
-#include <random>
+#include "gatherd/sdk/testing/temp_dir.hpp"
+#include <sys/stat.h>
 
 namespace fs = std::filesystem;
 using namespace gatherd::core;
@@ -16,23 +16,18 @@ namespace {
 // A fresh plugin directory holding copies of the named fixtures (as gatherd-<name>.so).
 class PluginDir {
  public:
-  PluginDir() {
-    std::random_device random;
-    path_ = fs::temp_directory_path() / ("gatherd-loader-" + std::to_string(random()));
-    fs::create_directories(path_);
-  }
-  ~PluginDir() { fs::remove_all(path_); }
   fs::path add(const std::string& fixture, const std::string& file_name = {}) {
-    const fs::path target = path_ / (file_name.empty() ? "gatherd-" + fixture + ".so" : file_name);
+    const fs::path target =
+        dir_.path() / (file_name.empty() ? "gatherd-" + fixture + ".so" : file_name);
     fs::copy_file(fs::path(LOADER_FIXTURE_DIR) / fixture / (fixture + ".so"), target);
     fs::permissions(target, fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec |
                                 fs::perms::others_read | fs::perms::others_exec);
     return target;
   }
-  const fs::path& path() const { return path_; }
+  const fs::path& path() const { return dir_.path(); }
 
  private:
-  fs::path path_;
+  gatherd::sdk::testing::TempDir dir_{"gatherd-loader"};
 };
 
 std::string refusal(const PluginCatalog& catalog, const fs::path& file) {
@@ -68,7 +63,8 @@ TEST_CASE("each bad plugin is refused with a reason naming the file and the caus
   CHECK(catalog.plugins.size() == 1);
   CHECK(catalog.plugins.count("fixture") == 1);
   CHECK(catalog.refused.size() == 4);
-  CHECK_THAT(refusal(catalog, major), Catch::Contains("ABI 99.") && Catch::Contains("another major"));
+  CHECK_THAT(refusal(catalog, major),
+             Catch::Contains("ABI 99.") && Catch::Contains("another major"));
   CHECK_THAT(refusal(catalog, minor), Catch::Contains("newer sdk ABI"));
   CHECK_THAT(refusal(catalog, fingerprint),
              Catch::Contains("fingerprint") && Catch::Contains("other-compiler/other-abi"));
@@ -102,6 +98,33 @@ TEST_CASE("a second plugin with the same id is refused and names the first") {
              Catch::Contains("duplicate plugin id 'fixture'") && Catch::Contains(first.string()));
 }
 
+TEST_CASE("loading for a config opens only the plugins it uses, by their file names") {
+  PluginDir dir;
+  dir.add("good", "gatherd-fixture.so");
+  const auto broken = dir.add("wrong_major");
+  const auto unrelated = dir.add("no_descriptor", "gatherd-other.so");
+  PluginCatalog catalog = loadPlugins(dir.path().string(), {"fixture"});
+  CHECK(catalog.plugins.count("fixture") == 1);
+  CHECK(catalog.refused.empty());  // the other files were never opened
+
+  // An id without a file of its name: the whole folder is read, each file once.
+  catalog = loadPlugins(dir.path().string(), {"fixture", "elsewhere"});
+  CHECK(catalog.plugins.size() == 1);
+  CHECK(catalog.refused.size() == 2);
+  CHECK_FALSE(refusal(catalog, broken).empty());
+  CHECK_FALSE(refusal(catalog, unrelated).empty());
+
+  // A plugin file named otherwise is still found.
+  PluginDir renamed;
+  renamed.add("good", "gatherd-renamed.so");
+  CHECK(loadPlugins(renamed.path().string(), {"fixture"}).plugins.count("fixture") == 1);
+  // A refused file of the id's name is reported, and nothing else is opened.
+  catalog = loadPlugins(dir.path().string(), {"wrong_major"});
+  CHECK(catalog.plugins.empty());
+  REQUIRE(catalog.refused.size() == 1);
+  CHECK(catalog.refusalFor("wrong_major") != nullptr);
+}
+
 TEST_CASE("a missing plugin directory is reported, not fatal") {
   PluginCatalog catalog = loadPlugins("/nonexistent/gatherd/plugins");
   CHECK(catalog.plugins.empty());
@@ -126,8 +149,8 @@ TEST_CASE("copies of the example plugins build out of tree against the installed
     fs::create_directories(copy.parent_path());
     fs::copy(fs::path(GATHERD_SOURCE_DIR) / "plugins" / example, copy, fs::copy_options::recursive);
     const fs::path build = copy / "build";
-    run(cmake + " -S " + copy.string() + " -B " + build.string() + " -DCMAKE_PREFIX_PATH=" +
-        prefix.string() + " -DCMAKE_CXX_COMPILER=" CXX_COMPILER_PATH);
+    run(cmake + " -S " + copy.string() + " -B " + build.string() +
+        " -DCMAKE_PREFIX_PATH=" + prefix.string() + " -DCMAKE_CXX_COMPILER=" CXX_COMPILER_PATH);
     run(cmake + " --build " + build.string());
   }
   for (const char* id : {"example-source", "example-sink"}) {

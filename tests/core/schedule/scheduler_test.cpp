@@ -1,6 +1,5 @@
 // Over 500 lines: one ManualClock-driven case per scheduling rule (alignment, deadline, parallel
 // cap, clock jumps, stop); they share the fixture at the top.
-#include "gatherd/sdk/testing/eventually.hpp"
 #include "core/schedule/scheduler.hpp"
 
 #include <algorithm>
@@ -20,6 +19,7 @@
 
 #include <catch2/catch.hpp>
 
+#include "gatherd/sdk/testing/eventually.hpp"
 #include "gatherd/sdk/testing/manual_clock.hpp"
 
 namespace {
@@ -37,8 +37,8 @@ using gatherd::sdk::testing::ManualClock;
 constexpr std::int64_t kBase = 1'772'000'000'000;
 // Bound for waiting on other threads; reaching it means the test failed, not that it is slow.
 constexpr auto kThreadWait = std::chrono::milliseconds(10'000);
-// The scheduler's ticker and watchdog both sleep on the clock when idle.
-constexpr int kIdleSleepers = 2;
+// The scheduler's timer thread sleeps on the clock when idle.
+constexpr int kIdleSleepers = 1;
 
 // Collects every result the scheduler emits and checks that callbacks never overlap.
 class Collector {
@@ -724,7 +724,7 @@ TEST_CASE("bad sources and options are refused", "[scheduler]") {
   CHECK_THROWS_AS(scheduler.setSources({{"a", 10, PollFunction{}}}), std::invalid_argument);
 }
 
-TEST_CASE("a wake that lands between the ticker's check and its sleep is not lost",
+TEST_CASE("a wake that lands between the timer thread's check and its sleep is not lost",
           "[scheduler][clock]") {
   DoorClock clock(kBase + 3'000);
   Collector collector;
@@ -733,11 +733,11 @@ TEST_CASE("a wake that lands between the ticker's check and its sleep is not los
   scheduler.start();
   clock.inner().waitForBlockedSleepers(kIdleSleepers);
   clock.close();
-  clock.inner().advance(7'000);  // the ticker starts the window, then stops at the door
+  clock.inner().advance(7'000);  // the timer thread starts the window, then stops at the door
   REQUIRE(clock.waitAtDoor(1));
   REQUIRE(collector.waitFor(1));
 
-  // stop() wakes the clock once; the ticker then sleeps with the generation it read before
+  // stop() wakes the clock once; the timer thread then sleeps with the generation it read before
   // it looked at the stop flag, so it returns at once instead of sleeping to the next window.
   auto stopped = std::async(std::launch::async, [&] { scheduler.stop(); });
   const bool in_time = stopped.wait_for(kThreadWait) == std::future_status::ready;
@@ -762,24 +762,24 @@ TEST_CASE("worker threads are started only when polls overlap, then kept", "[sch
   scheduler.setSources({{"a", 10'000, gate.poll(Gate::Cancel::kHonour)}});
   scheduler.start();
   REQUIRE(gate.waitEntered(1));
-  CHECK(threads() == before + 3);  // ticker, watchdog, one worker
+  CHECK(threads() == before + 2);  // the timer thread, one worker
   step(clock, 10'000);
   REQUIRE(gate.waitEntered(2));
-  CHECK(threads() == before + 4);  // a second poll while the first still runs
+  CHECK(threads() == before + 3);  // a second poll while the first still runs
   gate.release();
   REQUIRE(collector.waitFor(2));
   step(clock, 10'000);
   REQUIRE(collector.waitFor(3));
-  CHECK(threads() == before + 4);
+  CHECK(threads() == before + 3);
   scheduler.stop();
 }
 
-TEST_CASE("the heartbeat comes from the ticker's loop and stops while the ticker is stuck",
+TEST_CASE("the heartbeat comes from the timer thread's loop and stops while it is stuck",
           "[scheduler][heartbeat]") {
   ManualClock clock(kBase);
   std::atomic<int> beats{0};
-  // The result callback blocks on the first skipped window: the ticker emits skipped results
-  // itself, so that is a stuck ticker (as when a sink's publish hangs).
+  // The result callback blocks on the first skipped window: the timer thread emits skipped results
+  // itself, so that is a stuck scheduler (as when a sink's publish hangs).
   std::mutex mutex;
   std::condition_variable changed;
   bool stuck = false;
@@ -803,9 +803,9 @@ TEST_CASE("the heartbeat comes from the ticker's loop and stops while the ticker
   clock.waitForBlockedSleepers(kIdleSleepers);
   REQUIRE(beats == 1);  // at start
   for (int second = 1; second <= 9; ++second) step(clock, 1'000);
-  CHECK(beats == 10);  // one per interval while the ticker runs, between windows too
+  CHECK(beats == 10);  // one per interval while the timer thread runs, between windows too
 
-  // The next window finds the only slot taken: skipped, and the ticker hangs in the callback.
+  // The next window finds the only slot taken: skipped, and the timer thread hangs in the callback.
   clock.advance(1'000);
   {
     std::unique_lock lock(mutex);

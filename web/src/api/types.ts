@@ -72,6 +72,8 @@ export interface SourceInfo {
   name: string;
   plugin: string;
   state: 'running' | 'failed' | 'stopped' | string;
+  /** Why it failed ("" when it did not). */
+  stateReason?: string;
   authState: AuthState | string;
   authHint: string | null;
   intervalMs: number;
@@ -110,12 +112,18 @@ export interface SourcesAnswer {
   sinks?: SinkInfo[];
 }
 
-/** The `source` SSE event: an instance's state after its auth state changed. */
+/**
+ * The `source` SSE event: an instance's state as the core computed it, sent when it changed (the
+ * same facts, by the same names, as its entry in /api/sources).
+ */
 export interface SourceEvent {
   name: string;
   state: string;
+  stateReason?: string;
   authState: string;
   authHint: string | null;
+  /** Absent from a gatherd older than the source_status stream. */
+  consecutiveFailures?: number;
 }
 
 export interface Quota {

@@ -65,9 +65,12 @@ export function startLive(): void {
   live.on('source', (ev) => {
     const s = sourcesState.items.find((x) => x.name === ev.name);
     if (s) {
+      // The core's snapshot, applied as it is: nothing here re-derives a source's state.
       s.state = ev.state;
+      if (ev.stateReason !== undefined) s.stateReason = ev.stateReason;
       s.authState = ev.authState;
       s.authHint = ev.authHint;
+      if (ev.consecutiveFailures !== undefined) s.consecutiveFailures = ev.consecutiveFailures;
     } else {
       sourcesRefresh.trigger();
     }
@@ -76,13 +79,7 @@ export function startLive(): void {
     const s = sourcesState.items.find((x) => x.name === w.source);
     if (!s) return;
     s.lastWindow = w;
-    if (w.outcome === 'ok') {
-      s.lastSuccessAt = w.finishedAt ?? s.lastSuccessAt;
-      s.consecutiveFailures = 0;
-    } else if (w.outcome !== 'skipped') {
-      s.consecutiveFailures += 1;
-    }
-    if (w.authState) s.authState = w.authState;
+    if (w.outcome === 'ok') s.lastSuccessAt = w.finishedAt ?? s.lastSuccessAt;
     // Sink health has no event of its own: re-read it (coalesced) as windows arrive.
     sourcesRefresh.trigger();
   });

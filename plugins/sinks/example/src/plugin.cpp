@@ -20,8 +20,10 @@ sdk::ConfigSchema schema() {
 
 class ExampleSink final : public sdk::Sink {
  public:
-  sdk::Status init(const sdk::Config& config, sdk::Host& host) override {
-    stream_ = config.getString("stream", "invocation");
+  sdk::Status init(const sdk::Config& given, sdk::Host& host) override {
+    // Defaults come from the schema only (getters below take no fallback).
+    const sdk::Config config = sdk::withDefaults(given, schema());
+    stream_ = config.getString("stream");
     host_ = &host;
     return sdk::Status::success();
   }

@@ -2,13 +2,13 @@
 
 #include <cmath>
 
+#include "gatherd/lib/json/time_format.hpp"
+#include "gatherd/lib/storage/aggregate_plan.hpp"
+#include "gatherd/lib/storage/error_normalizer.hpp"
+#include "gatherd/lib/storage/flat_fields.hpp"
+#include "gatherd/lib/storage/invocation_values.hpp"
 #include "gatherd/sdk/streams.hpp"
-#include "json/time_format.hpp"
 #include "migrations.hpp"
-#include "storage/aggregate_plan.hpp"
-#include "storage/error_normalizer.hpp"
-#include "storage/invocation_values.hpp"
-#include "storage/flat_fields.hpp"
 #include "write_sql.hpp"
 
 namespace gatherd::plugins::postgres {
@@ -42,6 +42,107 @@ std::string joinKey(const std::string& a, const std::string& b) {
   key.append(a).push_back('\x1f');
   key.append(b);
   return key;
+}
+
+void addWindowParams(Params& params, const sdk::WindowResult& window) {
+  params.add(window.window_ms)
+      .add(json::formatIsoUtc(window.window_ms))
+      .add(window.started_ms)
+      .add(window.finished_ms)
+      .add(sdk::outcomeName(window.outcome))
+      .add(window.message)
+      .add(std::int64_t{window.http_status})
+      .add(window.records_seen)
+      .add(window.records_emitted)
+      .add(window.records_rejected)
+      .add(std::int64_t{window.gap_suspected ? 1 : 0})
+      .add(window.gap_from_ms)
+      .add(window.gap_to_ms)
+      .add(sdk::authStateName(window.auth_state))
+      .add(std::int64_t{window.clock_jump ? 1 : 0});
+}
+
+// The upsert of one round of invocations ($1 .. $18: insertRow()'s columns as arrays; $19
+// source, $20 collector, $21 now). Rows not stored yet are inserted (ON CONFLICT DO NOTHING: a
+// row another writer stored meanwhile stands); stored rows whose status, cost or tokens differ
+// are updated, the change kept in invocation_updates. The rollups take the new rows and, for an
+// update, the new values minus the old ones; every inserted or updated row gets its change, in
+// the batch's order. Answers (inserted, updated).
+std::string invocationUpsert() {
+  // "t.a, t.b, ...": every column named, as two tables of the statement share the names.
+  auto prefixed = [](const char* table, std::initializer_list<const char*> columns) {
+    std::string list;
+    for (const char* column : columns) {
+      list += std::string(list.empty() ? "" : ", ") + table + "." + column;
+    }
+    return list;
+  };
+  auto compared = [&](const char* table) {
+    return prefixed(table, {"status", "cost", "input_tokens", "output_tokens", "cache_input_tokens",
+                            "reasoning_tokens", "total_tokens"});
+  };
+  auto returned = [&](const char* table) {
+    return prefixed(table,
+                    {"occurred_ms", "model", "status", "cost", "cost_nano", "input_tokens",
+                     "output_tokens", "cache_input_tokens", "reasoning_tokens", "total_tokens"});
+  };
+  auto sums = [](const char* table, const char* sign) {
+    return std::string("SELECT ") + table + ".occurred_ms / 3600000 * 3600000 AS h, $19::text AS " +
+           "source, " + table + ".model, " + table + ".status, " + sign + "1::bigint AS n, " +
+           sign + table + ".cost_nano AS cost, " + sign + "coalesce(" + table +
+           ".input_tokens, 0) AS i, " + sign + "coalesce(" + table + ".output_tokens, 0) AS o, " +
+           sign + "coalesce(" + table + ".cache_input_tokens, 0) AS c, " + sign + "coalesce(" +
+           table + ".reasoning_tokens, 0) AS r, " + sign + "coalesce(" + table +
+           ".total_tokens, 0) AS t";
+  };
+  return std::string("WITH u AS (SELECT * FROM unnest(") + kInsertRowArrays +
+         ") WITH ORDINALITY AS u(invoke_id, occurred_at, payload, raw_response, occurred_ms, "
+         "model, status, error_message, error_key, input_tokens, output_tokens, "
+         "cache_input_tokens, reasoning_tokens, total_tokens, cost, cost_nano, response_time_ms, "
+         "first_byte_time_ms, o)), "
+         // One index lookup per row sent, whatever the statistics: OFFSET 0 keeps the planner
+         // from turning it into a join, which a plan cached while the table was small did as a
+         // scan of every row of the source.
+         "old AS (SELECT c.id, u.o, " +
+         returned("c") +
+         " FROM u CROSS JOIN LATERAL (SELECT * FROM codex_invocations k WHERE k.source = "
+         "$19::text AND k.invoke_id = u.invoke_id AND k.occurred_at = u.occurred_at OFFSET 0) c), "
+         "ins AS (" +
+         kInsertInvocations +
+         "SELECT invoke_id, occurred_at, payload, raw_response, occurred_ms, model, status, "
+         "error_message, error_key, input_tokens, output_tokens, cache_input_tokens, "
+         "reasoning_tokens, total_tokens, cost, cost_nano, response_time_ms, first_byte_time_ms, "
+         "$19::text, $20::text, $21::bigint, $21::bigint FROM u WHERE u.o NOT IN (SELECT o FROM "
+         "old) ORDER BY u.o ON CONFLICT (source, invoke_id, occurred_at) DO NOTHING RETURNING id, "
+         "invoke_id, occurred_at, " +
+         returned("codex_invocations") +
+         "), "
+         "upd AS (UPDATE codex_invocations c SET payload = u.payload, raw_response = "
+         "u.raw_response, occurred_ms = u.occurred_ms, model = u.model, status = u.status, "
+         "error_message = u.error_message, error_key = u.error_key, input_tokens = "
+         "u.input_tokens, output_tokens = u.output_tokens, cache_input_tokens = "
+         "u.cache_input_tokens, reasoning_tokens = u.reasoning_tokens, total_tokens = "
+         "u.total_tokens, cost = u.cost, cost_nano = u.cost_nano, response_time_ms = "
+         "u.response_time_ms, first_byte_time_ms = u.first_byte_time_ms, updated_ms = $21::bigint "
+         "FROM u JOIN old ON old.o = u.o WHERE c.id = old.id AND (" +
+         compared("c") + ") IS DISTINCT FROM (" + compared("u") + ") RETURNING c.id, u.o, " +
+         returned("c") +
+         "), "
+         "log AS (INSERT INTO invocation_updates (invocation_id, changed_ms, old_status, "
+         "new_status, old_cost, new_cost, old_total_tokens, new_total_tokens) SELECT upd.id, "
+         "$21::bigint, old.status, upd.status, old.cost, upd.cost, old.total_tokens, "
+         "upd.total_tokens FROM upd JOIN old ON old.id = upd.id), "
+         "d AS (" +
+         sums("ins", "") + " FROM ins UNION ALL " + sums("upd", "") + " FROM upd UNION ALL " +
+         sums("old", "-") + " FROM old JOIN upd ON upd.id = old.id)" + rollupUpserts() +
+         ", ch AS (INSERT INTO changes (kind, source, ref_id, created_ms) SELECT kind, $19::text, "
+         "id, $21::bigint FROM (SELECT " +
+         std::to_string(static_cast<int>(ChangeKind::kInvocationNew)) +
+         " AS kind, ins.id, u.o FROM ins JOIN u ON u.invoke_id = ins.invoke_id AND "
+         "u.occurred_at = ins.occurred_at UNION ALL SELECT " +
+         std::to_string(static_cast<int>(ChangeKind::kInvocationUpdated)) +
+         ", upd.id, upd.o FROM upd) x ORDER BY o) "
+         "SELECT (SELECT count(*) FROM ins), (SELECT count(*) FROM upd)";
 }
 
 }  // namespace
@@ -122,29 +223,56 @@ WriteCounts BatchWriter::write(const sdk::Batch& batch, std::int64_t now_ms) {
   WriteCounts counts;
   pending_.clear();
   pending_quotas_.clear();
-  deltas_.clear();
-  changes_.clear();
+  statements_.clear();
+  readers_.clear();
+  round_sizes_.clear();
   // Outside the transaction: a claim is idempotent and must not wait on the batch's locks.
   const std::string source = storedSource(batch.window.source);
-  Transaction transaction(connection_);
+  // The whole batch is one pipeline: nothing below waits for an answer before the commit.
+  add({"BEGIN", {}, {}}, Reader::kNone);
+  // The change-sequence lock first (a transaction lock, released only after the commit is
+  // visible): sequence order is then commit order, so a reader that saw sequence N has seen
+  // every smaller sequence that will ever commit. Taken before any rollup row is, so two writers
+  // never wait for each other both ways.
+  add({"SELECT pg_advisory_xact_lock($1::int, $2::int)", Params().add(kLockClass).add(lock_key_),
+       "gatherd_lock"},
+      Reader::kNone);
   std::vector<const sdk::Record*> invocations;
   for (const sdk::Record& record : batch.records) {
     if (record.stream == sdk::streams::kInvocation) invocations.push_back(&record);
   }
-  writeInvocations(source, invocations, now_ms, counts);
+  planInvocations(source, invocations, now_ms, counts);
   for (const sdk::Record& record : batch.records) {
     if (record.stream == sdk::streams::kInvocation) continue;
     if (record.stream == sdk::streams::kQuota) {
-      writeQuota(source, record, now_ms, counts);
+      planQuota(source, record, now_ms);
     } else {
-      writeOther(source, record, now_ms, counts);
+      planOther(source, record, now_ms);
     }
   }
-  // One statement for the rollups, the ledger row and the sequence lock; one for the changes.
-  changes_.push_back({ChangeKind::kWindow, flushRollupsAndWindow(source, batch.window)});
-  counts.last_sequence = flushChanges(source, now_ms);
-  transaction.commit();
+  planWindow(source, batch.window, now_ms);
+  add({"COMMIT", {}, {}}, Reader::kNone);
 
+  const std::vector<Result> results = connection_.pipeline(statements_);
+  std::size_t round = 0;
+  for (std::size_t i = 0; i < results.size(); ++i) {
+    const Result& result = results[i];
+    switch (readers_[i]) {
+      case Reader::kNone: break;
+      case Reader::kInvocations: {
+        const std::int64_t inserted = result.integer(0, 0);
+        const std::int64_t updated = result.integer(0, 1);
+        counts.inserted += inserted;
+        counts.updated += updated;
+        // The rest were stored already with the same values (or by another writer meanwhile).
+        counts.unchanged += static_cast<std::int64_t>(round_sizes_[round++]) - inserted - updated;
+        break;
+      }
+      case Reader::kQuota: ++counts.quota_snapshots; break;
+      case Reader::kOther: counts.other_records += result.rows(); break;
+      case Reader::kWindow: counts.last_sequence = result.integer(0, 0); break;
+    }
+  }
   for (auto& [key, known] : pending_) remember(key, std::move(known));
   pending_.clear();
   for (auto& [key, state] : pending_quotas_) quotas_[key] = std::move(state);
@@ -162,233 +290,57 @@ void BatchWriter::remember(const std::string& key, Known known) {
   }
 }
 
-void BatchWriter::writeInvocations(const std::string& source,
-                                   const std::vector<const sdk::Record*>& records,
-                                   std::int64_t now_ms, WriteCounts& counts) {
-  if (records.empty()) return;
-  std::vector<Pending> items;
-  items.reserve(records.size());
-  for (const sdk::Record* record : records) items.push_back(pending(*record));
-
-  // What is stored already: the cache answers most of a poll (it repeats what it reported);
-  // the rest is one query.
-  std::unordered_map<std::string, Known> stored;
-  std::vector<std::optional<std::string>> ask_ids;
-  std::vector<std::optional<std::string>> ask_times;
-  for (const Pending& item : items) {
-    const std::string cache_key = joinKey(source, item.key);
-    if (auto it = pending_.find(cache_key); it != pending_.end()) {
-      stored[item.key] = it->second;
-    } else if (auto hit = cache_.find(cache_key); hit != cache_.end()) {
-      stored[item.key] = hit->second;
-    } else {
-      ask_ids.emplace_back(item.invoke_id);
-      ask_times.emplace_back(item.occurred_at);
-    }
-  }
-  if (!ask_ids.empty()) {
-    Result found = connection_.exec(
-        "SELECT c.id, c.invoke_id, c.occurred_at, c.occurred_ms, c.model, c.status, c.cost, "
-        "c.input_tokens, c.output_tokens, c.cache_input_tokens, c.reasoning_tokens, "
-        "c.total_tokens FROM codex_invocations c "
-        "JOIN unnest($2::text[], $3::text[]) AS k(invoke_id, occurred_at) "
-        "ON c.invoke_id = k.invoke_id AND c.occurred_at = k.occurred_at WHERE c.source = $1",
-        Params().add(source).add(textArray(ask_ids)).add(textArray(ask_times)));
-    for (int row = 0; row < found.rows(); ++row) {
-      Known known;
-      known.id = found.integer(row, 0);
-      known.occurred_ms = found.integer(row, 3);
-      known.model = found.text(row, 4);
-      known.status = found.text(row, 5);
-      known.cost = found.optReal(row, 6);
-      for (std::size_t i = 0; i < kTokenFields.size(); ++i) {
-        known.tokens[i] = found.optInteger(row, static_cast<int>(7 + i));
-      }
-      stored[joinKey(found.text(row, 1), found.text(row, 2))] = std::move(known);
-    }
-  }
-
-  enum class Action { kSkip, kInsert, kUpdate };
-  std::vector<Action> actions(items.size(), Action::kSkip);
-  Columns insert(18);
-  std::vector<std::size_t> inserted_items;
-  for (std::size_t index = 0; index < items.size(); ++index) {
-    Pending& item = items[index];
+void BatchWriter::planInvocations(const std::string& source,
+                                  const std::vector<const sdk::Record*>& records,
+                                  std::int64_t now_ms, WriteCounts& counts) {
+  // What is stored already, as far as this writer knows: most of a poll repeats what it
+  // reported and is skipped here. Everything else goes to the server, which inserts it or,
+  // when stored with other values, updates it. A poll that repeats one invocation sends the
+  // second copy in a second round (one statement cannot touch a row twice), compared with the
+  // first.
+  std::vector<Columns> rounds;
+  std::unordered_map<std::string, std::size_t> rounds_taken;
+  for (const sdk::Record* record : records) {
+    Pending item = pending(*record);
     const Known& values = item.values;
-    auto known = stored.find(item.key);
-    if (known != stored.end() && known->second.status == values.status &&
-        known->second.cost == values.cost && known->second.tokens == values.tokens) {
+    const std::string cache_key = joinKey(source, item.key);
+    const Known* known = nullptr;
+    if (auto it = pending_.find(cache_key); it != pending_.end()) {
+      known = &it->second;
+    } else if (auto hit = cache_.find(cache_key); hit != cache_.end()) {
+      known = &hit->second;
+    }
+    if (known != nullptr && known->status == values.status && known->cost == values.cost &&
+        known->tokens == values.tokens) {
       ++counts.unchanged;
       continue;
     }
-    if (known == stored.end() && values.occurred_ms < pruned_before_ms_) {
+    if (known == nullptr && values.occurred_ms < pruned_before_ms_) {
+      // Older than retention keeps: deleted already (or never kept), not stored again.
       ++counts.too_old;
       continue;
     }
-    actions[index] = known == stored.end() ? Action::kInsert : Action::kUpdate;
-    if (actions[index] != Action::kInsert) continue;
-    // A poll may repeat one invocation: the first copy inserts, later ones compare against it.
-    stored[item.key] = values;
+    const std::size_t round = rounds_taken[cache_key]++;
+    if (round == rounds.size()) rounds.emplace_back(18);
     auto row = insertRow(item);
     for (std::size_t column = 0; column < row.size(); ++column) {
-      insert[column].push_back(std::move(row[column]));
+      rounds[round][column].push_back(std::move(row[column]));
     }
-    inserted_items.push_back(index);
+    pending_[cache_key] = values;
   }
-
-  std::unordered_map<std::string, std::int64_t> new_ids;
-  if (!inserted_items.empty()) {
+  if (rounds.empty()) return;
+  static const std::string upsert = invocationUpsert();
+  for (const Columns& columns : rounds) {
     Params params;
-    insert.addTo(params);
+    columns.addTo(params);
     params.add(source).add(collector_).add(now_ms);
-    Result rows = connection_.exec(
-        std::string(kInsertInvocations) + "SELECT u.*, $19, $20, $21, $21 FROM unnest(" +
-            kInsertRowArrays +
-            ") AS u ON CONFLICT (source, invoke_id, occurred_at) DO NOTHING RETURNING id, "
-            "invoke_id, occurred_at",
-        params);
-    for (int row = 0; row < rows.rows(); ++row) {
-      new_ids[joinKey(rows.text(row, 1), rows.text(row, 2))] = rows.integer(row, 0);
-    }
-  }
-
-  for (std::size_t index = 0; index < items.size(); ++index) {
-    Pending& item = items[index];
-    Known& values = item.values;
-    const std::string cache_key = joinKey(source, item.key);
-    if (actions[index] == Action::kInsert) {
-      auto id = new_ids.find(item.key);
-      if (id == new_ids.end()) {
-        // Another writer stored the same key meanwhile (or this batch repeats it): theirs stands.
-        ++counts.unchanged;
-        continue;
-      }
-      values.id = id->second;
-      new_ids.erase(id);
-      addRollup(values, +1);
-      changes_.push_back({ChangeKind::kInvocationNew, values.id});
-      ++counts.inserted;
-      pending_[cache_key] = values;
-    } else if (actions[index] == Action::kUpdate) {
-      const Known& known = stored.at(item.key);
-      values.id = known.id;
-      const sdk::Record& record = *item.record;
-      const auto error_message = nonEmpty(textField(record, inv::kErrorMessage));
-      Params params;
-      params.add(storage::encodeFields(record.fields))
-          .add(record.raw_json.empty() ? std::nullopt : std::optional<std::string>(record.raw_json))
-          .add(values.occurred_ms)
-          .add(values.model)
-          .add(values.status)
-          .add(error_message)
-          .add(error_message ? std::optional(storage::normaliseErrorMessage(*error_message))
-                             : std::nullopt);
-      for (std::size_t i = 0; i < kTokenFields.size(); ++i) params.add(values.tokens[i]);
-      params.add(values.cost)
-          .add(storage::costNano(values.cost))
-          .add(intField(record, inv::kResponseTimeMs))
-          .add(intField(record, inv::kFirstByteTimeMs))
-          .add(now_ms)
-          .add(values.id)
-          .add(known.status)
-          .add(known.cost)
-          .add(known.tokens[4]);
-      connection_.exec(
-          "WITH changed AS (UPDATE codex_invocations SET payload = $1, raw_response = $2, "
-          "occurred_ms = $3, model = $4, status = $5, error_message = $6, error_key = $7, "
-          "input_tokens = $8, output_tokens = $9, cache_input_tokens = $10, "
-          "reasoning_tokens = $11, total_tokens = $12, cost = $13, cost_nano = $14, "
-          "response_time_ms = $15, first_byte_time_ms = $16, updated_ms = $17 WHERE id = $18 "
-          "RETURNING id, status, cost, total_tokens) "
-          "INSERT INTO invocation_updates (invocation_id, changed_ms, old_status, new_status, "
-          "old_cost, new_cost, old_total_tokens, new_total_tokens) "
-          "SELECT id, $17, $19, status, $20::float8, cost, $21::bigint, total_tokens FROM changed",
-          params);
-      addRollup(known, -1);
-      addRollup(values, +1);
-      changes_.push_back({ChangeKind::kInvocationUpdated, values.id});
-      ++counts.updated;
-      pending_[cache_key] = values;
-      stored[item.key] = values;
-    }
+    round_sizes_.push_back(columns.rows());
+    add({upsert, std::move(params), "gatherd_invocations"}, Reader::kInvocations);
   }
 }
 
-void BatchWriter::addRollup(const Known& values, int sign) {
-  Delta& delta =
-      deltas_[{storage::floorDiv(values.occurred_ms, storage::kHourMs) * storage::kHourMs,
-               values.model, values.status}];
-  delta.count += sign;
-  delta.cost_nano += sign * storage::costNano(values.cost);
-  for (std::size_t i = 0; i < kTokenFields.size(); ++i) {
-    delta.tokens[i] += sign * values.tokens[i].value_or(0);
-  }
-}
-
-std::int64_t BatchWriter::flushRollupsAndWindow(const std::string& source,
-                                                const sdk::WindowResult& window) {
-  Columns columns(10);
-  for (const auto& [key, delta] : deltas_) {
-    columns[0].emplace_back(std::to_string(key.time_ms));
-    columns[1].emplace_back(key.model);
-    columns[2].emplace_back(key.status);
-    columns[3].emplace_back(std::to_string(delta.count));
-    columns[4].emplace_back(std::to_string(delta.cost_nano));
-    for (std::size_t i = 0; i < delta.tokens.size(); ++i) {
-      columns[5 + i].emplace_back(std::to_string(delta.tokens[i]));
-    }
-  }
-  Params params;
-  columns.addTo(params);                  // $1 .. $10
-  params.add(source);                     // $11
-  addWindowParams(params, window);        // $12 .. $26
-  params.add(kLockClass).add(lock_key_);  // $27, $28
-  // The transaction lock taken here numbers this batch's changes in the next statement (see
-  // flushChanges()).
-  Result result = connection_.exec(
-      "WITH d AS (SELECT h, $11::text AS source, model, status, n, cost, i, o, c, r, t FROM "
-      "unnest($1::bigint[], $2::text[], $3::text[], $4::bigint[], $5::bigint[], $6::bigint[], "
-      "$7::bigint[], $8::bigint[], $9::bigint[], $10::bigint[]) AS u(h, model, status, n, cost, "
-      "i, o, c, r, t))" +
-          rollupUpserts() +
-          ", "
-          "w AS (INSERT INTO window_ledger (source, window_ms, window_at, started_ms, "
-          "finished_ms, outcome, message, http_status, records_seen, records_emitted, "
-          "records_rejected, gap_suspected, gap_from_ms, gap_to_ms, auth_state, clock_jump) "
-          "VALUES ($11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, "
-          "$26) RETURNING id), "
-          "l AS (SELECT pg_advisory_xact_lock($27::int, $28::int) AS locked) "
-          "SELECT (SELECT id FROM w), (SELECT count(*) FROM l)",
-      params);
-  return result.integer(0, 0);
-}
-
-std::int64_t BatchWriter::flushChanges(const std::string& source, std::int64_t now_ms) {
-  // Numbered under the transaction lock flushRollupsAndWindow() took, released only after the
-  // commit is visible: a reader that saw sequence N has seen every smaller sequence that will
-  // ever commit.
-  std::vector<std::optional<std::int64_t>> kinds;
-  std::vector<std::optional<std::int64_t>> refs;
-  for (const ChangeRow& change : changes_) {
-    kinds.emplace_back(static_cast<std::int64_t>(change.kind));
-    refs.emplace_back(change.ref_id);
-  }
-  Result last = connection_.exec(
-      "WITH added AS (INSERT INTO changes (kind, source, ref_id, created_ms) "
-      "SELECT k, $3, r, $4 FROM unnest($1::int[], $2::bigint[]) WITH ORDINALITY AS u(k, r, o) "
-      "ORDER BY o RETURNING seq) "
-      "SELECT max(seq), pg_notify($5, max(seq)::text) FROM added",
-      Params()
-          .add(intArray(kinds))
-          .add(intArray(refs))
-          .add(source)
-          .add(now_ms)
-          .add(channel(schema_)));
-  return last.integer(0, 0);
-}
-
-void BatchWriter::writeQuota(const std::string& source, const sdk::Record& record,
-                             std::int64_t now_ms, WriteCounts& counts) {
+void BatchWriter::planQuota(const std::string& source, const sdk::Record& record,
+                            std::int64_t now_ms) {
   const std::string key = joinKey(source, record.key);
   std::string fields = storage::encodeFields(record.fields);
   const QuotaState* last = nullptr;
@@ -401,66 +353,72 @@ void BatchWriter::writeQuota(const std::string& source, const sdk::Record& recor
       record.time_ms - last->time_ms < kQuotaHeartbeatMs) {
     return;
   }
-  Result id = connection_.exec(
-      "INSERT INTO quota_snapshots (source, quota_key, time_ms, captured_at, fields, "
-      "raw_response, created_ms) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
-      Params()
-          .add(source)
-          .add(record.key)
-          .add(record.time_ms)
-          .add(json::formatIsoUtc(record.time_ms))
-          .add(fields)
-          .add(record.raw_json.empty() ? std::nullopt : std::optional<std::string>(record.raw_json))
-          .add(now_ms));
-  changes_.push_back({ChangeKind::kQuota, id.integer(0, 0)});
+  add({"WITH q AS (INSERT INTO quota_snapshots (source, quota_key, time_ms, captured_at, fields, "
+       "raw_response, created_ms) VALUES ($1::text, $2, $3, $4, $5, $6, $7::bigint) RETURNING "
+       "id) INSERT INTO changes (kind, source, ref_id, created_ms) SELECT " +
+           std::to_string(static_cast<int>(ChangeKind::kQuota)) +
+           ", $1::text, id, $7::bigint FROM q",
+       Params()
+           .add(source)
+           .add(record.key)
+           .add(record.time_ms)
+           .add(json::formatIsoUtc(record.time_ms))
+           .add(fields)
+           .add(record.raw_json.empty() ? std::nullopt
+                                        : std::optional<std::string>(record.raw_json))
+           .add(now_ms),
+       "gatherd_quota"},
+      Reader::kQuota);
   pending_quotas_[key] = {std::move(fields), record.time_ms};
-  ++counts.quota_snapshots;
 }
 
-void BatchWriter::writeOther(const std::string& source, const sdk::Record& record,
-                             std::int64_t now_ms, WriteCounts& counts) {
+void BatchWriter::planOther(const std::string& source, const sdk::Record& record,
+                            std::int64_t now_ms) {
   const std::string fields = storage::encodeFields(record.fields);
   const std::optional<std::string> raw =
       record.raw_json.empty() ? std::nullopt : std::optional(record.raw_json);
-  // Inserted, or updated when anything differs; unchanged rows return nothing.
-  Result row = connection_.exec(
-      "INSERT INTO records AS r (source, stream, record_key, time_ms, occurred_at, fields, "
-      "raw_response, created_ms, updated_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8) "
-      "ON CONFLICT (source, stream, record_key) DO UPDATE SET time_ms = excluded.time_ms, "
-      "occurred_at = excluded.occurred_at, fields = excluded.fields, raw_response = "
-      "excluded.raw_response, updated_ms = excluded.updated_ms WHERE r.fields IS DISTINCT FROM "
-      "excluded.fields OR coalesce(r.raw_response, '') IS DISTINCT FROM "
-      "coalesce(excluded.raw_response, '') OR r.time_ms <> excluded.time_ms RETURNING id",
-      Params()
-          .add(source)
-          .add(record.stream)
-          .add(record.key)
-          .add(record.time_ms)
-          .add(json::formatIsoUtc(record.time_ms))
-          .add(fields)
-          .add(raw)
-          .add(now_ms));
-  if (row.rows() == 0) return;
-  changes_.push_back({ChangeKind::kOther, row.integer(0, 0)});
-  ++counts.other_records;
+  // Inserted, or updated when anything differs (with its change); unchanged rows return nothing.
+  add({"WITH changed AS (INSERT INTO records AS r (source, stream, record_key, time_ms, "
+       "occurred_at, fields, raw_response, created_ms, updated_ms) VALUES ($1::text, $2, $3, $4, "
+       "$5, $6, $7, $8::bigint, $8::bigint) ON CONFLICT (source, stream, record_key) DO UPDATE "
+       "SET time_ms = excluded.time_ms, occurred_at = excluded.occurred_at, fields = "
+       "excluded.fields, raw_response = excluded.raw_response, updated_ms = excluded.updated_ms "
+       "WHERE r.fields IS DISTINCT FROM excluded.fields OR coalesce(r.raw_response, '') IS "
+       "DISTINCT FROM coalesce(excluded.raw_response, '') OR r.time_ms <> excluded.time_ms "
+       "RETURNING id) INSERT INTO changes (kind, source, ref_id, created_ms) SELECT " +
+           std::to_string(static_cast<int>(ChangeKind::kOther)) +
+           ", $1::text, id, $8::bigint FROM changed RETURNING ref_id",
+       Params()
+           .add(source)
+           .add(record.stream)
+           .add(record.key)
+           .add(record.time_ms)
+           .add(json::formatIsoUtc(record.time_ms))
+           .add(fields)
+           .add(raw)
+           .add(now_ms),
+       "gatherd_other"},
+      Reader::kOther);
 }
 
-void BatchWriter::addWindowParams(Params& params, const sdk::WindowResult& window) {
-  params.add(window.window_ms)
-      .add(json::formatIsoUtc(window.window_ms))
-      .add(window.started_ms)
-      .add(window.finished_ms)
-      .add(sdk::outcomeName(window.outcome))
-      .add(window.message)
-      .add(std::int64_t{window.http_status})
-      .add(window.records_seen)
-      .add(window.records_emitted)
-      .add(window.records_rejected)
-      .add(std::int64_t{window.gap_suspected ? 1 : 0})
-      .add(window.gap_from_ms)
-      .add(window.gap_to_ms)
-      .add(sdk::authStateName(window.auth_state))
-      .add(std::int64_t{window.clock_jump ? 1 : 0});
+void BatchWriter::planWindow(const std::string& source, const sdk::WindowResult& window,
+                             std::int64_t now_ms) {
+  // The window's change is the batch's last: its sequence is the batch's newest, announced to
+  // every listening gatherd at the commit.
+  Params params;
+  params.add(source);               // $1
+  addWindowParams(params, window);  // $2 .. $16
+  params.add(now_ms).add(channel(schema_));
+  add({"WITH w AS (INSERT INTO window_ledger (source, window_ms, window_at, started_ms, "
+       "finished_ms, outcome, message, http_status, records_seen, records_emitted, "
+       "records_rejected, gap_suspected, gap_from_ms, gap_to_ms, auth_state, clock_jump) VALUES "
+       "($1::text, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) RETURNING "
+       "id), ch AS (INSERT INTO changes (kind, source, ref_id, created_ms) SELECT " +
+           std::to_string(static_cast<int>(ChangeKind::kWindow)) +
+           ", $1::text, id, $17::bigint FROM w RETURNING seq) SELECT seq, pg_notify($18, "
+           "seq::text) FROM ch",
+       std::move(params), "gatherd_window"},
+      Reader::kWindow);
 }
 
 }  // namespace gatherd::plugins::postgres

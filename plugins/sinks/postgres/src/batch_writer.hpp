@@ -1,22 +1,22 @@
 #pragma once
-// The write path: one batch = one transaction on the writer connection, with multi-row
-// statements (unnest of arrays) so a batch costs a handful of round trips. Several gatherds may
-// write at once: inserts are INSERT ... ON CONFLICT, rollup upserts take their rows in key order,
-// and the change sequence is numbered under a transaction advisory lock held until commit.
+// The write path: one batch = one transaction on the writer connection, sent as one pipeline of
+// multi-row statements (unnest of arrays) that need nothing back from each other, so a batch
+// costs one round trip. Several gatherds may write at once: invocations are upserted with
+// INSERT ... ON CONFLICT, rollup upserts take their rows in key order, and the change sequence is
+// numbered under a transaction advisory lock held until commit.
 
 #include <array>
 #include <cstdint>
 #include <deque>
-#include <map>
 #include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
 
+#include "gatherd/lib/storage/invocation_values.hpp"
 #include "gatherd/sdk/record.hpp"
 #include "gatherd/sdk/store.hpp"
 #include "pg.hpp"
-#include "storage/invocation_values.hpp"
 
 namespace gatherd::plugins::postgres {
 
@@ -68,9 +68,8 @@ class BatchWriter {
   static std::string channel(const std::string& schema) { return "gatherd_" + schema; }
 
  private:
-  struct Known : storage::InvocationValues {
-    std::int64_t id = 0;
-  };
+  /// What the writer remembers of a stored invocation: the values an update compares.
+  using Known = storage::InvocationValues;
   struct Pending {
     std::string key;
     std::string invoke_id;
@@ -82,35 +81,24 @@ class BatchWriter {
     std::string fields_json;
     std::int64_t time_ms = 0;
   };
-  struct RollupKey {
-    std::int64_t time_ms;
-    std::string model;
-    std::string status;
-    bool operator<(const RollupKey& other) const {
-      return std::tie(time_ms, model, status) < std::tie(other.time_ms, other.model, other.status);
-    }
-  };
-  struct ChangeRow {
-    ChangeKind kind;
-    std::int64_t ref_id;
-  };
+  /// How to read the results of one statement of the batch's pipeline.
+  enum class Reader { kNone, kInvocations, kQuota, kOther, kWindow };
 
   /// The identity and rollup values of an invocation record (which must outlive the result).
   static Pending pending(const sdk::Record& record);
   /// The values of kInsertInvocations' first 18 columns for `item`.
   static std::array<std::optional<std::string>, 18> insertRow(const Pending& item);
-  void writeInvocations(const std::string& source, const std::vector<const sdk::Record*>& records,
-                        std::int64_t now_ms, WriteCounts& counts);
-  void writeQuota(const std::string& source, const sdk::Record& record, std::int64_t now_ms,
-                  WriteCounts& counts);
-  void writeOther(const std::string& source, const sdk::Record& record, std::int64_t now_ms,
-                  WriteCounts& counts);
-  static void addWindowParams(Params& params, const sdk::WindowResult& window);
-  void addRollup(const Known& values, int sign);
-  /// Upserts the batch's rollup deltas, inserts the ledger row (its id is returned) and takes
-  /// the change-sequence lock, in one statement.
-  std::int64_t flushRollupsAndWindow(const std::string& source, const sdk::WindowResult& window);
-  std::int64_t flushChanges(const std::string& source, std::int64_t now_ms);
+  /// Adds the upserts of the batch's new and changed invocations to the pipeline: one statement
+  /// for the first copy of each, one more for each further copy a poll repeats.
+  void planInvocations(const std::string& source, const std::vector<const sdk::Record*>& records,
+                       std::int64_t now_ms, WriteCounts& counts);
+  void planQuota(const std::string& source, const sdk::Record& record, std::int64_t now_ms);
+  void planOther(const std::string& source, const sdk::Record& record, std::int64_t now_ms);
+  void planWindow(const std::string& source, const sdk::WindowResult& window, std::int64_t now_ms);
+  void add(Statement statement, Reader reader) {
+    statements_.push_back(std::move(statement));
+    readers_.push_back(reader);
+  }
   void remember(const std::string& key, Known known);
 
   Connection& connection_;
@@ -124,15 +112,10 @@ class BatchWriter {
   std::unordered_map<std::string, Known> pending_;
   std::unordered_map<std::string, QuotaState> quotas_;
   std::unordered_map<std::string, QuotaState> pending_quotas_;
-  // Per-batch accumulation: rollup deltas per (time, model, status) (time 0 only as key
-  // part; buckets are derived in SQL) and the change rows, written last.
-  struct Delta {
-    std::int64_t count = 0;
-    std::int64_t cost_nano = 0;
-    std::array<std::int64_t, 5> tokens{};
-  };
-  std::map<RollupKey, Delta> deltas_;
-  std::vector<ChangeRow> changes_;
+  // The batch's statements and how to read each one's result.
+  std::vector<Statement> statements_;
+  std::vector<Reader> readers_;
+  std::vector<std::size_t> round_sizes_;  // rows sent in each kInvocations statement
 };
 
 }  // namespace gatherd::plugins::postgres

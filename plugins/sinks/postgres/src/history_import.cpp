@@ -1,8 +1,8 @@
 #include <iterator>
 
 #include "batch_writer.hpp"
-#include "json/time_format.hpp"
-#include "storage/flat_fields.hpp"
+#include "gatherd/lib/json/time_format.hpp"
+#include "gatherd/lib/storage/flat_fields.hpp"
 #include "write_sql.hpp"
 
 namespace gatherd::plugins::postgres {

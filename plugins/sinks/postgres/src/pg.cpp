@@ -1,5 +1,6 @@
 #include "pg.hpp"
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <cstdio>
@@ -87,6 +88,7 @@ void Connection::connect() {
     PQfinish(connection_);
     connection_ = nullptr;
   }
+  prepared_.clear();
   connection_ = PQconnectdb(conninfo_.c_str());
   if (connection_ == nullptr) throw PgError("out of memory in PQconnectdb", "", true);
   if (PQstatus(connection_) != CONNECTION_OK) {
@@ -160,6 +162,74 @@ void Connection::run(const std::string& sql) {
   const ExecStatusType status = PQresultStatus(result);
   if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) fail("statement", result);
   PQclear(result);
+}
+
+std::vector<Result> Connection::pipeline(const std::vector<Statement>& statements) {
+  if (connection_ == nullptr) connect();
+  for (const Statement& statement : statements) {
+    if (statement.name.empty() ||
+        std::find(prepared_.begin(), prepared_.end(), statement.name) != prepared_.end()) {
+      continue;
+    }
+    PGresult* result = PQprepare(connection_, statement.name.c_str(), statement.sql.c_str(),
+                                 statement.params.size(), nullptr);
+    if (result == nullptr || PQresultStatus(result) != PGRES_COMMAND_OK) fail("prepare", result);
+    PQclear(result);
+    prepared_.push_back(statement.name);
+  }
+  if (PQenterPipelineMode(connection_) != 1) fail("pipeline", nullptr);
+  for (const Statement& statement : statements) {
+    const int sent =
+        statement.name.empty()
+            ? PQsendQueryParams(connection_, statement.sql.c_str(), statement.params.size(),
+                                nullptr, statement.params.pointers(), nullptr, nullptr, 0)
+            : PQsendQueryPrepared(connection_, statement.name.c_str(), statement.params.size(),
+                                  statement.params.pointers(), nullptr, nullptr, 0);
+    if (sent != 1) {
+      reset();  // a half-sent pipeline cannot be taken back: start over on a new connection
+      throw PgError(std::string("pipeline: ") + "cannot send a statement", "", true);
+    }
+  }
+  if (PQpipelineSync(connection_) != 1) {
+    reset();
+    throw PgError("pipeline: cannot send the sync", "", true);
+  }
+  std::vector<Result> results;
+  results.reserve(statements.size());
+  PGresult* failed = nullptr;
+  for (std::size_t i = 0; i < statements.size(); ++i) {
+    PGresult* result = PQgetResult(connection_);
+    if (result == nullptr || PQstatus(connection_) != CONNECTION_OK) {
+      if (failed != nullptr) PQclear(failed);
+      fail("query", result);  // the connection is gone: fail() drops it
+    }
+    const ExecStatusType status = PQresultStatus(result);
+    if (status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK) {
+      results.emplace_back(result);
+    } else if (status == PGRES_FATAL_ERROR && failed == nullptr) {
+      failed = result;
+    } else {
+      PQclear(result);  // PGRES_PIPELINE_ABORTED: skipped after the failure
+    }
+    // Each statement's results end with a null.
+    while (PGresult* extra = PQgetResult(connection_)) PQclear(extra);
+  }
+  PGresult* sync = PQgetResult(connection_);
+  const bool synced = sync != nullptr && PQresultStatus(sync) == PGRES_PIPELINE_SYNC;
+  if (sync != nullptr) PQclear(sync);
+  if (!synced || PQexitPipelineMode(connection_) != 1) {
+    if (failed != nullptr) PQclear(failed);
+    reset();  // out of step with the server: a new connection is the clean state
+    throw PgError("pipeline: the server's answers ended early", "", true);
+  }
+  if (failed != nullptr) {
+    if (PQtransactionStatus(connection_) != PQTRANS_IDLE) {
+      PGresult* rollback = PQexec(connection_, "ROLLBACK");
+      if (rollback != nullptr) PQclear(rollback);
+    }
+    fail("query", failed);
+  }
+  return results;
 }
 
 std::int64_t Connection::queryInt(const std::string& sql, const Params& params,

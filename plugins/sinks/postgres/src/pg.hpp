@@ -35,6 +35,20 @@ class PgError : public std::runtime_error {
 /// Text-format query parameters; nullopt is SQL NULL.
 class Params {
  public:
+  Params() = default;
+  // pointers_ points into values_: a copy or move points into its own.
+  Params(const Params& other) : values_(other.values_) { rebuild(); }
+  Params(Params&& other) : values_(std::move(other.values_)) { rebuild(); }
+  Params& operator=(const Params& other) {
+    values_ = other.values_;
+    rebuild();
+    return *this;
+  }
+  Params& operator=(Params&& other) {
+    values_ = std::move(other.values_);
+    rebuild();
+    return *this;
+  }
   Params& add(std::optional<std::string> value);
   Params& add(const char* value) { return add(std::optional<std::string>(value)); }
   Params& add(std::int64_t value) { return add(std::optional<std::string>(std::to_string(value))); }
@@ -77,6 +91,14 @@ class Result {
   std::unique_ptr<PGresult, void (*)(PGresult*)> result_;
 };
 
+/// One statement of Connection::pipeline(). With a `name`, it is prepared once per connection
+/// and then only executed: the server parses and plans it once, not at every batch.
+struct Statement {
+  std::string sql;
+  Params params;
+  std::string name;
+};
+
 /// One libpq connection. Reconnects on the next call after the server went away.
 class Connection {
  public:
@@ -92,6 +114,11 @@ class Connection {
   Result exec(const std::string& sql, const Params& params = {});
   /// Runs one or more statements without parameters.
   void run(const std::string& sql);
+  /// Sends every statement at once (libpq's pipeline mode) and waits once for all of them: one
+  /// round trip instead of one per statement. The server runs them in order and skips the rest
+  /// after one failed. Returns their results in order; throws PgError for the first that failed,
+  /// after rolling back a transaction the statements left open.
+  std::vector<Result> pipeline(const std::vector<Statement>& statements);
   /// One int64 from the first row/column, or `fallback` when there is no row or it is NULL.
   std::int64_t queryInt(const std::string& sql, const Params& params = {},
                         std::int64_t fallback = 0);
@@ -109,6 +136,7 @@ class Connection {
   std::string conninfo_;
   std::string session_sql_;
   PGconn* connection_ = nullptr;
+  std::vector<std::string> prepared_;  // names prepared on this server connection
 };
 
 /// BEGIN on construction, ROLLBACK on destruction unless commit() ran.

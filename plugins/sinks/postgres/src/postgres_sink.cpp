@@ -32,9 +32,9 @@ sdk::Status PostgresSink::init(const sdk::Config& config, sdk::Host& host) {
 sdk::Status PostgresSink::start() {
   if (host_ == nullptr) return sdk::Status::failure("postgres sink: start() before init()");
   if (running_) return sdk::Status::success();
-  const std::string where = "sink '" + host_->instanceName() + "' (" +
-                            maskConninfo(settings_.conninfo) + ", schema " + settings_.schema +
-                            "): ";
+  // The core prefixes "[sink.<name>]"; this says which server and schema.
+  const std::string where =
+      maskConninfo(settings_.conninfo) + ", schema " + settings_.schema + ": ";
   try {
     // search_path may name a schema that migrate() creates only now: PostgreSQL allows it.
     writer_ = std::make_unique<Connection>(

@@ -8,9 +8,9 @@
 #include <map>
 
 #include "batch_writer.hpp"
+#include "gatherd/lib/storage/aggregate_plan.hpp"
+#include "gatherd/lib/storage/flat_fields.hpp"
 #include "gatherd/sdk/streams.hpp"
-#include "storage/aggregate_plan.hpp"
-#include "storage/flat_fields.hpp"
 #include <poll.h>
 
 namespace gatherd::plugins::postgres {
@@ -258,19 +258,31 @@ std::vector<Accumulator> series(Connection& connection, const std::optional<std:
     }
   }
   if (splits.empty()) return points;
-  // All split pieces in one query: each row is counted in the piece that contains it.
-  std::vector<std::optional<std::int64_t>> froms;
-  std::vector<std::optional<std::int64_t>> tos;
+  // All split pieces in one query: each row is counted in the piece that contains it. Adjacent
+  // pieces (minute buckets split every hour) merge into one range. The ranges are spelled out
+  // as parameters of their own, not joined from an array: the planner then knows how few rows
+  // each covers and reads them from the time index (from an array it guessed a ninth of the
+  // table per range and scanned all of it: 270 ms at 100k rows instead of 0.7 ms).
+  std::vector<Split> ranges;
   for (const Split& split : splits) {
-    froms.emplace_back(split.from);
-    tos.emplace_back(split.to);
+    if (!ranges.empty() && ranges.back().to == split.from) {
+      ranges.back().to = split.to;
+    } else {
+      ranges.push_back(split);
+    }
   }
-  Result rows = connection.exec(
-      std::string("SELECT (occurred_ms - $4) / $5, ") + kRowSums +
-          " FROM codex_invocations JOIN unnest($1::bigint[], $2::bigint[]) AS s(f, t) "
-          "ON occurred_ms >= s.f AND occurred_ms < s.t WHERE ($3::text IS NULL OR source = $3) "
-          "GROUP BY 1",
-      Params().add(intArray(froms)).add(intArray(tos)).add(source).add(first).add(bucket_ms));
+  Params params;
+  params.add(source).add(first).add(bucket_ms);
+  std::string sql = std::string("SELECT (occurred_ms - $2) / $3, ") + kRowSums +
+                    " FROM codex_invocations WHERE ($1::text IS NULL OR source = $1) AND (";
+  for (std::size_t i = 0; i < ranges.size(); ++i) {
+    params.add(ranges[i].from).add(ranges[i].to);
+    sql += (i == 0 ? "" : " OR ") + std::string("(occurred_ms >= $") +
+           std::to_string(params.size() - 1) + "::bigint AND occurred_ms < $" +
+           std::to_string(params.size()) + "::bigint)";
+  }
+  sql += ") GROUP BY 1";
+  Result rows = connection.exec(sql, params);
   for (int r = 0; r < rows.rows(); ++r) {
     const std::int64_t index = rows.integer(r, 0);
     if (index < 0 || index >= static_cast<std::int64_t>(points.size())) continue;

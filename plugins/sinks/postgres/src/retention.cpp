@@ -2,7 +2,7 @@
 
 #include <algorithm>
 
-#include "storage/aggregate_plan.hpp"
+#include "gatherd/lib/storage/aggregate_plan.hpp"
 
 namespace gatherd::plugins::postgres {
 namespace {

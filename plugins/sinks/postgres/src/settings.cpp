@@ -3,7 +3,7 @@
 #include <charconv>
 #include <tuple>
 
-#include "storage/retention_keys.hpp"
+#include "gatherd/lib/storage/retention_keys.hpp"
 
 namespace gatherd::plugins::postgres {
 namespace {
@@ -16,9 +16,9 @@ sdk::Status readCount(const sdk::Config& config, const char* key, std::int64_t m
   auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
   if (error != std::errc() || end != text.data() + text.size() || value < minimum ||
       value > maximum) {
-    return sdk::Status::failure("sink '" + config.instance() + "': key '" + key +
-                                "' must be an integer from " + std::to_string(minimum) + " to " +
-                                std::to_string(maximum) + ", got '" + text + "'");
+    return sdk::Status::failure("key '" + std::string(key) + "' must be an integer from " +
+                                std::to_string(minimum) + " to " + std::to_string(maximum) +
+                                ", got '" + text + "'");
   }
   out = value;
   return sdk::Status::success();
@@ -70,24 +70,25 @@ std::string withSslMode(const std::string& dsn, const std::string& sslmode) {
   return dsn + (dsn.empty() ? "" : " ") + "sslmode=" + sslmode;
 }
 
-sdk::Status parseSettings(const sdk::Config& config, const std::string& host_name,
+sdk::Status parseSettings(const sdk::Config& given, const std::string& host_name,
                           Settings& settings) {
-  const std::string& name = config.instance();
+  // Defaults come from the schema only (getters below take no fallback).
+  const sdk::Config config = sdk::withDefaults(given, settingsSchema());
   const std::string dsn = config.getString("dsn");
   if (dsn.empty()) {
-    return sdk::Status::failure("sink '" + name +
-                                "': key 'dsn' is required (a libpq connection string or URI)");
+    return sdk::Status::failure("key 'dsn' is required (a libpq connection string or URI)");
   }
-  settings.schema = config.getString("schema", "gatherd");
+  settings.schema = config.getString("schema");
   if (!validIdentifier(settings.schema)) {
-    return sdk::Status::failure("sink '" + name + "': key 'schema' must be a plain identifier " +
-                                "(letters, digits, _; at most 48), got '" + settings.schema + "'");
+    return sdk::Status::failure(
+        "key 'schema' must be a plain identifier (letters, digits, _; at most 48), got '" +
+        settings.schema + "'");
   }
   settings.collector = config.getString("collector");
   if (settings.collector.empty()) settings.collector = host_name;
   if (settings.collector.empty()) settings.collector = "gatherd";
   if (settings.collector.find('/') != std::string::npos) {
-    return sdk::Status::failure("sink '" + name + "': key 'collector' must not contain '/'");
+    return sdk::Status::failure("key 'collector' must not contain '/'");
   }
   std::int64_t pool = settings.pool_size;
   if (auto status = readCount(config, "pool_size", 1, 64, pool); !status) return status;
@@ -101,9 +102,10 @@ sdk::Status parseSettings(const sdk::Config& config, const std::string& host_nam
     }
   }
   if (settings.conninfo.empty()) {
-    return sdk::Status::failure("sink '" + name + "': key 'sslmode' must be one of disable, " +
-                                "allow, prefer, require, verify-ca, verify-full; got '" + sslmode +
-                                "'");
+    return sdk::Status::failure(
+        "key 'sslmode' must be one of disable, allow, prefer, require, verify-ca, verify-full; "
+        "got '" +
+        sslmode + "'");
   }
   constexpr std::int64_t kMax = std::int64_t{1} << 40;
   for (auto [key, target, minimum] :

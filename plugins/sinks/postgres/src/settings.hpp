@@ -9,20 +9,22 @@
 
 namespace gatherd::plugins::postgres {
 
+/// What the keys say; their defaults are in settingsSchema() only (parseSettings fills every
+/// field).
 struct Settings {
   /// libpq connection string or URI, with sslmode appended when configured. Secret.
   std::string conninfo;
-  std::string schema = "gatherd";
+  std::string schema;
   /// This gatherd's name; qualifies a source instance name another collector already uses.
   std::string collector;
   /// Read connections kept for Store queries.
-  int pool_size = 4;
+  int pool_size = 0;
   /// Retention; 0 disables each rule (same meaning as the sqlite sink's keys).
   std::int64_t raw_retention_days = 0;
   std::int64_t invocation_retention_days = 0;
   std::int64_t quota_thin_after_days = 0;
-  std::int64_t changes_keep = 100'000;
-  std::int64_t changes_keep_days = 7;
+  std::int64_t changes_keep = 0;
+  std::int64_t changes_keep_days = 0;
   std::int64_t maintenance_interval_ms = 3'600'000;
 };
 

@@ -15,6 +15,8 @@ class Columns {
  public:
   explicit Columns(std::size_t count) : columns_(count) {}
   std::vector<std::optional<std::string>>& operator[](std::size_t i) { return columns_[i]; }
+  /// Values in the first column.
+  std::size_t rows() const { return columns_.empty() ? 0 : columns_.front().size(); }
   void addTo(Params& params) const {
     for (const auto& column : columns_) params.add(textArray(column));
   }

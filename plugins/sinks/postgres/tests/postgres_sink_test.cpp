@@ -304,9 +304,10 @@ TEST_CASE("a version 1 schema is upgraded to version 2 (imported_pruned_totals) 
     migrate(connection, schema, 1);
   }
   CHECK(queryInt(schema, "SELECT value FROM meta WHERE name = 'schema_version'") == 1);
-  CHECK(queryInt(schema, "SELECT count(*) FROM information_schema.tables WHERE table_name = "
-                         "'imported_pruned_totals' AND table_schema = '" +
-                             schema + "'") == 0);
+  CHECK(queryInt(schema,
+                 "SELECT count(*) FROM information_schema.tables WHERE table_name = "
+                 "'imported_pruned_totals' AND table_schema = '" +
+                     schema + "'") == 0);
   SinkFixture fixture(schema);
   INFO(fixture.problem());
   REQUIRE(fixture.started());

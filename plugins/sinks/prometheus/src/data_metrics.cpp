@@ -2,9 +2,9 @@
 
 #include <algorithm>
 
+#include "gatherd/lib/json/time_format.hpp"
 #include "gatherd/sdk/metric_family.hpp"
 #include "gatherd/sdk/streams.hpp"
-#include "json/time_format.hpp"
 
 namespace gatherd::plugins::prometheus {
 namespace {

@@ -22,24 +22,25 @@ sdk::ConfigSchema prometheusSchema() {
   };
 }
 
-sdk::Status PrometheusSink::init(const sdk::Config& config, sdk::Host& host) {
+sdk::Status PrometheusSink::init(const sdk::Config& given, sdk::Host& host) {
+  // Defaults come from the schema only (getters below take no fallback).
+  const sdk::Config config = sdk::withDefaults(given, prometheusSchema());
   host_ = &host;
-  const std::string where = "[sink." + config.instance() + "] ";
-  const std::int64_t max_models = config.getInt("max_models", 100);
+  const std::int64_t max_models = config.getInt("max_models");
   if (max_models < 1 || max_models > 10'000) {
-    return sdk::Status::failure(where + "max_models must be between 1 and 10000");
+    return sdk::Status::failure("max_models must be between 1 and 10000");
   }
   data_ = std::make_unique<DataMetrics>(static_cast<std::size_t>(max_models));
-  core_ = config.getBool("core_metrics", true);
-  const std::string path = config.getString("path", "/metrics");
+  core_ = config.getBool("core_metrics");
+  const std::string path = config.getString("path");
   if (path.size() < 2 || path.front() != '/' || path.back() == '/') {
-    return sdk::Status::failure(where + "path must start with '/' and not end with it: " + path);
+    return sdk::Status::failure("path must start with '/' and not end with it: " + path);
   }
   sdk::RouteOptions options;
   options.token = config.getString("metrics_token");
   auto status = host.registerRoute(
       path, [this](sdk::HttpExchange& exchange) { handle(exchange); }, options);
-  if (!status) return sdk::Status::failure(where + status.message());
+  if (!status) return status;
   return sdk::Status::success();
 }
 

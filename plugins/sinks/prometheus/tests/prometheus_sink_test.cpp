@@ -1,4 +1,3 @@
-#include "gatherd/sdk/testing/temp_dir.hpp"
 #include "prometheus_sink.hpp"
 
 #include <chrono>
@@ -10,9 +9,10 @@
 
 #include <catch2/catch.hpp>
 
+#include "gatherd/lib/json/time_format.hpp"
 #include "gatherd/sdk/streams.hpp"
 #include "gatherd/sdk/testing/fake_host.hpp"
-#include "json/time_format.hpp"
+#include "gatherd/sdk/testing/temp_dir.hpp"
 #include "sqlite_sink.hpp"
 #include <unistd.h>
 

@@ -11,8 +11,8 @@
 #include <vector>
 
 #include "connection.hpp"
+#include "gatherd/lib/storage/aggregate_plan.hpp"
 #include "gatherd/sdk/store.hpp"
-#include "storage/aggregate_plan.hpp"
 
 namespace gatherd::plugins::sqlite {
 

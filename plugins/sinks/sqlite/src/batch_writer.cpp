@@ -3,10 +3,10 @@
 #include <cmath>
 
 #include "field_codec.hpp"
+#include "gatherd/lib/json/time_format.hpp"
+#include "gatherd/lib/storage/error_normalizer.hpp"
+#include "gatherd/lib/storage/invocation_values.hpp"
 #include "gatherd/sdk/streams.hpp"
-#include "json/time_format.hpp"
-#include "storage/error_normalizer.hpp"
-#include "storage/invocation_values.hpp"
 
 namespace gatherd::plugins::sqlite {
 namespace {
@@ -16,9 +16,9 @@ namespace inv = sdk::streams::invocation;
 // A source resends at most its newest 20 calls per poll, so 1,024 covers the repeats of 50
 // sources; each entry costs about 350 bytes for good (16k of them were 5.6 MB of gatherd's RSS).
 constexpr std::size_t kCacheCapacity = 1'024;
+using storage::intField;
 using storage::kDayMs;
 using storage::kHourMs;
-using storage::intField;
 using storage::textField;
 constexpr const auto& kTokenFields = storage::kInvocationTokenFields;
 

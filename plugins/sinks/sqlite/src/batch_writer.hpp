@@ -10,9 +10,9 @@
 #include <unordered_map>
 
 #include "connection.hpp"
+#include "gatherd/lib/storage/aggregate_plan.hpp"
+#include "gatherd/lib/storage/invocation_values.hpp"
 #include "gatherd/sdk/record.hpp"
-#include "storage/aggregate_plan.hpp"
-#include "storage/invocation_values.hpp"
 
 namespace gatherd::plugins::sqlite {
 

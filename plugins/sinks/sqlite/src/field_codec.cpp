@@ -2,7 +2,7 @@
 
 #include <sqlite3.h>
 
-#include "storage/flat_fields.hpp"
+#include "gatherd/lib/storage/flat_fields.hpp"
 
 namespace gatherd::plugins::sqlite {
 

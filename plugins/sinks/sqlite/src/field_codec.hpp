@@ -7,8 +7,8 @@
 #include <string_view>
 
 #include "connection.hpp"
+#include "gatherd/lib/storage/flat_fields.hpp"
 #include "gatherd/sdk/record.hpp"
-#include "storage/flat_fields.hpp"
 
 namespace gatherd::plugins::sqlite {
 

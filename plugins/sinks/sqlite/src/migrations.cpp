@@ -1,9 +1,8 @@
 #include "migrations.hpp"
 
+#include <sstream>
 #include <stdexcept>
 #include <vector>
-
-#include <sstream>
 
 #include <Poco/Data/Session.h>
 #include <Poco/JSON/Array.h>
@@ -13,9 +12,8 @@
 #include <Poco/JSON/Stringifier.h>
 #include <sqlite3.h>
 
-#include "gatherd/sdk/redaction.hpp"
-
-#include "storage/error_normalizer.hpp"
+#include "gatherd/lib/storage/error_normalizer.hpp"
+#include "gatherd/sdk/support/redaction.hpp"
 
 namespace gatherd::plugins::sqlite {
 namespace {
@@ -150,7 +148,8 @@ std::string rollupBackfill(const std::string& name, const std::string& unit_ms) 
 void migrateToGatherd(Poco::Data::Session& session, const std::string& legacy_source,
                       std::int64_t now_ms) {
   // The seed's table is dropped below: zero its pages, so no raw secret stays in the file.
-  run(session, {"PRAGMA secure_delete = ON", "ALTER TABLE codex_invocations RENAME TO codex_invocations_seed",
+  run(session, {"PRAGMA secure_delete = ON",
+                "ALTER TABLE codex_invocations RENAME TO codex_invocations_seed",
                 R"(CREATE TABLE codex_invocations (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     invoke_id TEXT NOT NULL,
@@ -201,8 +200,8 @@ void migrateToGatherd(Poco::Data::Session& session, const std::string& legacy_so
       payloadValue("reasoning_tokens", "reasoningTokens") + ", " +
       payloadValue("total_tokens", "totalTokens") + ", " + payloadValue("cost_usd", "cost") + ", " +
       payloadValue("response_time_ms", "responseTime") + ", " +
-      payloadValue("first_byte_time_ms", "firstByteTime") + ", coalesce(" +
-      epochMs("created_at") + ", ?), coalesce(" + epochMs("created_at") +
+      payloadValue("first_byte_time_ms", "firstByteTime") + ", coalesce(" + epochMs("created_at") +
+      ", ?), coalesce(" + epochMs("created_at") +
       ", ?) FROM (SELECT *, CASE WHEN json_valid(payload) THEN payload ELSE '{}' END AS p "
       "FROM codex_invocations_seed)";
   session << copy, use(source), use(stamp), use(stamp), now;
@@ -326,9 +325,9 @@ void registerFunctions(Connection& connection) {
                                             SQLITE_UTF8 | SQLITE_DETERMINISTIC, nullptr,
                                             &errorKeyFunction, nullptr, nullptr, nullptr);
   if (rc != SQLITE_OK) throw SqliteError(rc, "cannot register gatherd_error_key");
-  const int redact_rc = sqlite3_create_function_v2(
-      connection.handle(), "gatherd_redact_json", 1, SQLITE_UTF8 | SQLITE_DETERMINISTIC, nullptr,
-      &redactJsonFunction, nullptr, nullptr, nullptr);
+  const int redact_rc = sqlite3_create_function_v2(connection.handle(), "gatherd_redact_json", 1,
+                                                   SQLITE_UTF8 | SQLITE_DETERMINISTIC, nullptr,
+                                                   &redactJsonFunction, nullptr, nullptr, nullptr);
   if (redact_rc != SQLITE_OK) throw SqliteError(redact_rc, "cannot register gatherd_redact_json");
 }
 

@@ -2,21 +2,21 @@
 
 #include <charconv>
 
-#include "storage/retention_keys.hpp"
+#include "gatherd/lib/storage/retention_keys.hpp"
 
 namespace gatherd::plugins::sqlite {
 namespace {
 
 sdk::Status readCount(const sdk::Config& config, const char* key, std::int64_t minimum,
                       std::int64_t& out) {
-  if (!config.has(key)) return sdk::Status::success();
+  // Every key has a schema default (withDefaults), so it is always present.
+  if (!config.has(key)) return sdk::Status::failure("key '" + std::string(key) + "' has no value");
   const std::string text = config.getString(key);
   std::int64_t value = 0;
   auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
   if (error != std::errc() || end != text.data() + text.size() || value < minimum) {
-    return sdk::Status::failure("sink '" + config.instance() + "': key '" + key +
-                                "' must be an integer >= " + std::to_string(minimum) + ", got '" +
-                                text + "'");
+    return sdk::Status::failure("key '" + std::string(key) + "' must be an integer >= " +
+                                std::to_string(minimum) + ", got '" + text + "'");
   }
   out = value;
   return sdk::Status::success();
@@ -57,37 +57,34 @@ sdk::ConfigSchema settingsSchema() {
   return schema;
 }
 
-sdk::Status parseSettings(const sdk::Config& config, const std::string& data_dir,
+sdk::Status parseSettings(const sdk::Config& given, const std::string& data_dir,
                           Settings& settings) {
-  const std::string& name = config.instance();
+  // Defaults come from the schema only (getters below take no fallback).
+  const sdk::Config config = sdk::withDefaults(given, settingsSchema());
   std::string path = config.getString("path");
   if (path.empty()) path = "gatherd.db";
   if (path.front() != '/') {
     if (data_dir.empty()) {
-      return sdk::Status::failure("sink '" + name + "': relative path '" + path +
-                                  "' but no data directory");
+      return sdk::Status::failure("relative path '" + path + "' but no data directory");
     }
     path = data_dir + (data_dir.back() == '/' ? "" : "/") + path;
   }
   settings.path = path;
 
-  const std::string synchronous = config.getString("synchronous", "normal");
+  const std::string synchronous = config.getString("synchronous");
   if (synchronous == "normal") {
     settings.synchronous = Synchronous::kNormal;
   } else if (synchronous == "full") {
     settings.synchronous = Synchronous::kFull;
   } else {
-    return sdk::Status::failure(
-        "sink '" + name + "': key 'synchronous' must be normal or full, got '" + synchronous + "'");
+    return sdk::Status::failure("key 'synchronous' must be normal or full, got '" + synchronous +
+                                "'");
   }
-  if (config.has("busy_timeout")) {
-    auto ms = sdk::parseDurationMs(config.getString("busy_timeout"));
-    if (!ms || *ms > 60'000) {
-      return sdk::Status::failure("sink '" + name +
-                                  "': key 'busy_timeout' must be a duration up to 60s");
-    }
-    settings.busy_timeout_ms = *ms;
+  const auto busy_timeout_ms = sdk::parseDurationMs(config.getString("busy_timeout"));
+  if (!busy_timeout_ms || *busy_timeout_ms > 60'000) {
+    return sdk::Status::failure("key 'busy_timeout' must be a duration up to 60s");
   }
+  settings.busy_timeout_ms = *busy_timeout_ms;
   for (auto [key, target, minimum] :
        {std::tuple{"raw_retention_days", &settings.raw_retention_days, std::int64_t{0}},
         std::tuple{"invocation_retention_days", &settings.invocation_retention_days,
@@ -102,12 +99,11 @@ sdk::Status parseSettings(const sdk::Config& config, const std::string& data_dir
   if (auto status = readCount(config, "cache_mb", 1, cache_mb); !status) return status;
   if (auto status = readCount(config, "mmap_mb", 0, mmap_mb); !status) return status;
   if (cache_mb > 65'536 || mmap_mb > 1'048'576) {
-    return sdk::Status::failure("sink '" + name +
-                                "': keys 'cache_mb' and 'mmap_mb' are at most 65536 and 1048576");
+    return sdk::Status::failure("keys 'cache_mb' and 'mmap_mb' are at most 65536 and 1048576");
   }
   settings.cache_kb = cache_mb * 1024;
   settings.mmap_bytes = mmap_mb * 1024 * 1024;
-  if (config.has("legacy_source")) settings.legacy_source = config.getString("legacy_source");
+  settings.legacy_source = config.getString("legacy_source");
   return sdk::Status::success();
 }
 

@@ -12,6 +12,7 @@
 #include "retention.hpp"
 #include "sqlite_store.hpp"
 #include <fcntl.h>
+#include <pthread.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -20,6 +21,22 @@ namespace {
 
 std::string errnoText() {
   return std::error_code(errno, std::generic_category()).message();
+}
+
+/// Why the database file or its WAL cannot be written (the kernel refuses write access: EPERM
+/// for an immutable file, EROFS on a read-only mount, EACCES), empty when both can be or are
+/// missing. SQLite reports a refused write() only as "disk I/O error" and keeps no errno for it
+/// (sqlite3_system_errno is 0 after the failed COMMIT), so the sink asks the file system.
+/// access(), not open(): closing any descriptor of the database would drop every POSIX lock
+/// this process holds on it (SQLite's own connections' locks included).
+std::string unwritableReason(const std::string& path) {
+  for (const std::string& file : {path, path + "-wal"}) {
+    if (::access(file.c_str(), W_OK) == 0) continue;
+    if (const int code = errno; code == EPERM || code == EROFS || code == EACCES) {
+      return file + ": " + std::error_code(code, std::generic_category()).message();
+    }
+  }
+  return {};
 }
 
 /// Creates every missing folder of `dir` with mode 0700.
@@ -63,13 +80,16 @@ sdk::Status SqliteSink::start() {
     batch_writer_.reset();
     writer_.reset();
     store_.reset();
-    return sdk::Status::failure("sink '" + host_->instanceName() + "' (" + settings_.path +
-                                "): " + status.message());
+    // The core prefixes "[sink.<name>]"; the path says which file.
+    return sdk::Status::failure(settings_.path + ": " + status.message());
   }
   running_ = true;
   host_->logger().info("sqlite store open: " + settings_.path);
   integrity_stop_ = false;
-  integrity_thread_ = std::thread([this] { checkIntegrity(); });
+  integrity_thread_ = std::thread([this] {
+    ::pthread_setname_np(::pthread_self(), "sqlite-check");  // in top -H, gdb and perf
+    checkIntegrity();
+  });
   return status;
 }
 
@@ -164,6 +184,23 @@ sdk::WriteResult SqliteSink::write(const sdk::Batch& batch) {
   try {
     counts = batch_writer_->write(batch, host_->clock().utcNowMs());
   } catch (const SqliteError& error) {
+    // An I/O error on a file that cannot be opened for writing (immutable, read-only mount) is
+    // no failing disk: waiting does not help, so it is "cannot be written" like SQLITE_READONLY.
+    std::string unwritable = error.code() == SQLITE_READONLY || error.code() == SQLITE_PERM
+                                 ? std::string(error.what())
+                                 : std::string();
+    if (error.code() == SQLITE_IOERR || error.code() == SQLITE_CANTOPEN) {
+      if (std::string file = unwritableReason(settings_.path); !file.empty()) {
+        unwritable = std::string(error.what()) + "; " + file;
+      }
+    }
+    if (!unwritable.empty()) {
+      // Degraded (in /ready and on the dashboard); the batch stays in the spool, and the first
+      // write that works again clears it.
+      metrics.increment("sqlite_write_degraded");
+      setHealth(true, "the database cannot be written (" + unwritable + ")");
+      return sdk::WriteResult::kRetry;
+    }
     switch (error.code()) {
       case SQLITE_BUSY:
       case SQLITE_LOCKED:
@@ -183,14 +220,9 @@ sdk::WriteResult SqliteSink::write(const sdk::Batch& batch) {
         return sdk::WriteResult::kRetry;
       case SQLITE_CORRUPT:
       case SQLITE_NOTADB:
-      case SQLITE_READONLY:
-      case SQLITE_PERM:
       case SQLITE_AUTH:
         metrics.increment("sqlite_write_degraded");
-        setHealth(true, std::string(error.code() == SQLITE_READONLY || error.code() == SQLITE_PERM
-                                        ? "the database cannot be written"
-                                        : "the database is damaged") +
-                            " (" + error.what() + ")");
+        setHealth(true, std::string("the database is damaged (") + error.what() + ")");
         return sdk::WriteResult::kRetry;
       default:
         metrics.increment("sqlite_write_drops");

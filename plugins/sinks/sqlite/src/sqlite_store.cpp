@@ -536,8 +536,8 @@ sdk::Status SqliteStore::countHistory(sdk::HistoryCounts& counts) {
     counts.records = connection.queryInt("SELECT count(*) FROM records", 0);
     counts.invocations_pruned_before_ms = prunedBefore(connection);
     if (counts.invocations_pruned_before_ms > 0) {
-      Statement& pruned = connection.cached(std::string("SELECT count(*) FROM (") +
-                                            kPrunedTotalsSql + ")");
+      Statement& pruned =
+          connection.cached(std::string("SELECT count(*) FROM (") + kPrunedTotalsSql + ")");
       pruned.bind(1, counts.invocations_pruned_before_ms).bind(2, std::int64_t{-1}).bind(3, 0);
       counts.pruned_totals = pruned.step() ? pruned.getInt(0) : 0;
       pruned.start();

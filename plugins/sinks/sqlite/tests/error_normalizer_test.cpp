@@ -1,4 +1,4 @@
-#include "storage/error_normalizer.hpp"
+#include "gatherd/lib/storage/error_normalizer.hpp"
 
 #include <catch2/catch.hpp>
 

@@ -1,9 +1,9 @@
 #include "migrations.hpp"
 
-#include <catch2/catch.hpp>
-
 #include <fstream>
 #include <iterator>
+
+#include <catch2/catch.hpp>
 
 #include "connection.hpp"
 #include "gatherd/sdk/streams.hpp"
@@ -172,13 +172,15 @@ TEST_CASE("seed-era raw responses are validated and their secrets masked, none s
         id INTEGER PRIMARY KEY AUTOINCREMENT, invoke_id TEXT NOT NULL, occurred_at TEXT NOT NULL,
         payload JSON, raw_response JSON, created_at TEXT NOT NULL DEFAULT (datetime('now')),
         UNIQUE(invoke_id, occurred_at)))") == SQLITE_OK);
-    REQUIRE(raw.exec(R"(INSERT INTO codex_invocations (invoke_id, occurred_at, payload, raw_response) VALUES
+    REQUIRE(
+        raw.exec(
+            R"(INSERT INTO codex_invocations (invoke_id, occurred_at, payload, raw_response) VALUES
     ('s-1', '2026-02-25T02:09:41Z', '{"model":"m","status":"success"}',
      '{"requestId":"s-1","apiKey":"CANARY-seed-apikey-1","nested":[{"Cookie":"CANARY-seed-cookie-2"}],"model":"m"}'),
     ('s-2', '2026-02-25T02:10:41Z', '{"model":"m","status":"success"}', 'CANARY-seed-notjson-3 {'),
     ('s-3', '2026-02-25T02:11:41Z', '{"model":"m","status":"success"}', '"CANARY-seed-scalar-4"'),
     ('s-4', '2026-02-25T02:12:41Z', '{"model":"m","status":"success"}', '{"requestId":"s-4","model":"m"}'))") ==
-            SQLITE_OK);
+        SQLITE_OK);
   }
   {
     SinkFixture fixture(path, {{"legacy_source", "xychatai"}});
@@ -191,8 +193,10 @@ TEST_CASE("seed-era raw responses are validated and their secrets masked, none s
     CHECK_THAT(masked, Catch::Contains("\"apiKey\":\"[redacted]\""));
     CHECK_THAT(masked, Catch::Contains("\"Cookie\":\"[redacted]\""));
     CHECK_THAT(masked, Catch::Contains("\"requestId\":\"s-1\""));
-    CHECK(raw.integer("SELECT raw_response IS NULL FROM codex_invocations WHERE invoke_id = 's-2'") == 1);
-    CHECK(raw.integer("SELECT raw_response IS NULL FROM codex_invocations WHERE invoke_id = 's-3'") == 1);
+    CHECK(raw.integer(
+              "SELECT raw_response IS NULL FROM codex_invocations WHERE invoke_id = 's-2'") == 1);
+    CHECK(raw.integer(
+              "SELECT raw_response IS NULL FROM codex_invocations WHERE invoke_id = 's-3'") == 1);
     CHECK(raw.text("SELECT raw_response FROM codex_invocations WHERE invoke_id = 's-4'") ==
           R"({"requestId":"s-4","model":"m"})");
   }

@@ -1,9 +1,8 @@
 #include "sqlite_sink.hpp"
 
+#include <chrono>
 #include <cstdio>
 #include <fstream>
-
-#include <chrono>
 #include <thread>
 
 #include <catch2/catch.hpp>
@@ -18,20 +17,6 @@ using namespace gatherd::plugins::sqlite::testing;
 using gatherd::plugins::sqlite::SqliteSink;
 
 namespace {
-
-constexpr std::int64_t kT0 = 1'772'000'000'000;  // 2026-02-25T06:13:20Z, the ManualClock's start
-
-Invocation invocation(const std::string& id, std::int64_t time_ms, double cost = 0.0125,
-                      std::int64_t total = 1500) {
-  Invocation value;
-  value.request_id = id;
-  value.time_ms = time_ms;
-  value.input_tokens = total - 500;
-  value.output_tokens = 500;
-  value.total_tokens = total;
-  value.cost_usd = cost;
-  return value;
-}
 
 mode_t modeOf(const std::string& path) {
   struct stat info {};

@@ -11,11 +11,11 @@
 
 #include <sqlite3.h>
 
-#include "gatherd/sdk/testing/temp_dir.hpp"
+#include "gatherd/lib/json/time_format.hpp"
 #include "gatherd/sdk/record.hpp"
 #include "gatherd/sdk/streams.hpp"
 #include "gatherd/sdk/testing/fake_host.hpp"
-#include "json/time_format.hpp"
+#include "gatherd/sdk/testing/temp_dir.hpp"
 #include "sqlite_sink.hpp"
 #include "store_suite.hpp"
 
@@ -27,6 +27,22 @@ using gatherd::sdk::testing::TempDir;
 using gatherd::store_suite::Invocation;
 using gatherd::store_suite::makeBatch;
 using gatherd::store_suite::toRecord;
+
+inline constexpr std::int64_t kT0 =
+    1'772'000'000'000;  // 2026-02-25T06:13:20Z, the ManualClock's start
+
+/// An invocation of 1,500 tokens (500 out) at `time_ms`.
+inline Invocation invocation(const std::string& id, std::int64_t time_ms, double cost = 0.0125,
+                             std::int64_t total = 1500) {
+  Invocation value;
+  value.request_id = id;
+  value.time_ms = time_ms;
+  value.input_tokens = total - 500;
+  value.output_tokens = 500;
+  value.total_tokens = total;
+  value.cost_usd = cost;
+  return value;
+}
 
 /// A SqliteSink on a FakeHost, initialised and started on `path` with extra config keys.
 struct SinkFixture {

@@ -3,8 +3,9 @@
 #include <algorithm>
 #include <chrono>
 
-#include "api_json/api_json.hpp"
-#include "json/json_writer.hpp"
+#include "gatherd/lib/api_json/api_json.hpp"
+#include "gatherd/lib/json/json_writer.hpp"
+#include <pthread.h>
 
 namespace gatherd::plugins::sse {
 namespace {
@@ -12,7 +13,16 @@ namespace {
 constexpr int kPageSize = 1000;
 constexpr int kReplayPageSize = 200;
 constexpr std::int64_t kDayMs = 86'400'000;
-constexpr std::chrono::milliseconds kWatchWait{200};
+// With streams open and nothing to do, the feeding thread looks at the store's sequence once a
+// second: commits made elsewhere (other collectors writing the same PostgreSQL) show within
+// that. Commits of this process show at once, through notify(). Without streams it sleeps until
+// woken (a new stream catches up on what it slept through before it is taken in).
+constexpr std::chrono::milliseconds kIdleCheck{1'000};
+// A batch reaches this sink and the store sink on their own threads: when notify() comes before
+// the store has committed it, the thread looks again after 5, 10, 20, ... 640 ms, until it
+// shows (in practice within the first steps), instead of polling in small steps forever.
+constexpr std::chrono::milliseconds kFirstCommitWait{5};
+constexpr std::chrono::milliseconds kLastCommitWait{640};
 
 bool isInvocation(const sdk::Change& change) {
   return change.kind == sdk::Change::Kind::kInvocationNew ||
@@ -40,11 +50,12 @@ void Broadcaster::start() {
   if (running_ || loop_thread_.joinable()) return;  // one run per object
   cursor_ = store_.latestSequence();
   stopping_ = false;
-  wakeup_->changes_pending = true;
   running_ = true;
-  // The watcher gets its start as a copy: cursor_ belongs to the feeding thread from here on.
-  loop_thread_ = std::thread([this] { run(); });
-  watch_thread_ = std::thread([this, from = cursor_] { watch(from); });
+  loop_thread_ = std::thread([this] {
+    // Named like the core's threads (top -H, /proc/PID/task/*/comm); Linux keeps 15 bytes.
+    ::pthread_setname_np(::pthread_self(), "sse-feed");
+    run();
+  });
 }
 
 void Broadcaster::stop() {
@@ -52,7 +63,6 @@ void Broadcaster::stop() {
   stopping_ = true;
   notify();
   if (loop_thread_.joinable()) loop_thread_.join();
-  if (watch_thread_.joinable()) watch_thread_.join();
   std::vector<Client> waiting;
   {
     std::lock_guard lock(mutex_);
@@ -115,11 +125,10 @@ void Broadcaster::addClient(sdk::StreamExchange& exchange,
     std::lock_guard lock(mutex_);
     new_clients_.push_back(std::move(client));
   }
-  notify();
+  wakeup_->notify();
 }
 
 void Broadcaster::Wakeup::notify() {
-  changes_pending = true;
   {
     std::lock_guard lock(mutex);
     woken = true;
@@ -128,33 +137,48 @@ void Broadcaster::Wakeup::notify() {
 }
 
 void Broadcaster::notify() {
+  wakeup_->commit_expected = true;
   wakeup_->notify();
-}
-
-void Broadcaster::watch(std::int64_t from) {
-  std::int64_t seen = from;
-  while (!stopping_) {
-    const std::int64_t latest = store_.waitForChange(seen, kWatchWait);
-    if (latest != seen) {
-      seen = latest;
-      notify();
-    }
-  }
 }
 
 void Broadcaster::run() {
   bool more = false;
+  std::chrono::milliseconds commit_wait{0};  // 0: no commit expected, idle checks only
   while (!stopping_) {
     {
       std::unique_lock lock(wakeup_->mutex);
-      if (!more) {
-        wakeup_->cv.wait_for(lock, std::chrono::milliseconds(500),
+      if (more) {
+        // Replays to continue: no wait.
+      } else if (clients_.empty()) {
+        // Nobody to send to: only a new client, a commit of this process or stop() wakes it.
+        wakeup_->cv.wait(lock, [this] { return wakeup_->woken; });
+      } else {
+        wakeup_->cv.wait_for(lock, commit_wait.count() > 0 ? commit_wait : kIdleCheck,
                              [this] { return wakeup_->woken; });
       }
       wakeup_->woken = false;
     }
     if (stopping_) break;
-    pumpChanges();
+    const bool notified = wakeup_->commit_expected.exchange(false);
+    // Read once per turn: whether there is anything to pump, and how far to skip without streams.
+    const std::int64_t latest = store_.latestSequence();
+    if (latest > cursor_) {
+      commit_wait = std::chrono::milliseconds{0};
+    } else if (notified) {
+      commit_wait = kFirstCommitWait;
+    } else if (commit_wait.count() > 0) {
+      commit_wait =
+          commit_wait * 2 > kLastCommitWait ? std::chrono::milliseconds{0} : commit_wait * 2;
+    }
+    if (clients_.empty()) {
+      // Nobody to send to: what was committed meanwhile is skipped, not turned into events (a
+      // stream taken in below replays from its own position). The builder's dedup state goes
+      // with it, so the next quota and source events are sent whether or not they changed.
+      cursor_ = std::max(cursor_, latest);
+      live_builder_ = EventBuilder{};
+    } else if (latest > cursor_) {
+      pumpChanges();
+    }
     acceptNewClients();
     more = false;
     for (auto& client : clients_) {
@@ -269,7 +293,6 @@ void Broadcaster::sendReset(Client& client, const std::string& reason) {
 }
 
 void Broadcaster::pumpChanges() {
-  if (!wakeup_->changes_pending.exchange(false)) return;
   while (!stopping_) {
     sdk::ChangeList list;
     const sdk::Status status = store_.changesSince(cursor_, kPageSize, list);

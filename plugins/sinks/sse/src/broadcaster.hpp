@@ -20,12 +20,13 @@
 
 namespace gatherd::plugins::sse {
 
+/// What the sse sink's keys say (their defaults are in sseSchema(), sse_sink.cpp).
 struct BroadcasterOptions {
-  std::int64_t heartbeat_ms = 15'000;
-  std::int64_t retry_ms = 3'000;
-  std::size_t client_buffer_bytes = 256 * 1024;  ///< a client further behind is dropped
-  std::size_t max_clients = 20'000;
-  int replay_limit = 10'000;  ///< more missed events than this -> `reset` instead of a replay
+  std::int64_t heartbeat_ms = 0;
+  std::int64_t retry_ms = 0;
+  std::size_t client_buffer_bytes = 0;  ///< a client further behind is dropped
+  std::size_t max_clients = 0;
+  int replay_limit = 0;  ///< more missed events than this -> `reset` instead of a replay
 };
 
 /// Thread-safe: addClient()/notify() from any thread; start()/stop() from the owner.
@@ -37,15 +38,16 @@ class Broadcaster {
   Broadcaster(const Broadcaster&) = delete;
   Broadcaster& operator=(const Broadcaster&) = delete;
 
-  /// Starts the feeding thread and the store watcher. Throws std::system_error if a thread cannot
-  /// be made.
+  /// Starts the feeding thread (the only one: it also watches the store's sequence). Throws
+  /// std::system_error if it cannot be made.
   void start();
-  /// Closes every stream and joins the threads (within about 200 ms). Idempotent.
+  /// Closes every stream and joins the feeding thread. Idempotent.
   void stop();
   /// Accepts `exchange` as a stream (or answers 503 when full or stopped). `last_event_id` is
   /// the client's Last-Event-ID, if it sent one. Called on a server worker thread.
   void addClient(sdk::StreamExchange& exchange, std::optional<std::int64_t> last_event_id);
-  /// Something may have been committed: look at the store now.
+  /// Something has been, or is about to be, committed: look at the store now, and again shortly
+  /// if it does not show yet.
   void notify();
   std::size_t clientCount() const { return client_count_.load(); }
   std::int64_t droppedCount() const { return dropped_.load(); }
@@ -59,7 +61,7 @@ class Broadcaster {
     std::mutex mutex;
     std::condition_variable cv;
     bool woken = false;
-    std::atomic<bool> changes_pending{true};
+    std::atomic<bool> commit_expected{false};  ///< set by Broadcaster::notify()
     void notify();
   };
   /// Set from the core's threads (stream callbacks), read by the feeding thread.
@@ -80,9 +82,8 @@ class Broadcaster {
   };
 
   void run();
-  /// Waits on the store for commits after `from`, waking the feeding thread for each.
-  void watch(std::int64_t from);
   void acceptNewClients();
+  /// Turns the store's changes after cursor_ into live events (called when there are some).
   void pumpChanges();
   /// Continues one client's replay while its buffer has room; returns true if it wants more
   /// turns (it still has work and room).
@@ -104,7 +105,6 @@ class Broadcaster {
   std::atomic<std::size_t> client_count_{0};
   std::atomic<std::int64_t> dropped_{0};
   std::thread loop_thread_;
-  std::thread watch_thread_;
   std::shared_ptr<Wakeup> wakeup_ = std::make_shared<Wakeup>();
   std::mutex mutex_;  ///< guards new_clients_
   std::vector<Client> new_clients_;

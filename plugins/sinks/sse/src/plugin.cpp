@@ -1,5 +1,6 @@
 // The exported descriptor of the SSE broadcaster sink.
 #include "gatherd/sdk/plugin.hpp"
+
 #include "sse_sink.hpp"
 
 GATHERD_SINK_PLUGIN("sse", "1.0.0",

@@ -1,8 +1,7 @@
 #include "sse_events.hpp"
 
-#include "api_json/api_json.hpp"
+#include "gatherd/lib/api_json/api_json.hpp"
 #include "gatherd/sdk/streams.hpp"
-#include "json/json_writer.hpp"
 
 namespace gatherd::plugins::sse {
 
@@ -47,35 +46,25 @@ int EventBuilder::add(const sdk::Change& change, std::string& out) {
       out += formatEvent(change.sequence, "quota", api_json::quota(change.source, *change.record));
       return 1;
     }
-    case Kind::kWindow: {
+    case Kind::kWindow:
       if (!change.window) return 0;
-      const sdk::WindowResult& window = *change.window;
-      out += formatEvent(change.sequence, "window", api_json::window(window));
-      const std::string& name = window.source.empty() ? change.source : window.source;
-      auto it = auth_states_.find(name);
-      // The first window seen of an instance only matters when its credentials need a human.
-      const bool changed = it == auth_states_.end()
-                               ? window.auth_state == sdk::AuthState::kExpired ||
-                                     window.auth_state == sdk::AuthState::kMissing
-                               : it->second != window.auth_state;
-      auth_states_[name] = window.auth_state;
-      if (!changed) return 1;
-      std::string data;
-      json::Writer writer(data);
-      writer.beginObject();
-      writer.key("name").string(name);
-      writer.key("state").string("running");
-      writer.key("authState").string(sdk::authStateName(window.auth_state));
-      writer.key("authHint").string(window.auth_state == sdk::AuthState::kOk ? "" : window.message);
-      writer.endObject();
-      out += formatEvent(change.sequence, "source", data);
-      return 2;
-    }
-    case Kind::kOther:
-      // Alert transitions the core's rules publish: pushed as they are stored.
-      if (!change.record || change.record->stream != sdk::streams::kAlert) return 0;
-      out += formatEvent(change.sequence, "alert", api_json::alert(*change.record));
+      out += formatEvent(change.sequence, "window", api_json::window(*change.window));
       return 1;
+    case Kind::kOther:
+      if (!change.record) return 0;
+      // Alert transitions the core's rules publish: pushed as they are stored.
+      if (change.record->stream == sdk::streams::kAlert) {
+        out += formatEvent(change.sequence, "alert", api_json::alert(*change.record));
+        return 1;
+      }
+      // The core's state of a source, published when it changed: passed on as it is, never
+      // re-derived here.
+      if (change.record->stream == sdk::streams::kSourceStatus) {
+        out += formatEvent(change.sequence, "source",
+                           api_json::sourceStatus(change.source, *change.record));
+        return 1;
+      }
+      return 0;
   }
   return 0;
 }

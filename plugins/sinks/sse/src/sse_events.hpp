@@ -16,15 +16,14 @@ namespace gatherd::plugins::sse {
 /// data: lines, which the client joins back.
 std::string formatEvent(std::int64_t id, std::string_view name, std::string_view data);
 
-/// Stateful: `quota` only when a source's quota changed and `source` only when its auth state
-/// changed, so one builder follows one ordered stream of changes (live, or one replay).
+/// Stateful: `quota` only when a source's quota changed, so one builder follows one ordered
+/// stream of changes (live, or one replay).
 class EventBuilder {
  public:
   /// Appends the event text(s) of `change` to `out`; returns how many events it added.
   int add(const sdk::Change& change, std::string& out);
 
  private:
-  std::map<std::string, sdk::AuthState, std::less<>> auth_states_;
   std::map<std::string, sdk::Fields, std::less<>> quotas_;
 };
 

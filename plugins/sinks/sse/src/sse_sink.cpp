@@ -26,15 +26,15 @@ sdk::ConfigSchema sseSchema() {
   };
 }
 
-BroadcasterOptions optionsFromConfig(const sdk::Config& config) {
+BroadcasterOptions optionsFromConfig(const sdk::Config& given) {
+  // Defaults come from the schema only (getters below take no fallback).
+  const sdk::Config config = sdk::withDefaults(given, sseSchema());
   BroadcasterOptions options;
-  options.heartbeat_ms = config.getDurationMs("heartbeat", options.heartbeat_ms);
-  options.retry_ms = config.getDurationMs("retry", options.retry_ms);
-  options.client_buffer_bytes = static_cast<std::size_t>(
-      config.getInt("client_buffer", static_cast<std::int64_t>(options.client_buffer_bytes)));
-  options.max_clients = static_cast<std::size_t>(
-      config.getInt("max_clients", static_cast<std::int64_t>(options.max_clients)));
-  options.replay_limit = static_cast<int>(config.getInt("replay_limit", options.replay_limit));
+  options.heartbeat_ms = config.getDurationMs("heartbeat");
+  options.retry_ms = config.getDurationMs("retry");
+  options.client_buffer_bytes = static_cast<std::size_t>(config.getInt("client_buffer"));
+  options.max_clients = static_cast<std::size_t>(config.getInt("max_clients"));
+  options.replay_limit = static_cast<int>(config.getInt("replay_limit"));
   return options;
 }
 

@@ -14,12 +14,12 @@
 #include <thread>
 #include <vector>
 
-#include "gatherd/sdk/testing/temp_dir.hpp"
+#include "gatherd/lib/json/time_format.hpp"
 #include "gatherd/sdk/host.hpp"
 #include "gatherd/sdk/record.hpp"
 #include "gatherd/sdk/streams.hpp"
 #include "gatherd/sdk/testing/fake_host.hpp"
-#include "json/time_format.hpp"
+#include "gatherd/sdk/testing/temp_dir.hpp"
 #include "sqlite_sink.hpp"
 #include <poll.h>
 #include <sys/socket.h>
@@ -88,6 +88,23 @@ inline sdk::Record quota(double used_usd, std::int64_t time_ms) {
                    {q::kAmountLimitUsd, 100.0},
                    {q::kAmountUsedUsd, used_usd},
                    {q::kAmountRemainingUsd, 100.0 - used_usd}};
+  return record;
+}
+
+/// What the core adds to a window's batch when the source's state changed (Runtime).
+inline sdk::Record sourceStatus(const std::string& source, const std::string& auth_state,
+                                std::int64_t failures, const std::string& hint,
+                                std::int64_t time_ms) {
+  namespace s = sdk::streams::source_status;
+  sdk::Record record;
+  record.stream = sdk::streams::kSourceStatus;
+  record.key = source;
+  record.time_ms = time_ms;
+  record.fields = {{s::kState, std::string("running")},
+                   {s::kStateReason, std::string()},
+                   {s::kAuthState, auth_state},
+                   {s::kAuthHint, hint},
+                   {s::kConsecutiveFailures, failures}};
   return record;
 }
 

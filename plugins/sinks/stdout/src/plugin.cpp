@@ -1,5 +1,6 @@
 // The exported descriptor of the stdout sink.
 #include "gatherd/sdk/plugin.hpp"
+
 #include "stdout_sink.hpp"
 
 GATHERD_SINK_PLUGIN("stdout", "1.0.0", "writes every record as a JSON line (stdout or a file)",

@@ -3,7 +3,7 @@
 #include <cerrno>
 #include <cstring>
 
-#include "json/record_json.hpp"
+#include "gatherd/lib/json/record_json.hpp"
 
 namespace gatherd::plugins::stdout_sink {
 
@@ -21,10 +21,12 @@ sdk::ConfigSchema stdoutSchema() {
   };
 }
 
-sdk::Status StdoutSink::init(const sdk::Config& config, sdk::Host&) {
+sdk::Status StdoutSink::init(const sdk::Config& given, sdk::Host&) {
+  // Defaults come from the schema only (getters below take no fallback).
+  const sdk::Config config = sdk::withDefaults(given, stdoutSchema());
   path_ = config.getString("path");
-  windows_ = config.getBool("windows", false);
-  raw_ = config.getBool("raw", false);
+  windows_ = config.getBool("windows");
+  raw_ = config.getBool("raw");
   return sdk::Status::success();
 }
 

@@ -1,16 +1,16 @@
 #include "stdout_sink.hpp"
 
-#include <catch2/catch.hpp>
-
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 
 #include <Poco/JSON/Object.h>
 #include <Poco/JSON/Parser.h>
+#include <catch2/catch.hpp>
 
 #include "gatherd/sdk/streams.hpp"
 #include "gatherd/sdk/testing/fake_host.hpp"
+#include "gatherd/sdk/testing/temp_dir.hpp"
 
 namespace sdk = gatherd::sdk;
 using gatherd::plugins::stdout_sink::StdoutSink;
@@ -60,9 +60,8 @@ TEST_CASE("stdout sink lines are valid JSON with the source and camelCase fields
 }
 
 TEST_CASE("stdout sink appends to a file when a path is configured") {
-  const auto path = std::filesystem::temp_directory_path() /
-                    ("gatherd-stdout-" + std::to_string(::getpid()) + ".jsonl");
-  std::filesystem::remove(path);
+  const sdk::testing::TempDir dir("gatherd-stdout");
+  const auto path = dir.path() / "out.jsonl";
   sdk::testing::FakeHost host;
   {
     StdoutSink sink;

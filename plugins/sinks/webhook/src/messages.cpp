@@ -8,7 +8,7 @@
 #include <Poco/JSON/Parser.h>
 #include <Poco/URI.h>
 
-#include "json/json_writer.hpp"
+#include "gatherd/lib/json/json_writer.hpp"
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 

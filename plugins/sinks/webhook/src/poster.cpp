@@ -9,7 +9,7 @@
 #include <Poco/Net/HTTPSClientSession.h>
 #include <Poco/URI.h>
 
-#include "https/https_client.hpp"
+#include "gatherd/lib/https/https_client.hpp"
 
 namespace gatherd::plugins::webhook {
 namespace {

@@ -58,12 +58,14 @@ const char* formatName(Format format) {
   return "generic";
 }
 
-sdk::Status parseSettings(const sdk::Config& config, Settings& settings) {
+sdk::Status parseSettings(const sdk::Config& given, Settings& settings) {
+  // Defaults come from the schema only (getters below take no fallback).
+  const sdk::Config config = sdk::withDefaults(given, webhookSchema());
   settings.url = config.getString("url");
   if (settings.url.rfind("http://", 0) != 0 && settings.url.rfind("https://", 0) != 0) {
     return sdk::Status::failure("url: must start with http:// or https://");
   }
-  const std::string format = config.getString("format", "generic");
+  const std::string format = config.getString("format");
   for (Format candidate : {Format::kGeneric, Format::kFeishu, Format::kDingtalk, Format::kWecom,
                            Format::kSlack, Format::kTelegram}) {
     if (format == formatName(candidate)) settings.format = candidate;
@@ -93,13 +95,12 @@ sdk::Status parseSettings(const sdk::Config& config, Settings& settings) {
     }
     start = end + 1;
   }
-  settings.language =
-      config.getString("language", "zh-CN") == "en" ? Language::kEn : Language::kZhCn;
+  settings.language = config.getString("language") == "en" ? Language::kEn : Language::kZhCn;
   settings.dashboard_url = config.getString("dashboard_url");
-  settings.min_interval_ms = config.getDurationMs("min_interval", 0);
+  settings.min_interval_ms = config.getDurationMs("min_interval");
   settings.proxy = config.getString("proxy");
   settings.ca_file = config.getString("ca_file");
-  settings.timeout_ms = config.getDurationMs("timeout", 10'000);
+  settings.timeout_ms = config.getDurationMs("timeout");
   if (settings.timeout_ms < 100) return sdk::Status::failure("timeout: must be at least 100ms");
   return sdk::Status::success();
 }

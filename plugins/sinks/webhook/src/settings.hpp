@@ -13,6 +13,8 @@ namespace gatherd::plugins::webhook {
 enum class Format { kGeneric, kFeishu, kDingtalk, kWecom, kSlack, kTelegram };
 enum class Language { kZhCn, kEn };
 
+/// Filled by parseSettings() from webhookSchema(), defaults included: the initialisers here are
+/// zero values, never a second copy of a default.
 struct Settings {
   std::string url;  ///< secret: webhook URLs carry tokens
   Format format = Format::kGeneric;
@@ -24,7 +26,7 @@ struct Settings {
   std::int64_t min_interval_ms = 0;
   std::string proxy;
   std::string ca_file;
-  std::int64_t timeout_ms = 10'000;
+  std::int64_t timeout_ms = 0;
 };
 
 /// The rules a webhook can choose from.

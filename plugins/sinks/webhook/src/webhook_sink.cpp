@@ -18,6 +18,11 @@ sdk::Status WebhookSink::init(const sdk::Config& config, sdk::Host& host) {
     return status;
   }
   user_agent_ = "gatherd/" + host.version();
+  // Alerts only, kept in the core's spool until the receiver took them: an alert that fired
+  // while the receiver was down survives a crash or restart (the core's alert state would not
+  // fire it again).
+  host.requestStreams({kAlertStream});
+  host.requestSpool();
   return sdk::Status::success();
 }
 
@@ -98,9 +103,9 @@ sdk::WriteResult WebhookSink::flush(bool ignore_interval) {
   last_refusal_ = refusal;
   // Shown on the Sources page (and in /ready) until a message goes through again: a refusal is
   // a wrong url, secret or format that only the user can fix.
-  host_->reportSinkHealth(sdk::SinkHealth::kDegraded,
-                          "the receiver refused the last message (" + refusal +
-                              "); check url, secret and format");
+  host_->reportSinkHealth(
+      sdk::SinkHealth::kDegraded,
+      "the receiver refused the last message (" + refusal + "); check url, secret and format");
   host_->metrics().increment("webhook_refused", static_cast<std::int64_t>(pending_.size()));
   host_->logger().error("the receiver refused " + std::to_string(pending_.size()) + " alert(s): " +
                         refusal + " (check url, secret and format; the message is dropped)");

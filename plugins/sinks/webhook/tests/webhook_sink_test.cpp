@@ -1,135 +1,30 @@
-#include "gatherd/sdk/testing/temp_dir.hpp"
 #include "webhook_sink.hpp"
 
 #include <cstdlib>
 #include <fstream>
-#include <mutex>
 #include <sstream>
 
 #include <Poco/JSON/Parser.h>
-#include <Poco/Net/HTTPRequestHandler.h>
-#include <Poco/Net/HTTPRequestHandlerFactory.h>
-#include <Poco/Net/HTTPServer.h>
-#include <Poco/Net/HTTPServerRequest.h>
-#include <Poco/Net/HTTPServerResponse.h>
-#include <Poco/Net/SecureServerSocket.h>
-#include <Poco/Net/ServerSocket.h>
-#include <Poco/StreamCopier.h>
 #include <Poco/URI.h>
 #include <catch2/catch.hpp>
 
 #include "fake_upstream/connect_proxy.hpp"
 #include "fake_upstream/test_certificates.hpp"
 #include "gatherd/sdk/testing/fake_host.hpp"
+#include "gatherd/sdk/testing/http_receiver.hpp"
+#include "gatherd/sdk/testing/temp_dir.hpp"
 #include "messages.hpp"
 
 using namespace gatherd;
 using namespace gatherd::plugins::webhook;
 using gatherd::sdk::testing::TempDir;
+using Receiver = gatherd::sdk::testing::HttpReceiver;
 using gatherd::plugins::xychatai::testing::TestCertificates;
 
 namespace {
 
 constexpr const char* kUrlToken = "CANARY-url-token-5f1e";
 constexpr const char* kSecret = "CANARY-sign-secret-77aa";
-
-struct Received {
-  std::string path_and_query;
-  std::string content_type;
-  std::string body;
-};
-
-// A webhook receiver on 127.0.0.1 (plain or TLS) that records requests and answers scripted
-// statuses (then 200 with `answer`).
-class Receiver {
- public:
-  explicit Receiver(const TestCertificates* tls = nullptr) {
-    const Poco::Net::SocketAddress address("127.0.0.1", 0);
-    if (tls == nullptr) {
-      socket_ = std::make_unique<Poco::Net::ServerSocket>(address, 64);
-    } else {
-      Poco::Net::initializeSSL();
-      Poco::Net::Context::Ptr context =
-          new Poco::Net::Context(Poco::Net::Context::TLS_SERVER_USE, tls->localhost_key,
-                                 tls->localhost_cert, "", Poco::Net::Context::VERIFY_NONE);
-      socket_ = std::make_unique<Poco::Net::SecureServerSocket>(address, 64, context);
-    }
-    scheme_ = tls == nullptr ? "http" : "https";
-    port_ = socket_->address().port();
-    auto* params = new Poco::Net::HTTPServerParams;
-    params->setMaxThreads(4);
-    server_ = std::make_unique<Poco::Net::HTTPServer>(new Factory(*this), *socket_, params);
-    server_->start();
-  }
-  ~Receiver() { server_->stopAll(true); }
-
-  std::string url(const std::string& path = "/hook") const {
-    return scheme_ + "://127.0.0.1:" + std::to_string(port_) + path;
-  }
-  void script(std::vector<int> statuses) {
-    std::lock_guard lock(mutex_);
-    statuses_ = std::move(statuses);
-  }
-  void answer(std::string body) {
-    std::lock_guard lock(mutex_);
-    answer_ = std::move(body);
-  }
-  std::vector<Received> requests() const {
-    std::lock_guard lock(mutex_);
-    return requests_;
-  }
-
- private:
-  class Handler final : public Poco::Net::HTTPRequestHandler {
-   public:
-    explicit Handler(Receiver& receiver) : receiver_(receiver) {}
-    void handleRequest(Poco::Net::HTTPServerRequest& request,
-                       Poco::Net::HTTPServerResponse& response) override {
-      Received received;
-      received.path_and_query = request.getURI();
-      received.content_type = request.getContentType();
-      Poco::StreamCopier::copyToString(request.stream(), received.body);
-      int status = 200;
-      std::string answer;
-      {
-        std::lock_guard lock(receiver_.mutex_);
-        receiver_.requests_.push_back(received);
-        if (!receiver_.statuses_.empty()) {
-          status = receiver_.statuses_.front();
-          receiver_.statuses_.erase(receiver_.statuses_.begin());
-        }
-        answer = status == 200 ? receiver_.answer_ : "{\"error\":\"scripted\"}";
-      }
-      response.setStatus(static_cast<Poco::Net::HTTPResponse::HTTPStatus>(status));
-      response.setContentType("application/json");
-      response.setContentLength(static_cast<std::streamsize>(answer.size()));
-      response.send() << answer;
-    }
-
-   private:
-    Receiver& receiver_;
-  };
-  class Factory final : public Poco::Net::HTTPRequestHandlerFactory {
-   public:
-    explicit Factory(Receiver& receiver) : receiver_(receiver) {}
-    Poco::Net::HTTPRequestHandler* createRequestHandler(
-        const Poco::Net::HTTPServerRequest&) override {
-      return new Handler(receiver_);
-    }
-
-   private:
-    Receiver& receiver_;
-  };
-
-  std::unique_ptr<Poco::Net::ServerSocket> socket_;
-  std::unique_ptr<Poco::Net::HTTPServer> server_;
-  std::string scheme_;
-  std::uint16_t port_ = 0;
-  mutable std::mutex mutex_;
-  std::vector<int> statuses_;
-  std::string answer_ = "{}";
-  std::vector<Received> requests_;
-};
 
 sdk::Record alert(const std::string& rule, const std::string& state, sdk::Fields details = {},
                   const std::string& key = "") {
@@ -265,6 +160,9 @@ TEST_CASE("the webhook sink posts to a real HTTP receiver, signed, and sends eac
   REQUIRE_FALSE(timestamp.empty());
   CHECK(sign == dingtalkSign(std::stoll(timestamp), kSecret));
   CHECK(requests[0].body.find("XY_SESSION_COOKIE_VALUE") != std::string::npos);
+  // The core hands it alerts only, kept in its spool until sent.
+  CHECK(host.requestedStreams() == std::vector<std::string>{"alert"});
+  CHECK(host.spoolRequested());
   // records of other streams are not alerts
   sdk::Batch other = batchWith({});
   other.records.push_back(sdk::Record{"invocation", "k", 1, {}, ""});
@@ -399,7 +297,7 @@ TEST_CASE("rules choose what a webhook sends, the test message always goes") {
 TEST_CASE("https receivers are verified against ca_file (VERIFY_STRICT)") {
   TempDir directory("gatherd-webhook");
   const TestCertificates certificates = TestCertificates::create(directory.path().string());
-  Receiver receiver(&certificates);
+  Receiver receiver(Receiver::Tls{certificates.localhost_key, certificates.localhost_cert});
   sdk::testing::FakeHost host("hook");
   {
     WebhookSink sink;

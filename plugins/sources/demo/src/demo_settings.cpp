@@ -33,31 +33,33 @@ sdk::ConfigSchema demoSchema() {
   };
 }
 
-sdk::Status parseDemoSettings(const sdk::Config& config, DemoSettings& settings) {
-  settings.calls_per_minute = config.getDouble("calls_per_minute", 6);
+sdk::Status parseDemoSettings(const sdk::Config& given, DemoSettings& settings) {
+  // Defaults come from the schema only (getters below take no fallback).
+  const sdk::Config config = sdk::withDefaults(given, demoSchema());
+  settings.calls_per_minute = config.getDouble("calls_per_minute");
   if (settings.calls_per_minute < 0 || settings.calls_per_minute > 100'000) {
     return sdk::Status::failure("calls_per_minute must be between 0 and 100000");
   }
-  settings.burst_every_ms = config.getDurationMs("burst_every", 0);
-  settings.burst_size = config.getInt("burst_size", 30);
+  settings.burst_every_ms = config.getDurationMs("burst_every");
+  settings.burst_size = config.getInt("burst_size");
   if (settings.burst_size < 0 || settings.burst_size > 10'000) {
     return sdk::Status::failure("burst_size must be between 0 and 10000");
   }
-  settings.failure_ratio = config.getDouble("failure_ratio", 0.05);
+  settings.failure_ratio = config.getDouble("failure_ratio");
   if (settings.failure_ratio < 0 || settings.failure_ratio > 1) {
     return sdk::Status::failure("failure_ratio must be between 0 and 1");
   }
-  settings.seed = static_cast<std::uint64_t>(config.getInt("seed", 0));
+  settings.seed = static_cast<std::uint64_t>(config.getInt("seed"));
   settings.models.clear();
-  std::stringstream list(config.getString("models", "gpt-5.3-codex"));
+  std::stringstream list(config.getString("models"));
   for (std::string model; std::getline(list, model, ',');) {
     while (!model.empty() && model.front() == ' ') model.erase(model.begin());
     while (!model.empty() && model.back() == ' ') model.pop_back();
     if (!model.empty()) settings.models.push_back(model);
   }
   if (settings.models.empty()) return sdk::Status::failure("models must name at least one model");
-  settings.service = config.getString("service", "codex");
-  settings.poll_latency_ms = config.getDurationMs("poll_latency", 0);
+  settings.service = config.getString("service");
+  settings.poll_latency_ms = config.getDurationMs("poll_latency");
   return sdk::Status::success();
 }
 

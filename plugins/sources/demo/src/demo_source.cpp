@@ -6,9 +6,9 @@
 #include <condition_variable>
 #include <cstdio>
 
+#include "gatherd/lib/json/json_writer.hpp"
+#include "gatherd/lib/json/time_format.hpp"
 #include "gatherd/sdk/streams.hpp"
-#include "json/json_writer.hpp"
-#include "json/time_format.hpp"
 
 namespace gatherd::plugins::demo {
 namespace {
@@ -42,7 +42,8 @@ std::string uuid(std::mt19937_64& random) {
   char buffer[40];
   std::snprintf(buffer, sizeof buffer, "%08x-%04x-4%03x-%04x-%012llx",
                 static_cast<unsigned>(a >> 32), static_cast<unsigned>((a >> 16) & 0xFFFF),
-                static_cast<unsigned>(a & 0xFFF), static_cast<unsigned>(0x8000 | (b >> 48 & 0x3FFF)),
+                static_cast<unsigned>(a & 0xFFF),
+                static_cast<unsigned>(0x8000 | (b >> 48 & 0x3FFF)),
                 static_cast<unsigned long long>(b & 0xFFFFFFFFFFFFULL));
   return buffer;
 }
@@ -76,9 +77,8 @@ std::string rawJson(const sdk::Record& record) {
 
 sdk::Status DemoSource::init(const sdk::Config& config, sdk::Host& host) {
   host_ = &host;
-  if (auto status = parseDemoSettings(config, settings_); !status) {
-    return sdk::Status::failure("[source." + config.instance() + "] " + status.message());
-  }
+  // The core prefixes "[source.<name>]".
+  if (auto status = parseDemoSettings(config, settings_); !status) return status;
   random_.seed(settings_.seed != 0 ? settings_.seed
                                    : static_cast<std::uint64_t>(host.clock().utcNowMs()));
   return sdk::Status::success();
@@ -142,7 +142,8 @@ sdk::Record DemoSource::makeCall(std::int64_t time_ms, bool running) {
 void DemoSource::finishCall(sdk::Record& record) {
   // A running call finishes: same identity, new status, tokens and cost.
   sdk::Record finished = makeCall(record.time_ms, false);
-  for (const char* keep : {field::kRequestId, field::kRequestTime, field::kOccurredAt, field::kModel}) {
+  for (const char* keep :
+       {field::kRequestId, field::kRequestTime, field::kOccurredAt, field::kModel}) {
     finished.fields[keep] = record.fields[keep];
   }
   finished.key = record.key;

@@ -1,7 +1,8 @@
 // The exported descriptor of the demo source.
+#include "gatherd/sdk/plugin.hpp"
+
 #include "demo_settings.hpp"
 #include "demo_source.hpp"
-#include "gatherd/sdk/plugin.hpp"
 
 GATHERD_SOURCE_PLUGIN("demo", "1.0.0",
                       "simulated Codex invocations (models, tokens, costs, failures, latencies, "

@@ -1,9 +1,9 @@
 #include "demo_source.hpp"
 
-#include <catch2/catch.hpp>
-
 #include <map>
 #include <set>
+
+#include <catch2/catch.hpp>
 
 #include "gatherd/sdk/streams.hpp"
 #include "gatherd/sdk/testing/fake_host.hpp"
@@ -82,7 +82,8 @@ TEST_CASE("the demo source bursts and finishes running calls under the same key"
   CHECK(first.size() == 200);
   std::set<std::string> running;
   for (const auto& record : first) {
-    if (record.get<std::string>(field::kStatus) == std::string("running")) running.insert(record.key);
+    if (record.get<std::string>(field::kStatus) == std::string("running"))
+      running.insert(record.key);
   }
   REQUIRE_FALSE(running.empty());
   auto second = invocations(source.simulate(60'000, 61'000));

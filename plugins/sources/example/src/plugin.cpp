@@ -16,8 +16,10 @@ sdk::ConfigSchema schema() {
 
 class ExampleSource final : public sdk::Source {
  public:
-  sdk::Status init(const sdk::Config& config, sdk::Host& host) override {
-    greeting_ = config.getString("greeting", "hello");
+  sdk::Status init(const sdk::Config& given, sdk::Host& host) override {
+    // Defaults come from the schema only (getters below take no fallback).
+    const sdk::Config config = sdk::withDefaults(given, schema());
+    greeting_ = config.getString("greeting");
     if (greeting_.empty()) return sdk::Status::failure("greeting must not be empty");
     host.logger().info("will greet with '" + greeting_ + "'");
     return sdk::Status::success();

@@ -1,7 +1,5 @@
 #include "http_client.hpp"
 
-#include <sys/socket.h>
-
 #include <algorithm>
 #include <chrono>
 #include <functional>
@@ -23,7 +21,8 @@
 #include <Poco/String.h>
 #include <Poco/URI.h>
 
-#include "https/https_client.hpp"
+#include "gatherd/lib/https/https_client.hpp"
+#include <sys/socket.h>
 
 namespace gatherd::plugins::xychatai {
 
@@ -32,15 +31,13 @@ namespace {
 // Poco closes idle sessions after 8 s by default; a 10 s poll cadence would then never reuse a
 // connection. Servers commonly keep idle connections for 60 s or more.
 constexpr std::int64_t kKeepAliveSeconds = 50;
-constexpr std::int64_t kWatchdogRecheckMs = 100;
 constexpr std::int64_t kConnectTimeoutMs = 10'000;
 
 enum class AbortReason { kNone, kDeadline, kCancelled };
 
-
-/// Per-read timeouts of the remaining time (the watchdog ends the request as a whole). The
-/// watchdog cannot reach a socket that is still connecting, so a cancel during connect waits
-/// for the connect timeout: keep that one short.
+/// Per-read timeouts of the remaining time (the core's cancel at the deadline ends the request
+/// as a whole). A cancel cannot reach a socket that is still connecting, so it waits for the
+/// connect timeout: keep that one short.
 void applyTimeouts(Poco::Net::HTTPClientSession& session, std::int64_t timeout_ms) {
   const Poco::Timespan timeout(std::max<std::int64_t>(timeout_ms, 1) * 1000);
   const Poco::Timespan connect_timeout(std::clamp<std::int64_t>(timeout_ms, 1, kConnectTimeoutMs) *
@@ -48,8 +45,8 @@ void applyTimeouts(Poco::Net::HTTPClientSession& session, std::int64_t timeout_m
   session.setTimeout(connect_timeout, timeout, timeout);
 }
 
-/// Tells the running request the descriptor of a freshly connected socket, so that the watchdog
-/// can also cut the TLS handshake and not only the exchange after it.
+/// Tells the running request the descriptor of a freshly connected socket, so that a cancel can
+/// also cut the TLS handshake and not only the exchange after it.
 class ConnectListener {
  public:
   virtual ~ConnectListener() = default;
@@ -82,7 +79,7 @@ class WatchedHttpsSession final : public Poco::Net::HTTPSClientSession, public C
  protected:
   void connect(const Poco::Net::SocketAddress& address) override {
     // The handshake (and the certificate checks) then run on the first send, after the
-    // descriptor was handed to the watchdog.
+    // descriptor was handed to the cancel.
     Poco::Net::SecureStreamSocket(socket()).setLazyHandshake(true);
     HTTPSClientSession::connect(address);
     announce(socket());
@@ -94,7 +91,6 @@ class WatchedHttpsSession final : public Poco::Net::HTTPSClientSession, public C
 struct HttpClient::Abort {
   std::mutex mutex;
   int fd = -1;
-  std::int64_t deadline_steady_ms = 0;
   AbortReason reason = AbortReason::kNone;
 
   void fire(AbortReason why) {
@@ -156,7 +152,6 @@ sdk::Status HttpClient::create(HttpClientOptions options, sdk::Clock& clock,
                                   "' as a CA bundle: " + error.displayText());
     }
   }
-  made->watchdog_ = std::thread([raw = made.get()] { raw->watchdogLoop(); });
   client = std::move(made);
   return sdk::Status::success();
 }
@@ -164,7 +159,9 @@ sdk::Status HttpClient::create(HttpClientOptions options, sdk::Clock& clock,
 HttpClient::HttpClient(HttpClientOptions options, sdk::Clock& clock)
     : options_(std::move(options)), clock_(clock) {}
 
-HttpClient::~HttpClient() { shutdown(); }
+HttpClient::~HttpClient() {
+  shutdown();
+}
 
 void HttpClient::shutdown() {
   std::vector<std::unique_ptr<Poco::Net::HTTPClientSession>> idle;
@@ -173,8 +170,6 @@ void HttpClient::shutdown() {
     stopping_ = true;
     idle.swap(idle_);
   }
-  watchdog_wake_.notify_all();
-  if (watchdog_.joinable() && watchdog_.get_id() != std::this_thread::get_id()) watchdog_.join();
   for (auto& session : idle) {
     try {
       session->reset();
@@ -188,30 +183,8 @@ std::size_t HttpClient::idleConnections() const {
   return idle_.size();
 }
 
-void HttpClient::watchdogLoop() {
-  std::unique_lock lock(mutex_);
-  while (!stopping_) {
-    const std::int64_t now = clock_.steadyNowMs();
-    std::int64_t next = INT64_MAX;
-    for (const auto& abort : active_) {
-      if (abort->deadline_steady_ms <= now) {
-        abort->fire(AbortReason::kDeadline);
-      } else {
-        next = std::min(next, abort->deadline_steady_ms);
-      }
-    }
-    if (active_.empty()) {
-      watchdog_wake_.wait(lock);
-    } else {
-      // Re-read the clock at least every 100 ms: the host's clock may be a test's manual clock,
-      // which moves without telling us.
-      const std::int64_t wait_ms = std::clamp<std::int64_t>(next - now, 1, kWatchdogRecheckMs);
-      watchdog_wake_.wait_for(lock, std::chrono::milliseconds(wait_ms));
-    }
-  }
-}
-
-std::unique_ptr<Poco::Net::HTTPClientSession> HttpClient::newSession(std::int64_t timeout_ms) const {
+std::unique_ptr<Poco::Net::HTTPClientSession> HttpClient::newSession(
+    std::int64_t timeout_ms) const {
   std::unique_ptr<Poco::Net::HTTPClientSession> session;
   if (context_.isNull()) {
     session = std::make_unique<WatchedHttpSession>(host_, port_);
@@ -269,15 +242,14 @@ FetchResult HttpClient::get(const std::string& cookie_header, std::int64_t deadl
                             sdk::CancelToken* cancel) {
   FetchResult result;
   auto abort = std::make_shared<Abort>();
-  abort->deadline_steady_ms = deadline_steady_ms;
   if (cancel != nullptr) {
-    cancel->onCancel([abort] { abort->fire(AbortReason::kCancelled); });
+    // The core owns the deadline: its scheduler cancels the poll when the deadline passes
+    // (and at shutdown), and this turns that into the end of the exchange.
+    cancel->onCancel([abort, this, deadline_steady_ms] {
+      abort->fire(clock_.steadyNowMs() >= deadline_steady_ms ? AbortReason::kDeadline
+                                                             : AbortReason::kCancelled);
+    });
   }
-  {
-    std::lock_guard lock(mutex_);
-    active_.insert(abort);
-  }
-  watchdog_wake_.notify_all();
 
   // A reused connection the server has meanwhile closed fails before any response byte: that
   // request is retried once on a fresh connection.
@@ -310,10 +282,6 @@ FetchResult HttpClient::get(const std::string& cookie_header, std::int64_t deadl
 
   const AbortReason reason = abort->why();
   if (cancel != nullptr) cancel->onCancel({});
-  {
-    std::lock_guard lock(mutex_);
-    active_.erase(abort);
-  }
   if (reason == AbortReason::kDeadline) {
     result = FetchResult{};
     result.status = FetchStatus::kTimeout;

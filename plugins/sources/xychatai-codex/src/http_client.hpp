@@ -1,15 +1,12 @@
 #pragma once
-// The HTTPS transport of one source instance: a small keep-alive pool, a whole-request deadline
-// enforced by a watchdog, gzip decoding and a bound on the body size.
+// The HTTPS transport of one source instance: a small keep-alive pool, the poll's cancel (the
+// core's, at the deadline) cutting the socket, gzip decoding and a bound on the body size.
 
-#include <condition_variable>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <mutex>
-#include <set>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include <Poco/Net/Context.h>
@@ -19,15 +16,14 @@
 #include "gatherd/sdk/source.hpp"
 #include "gatherd/sdk/status.hpp"
 
-
 namespace gatherd::plugins::xychatai {
 
 inline constexpr std::size_t kDefaultMaxBodyBytes = 4 * 1024 * 1024;
 
 struct HttpClientOptions {
-  std::string url;         ///< absolute http(s) URL
-  std::string ca_file;     ///< PEM CA bundle; empty: the system trust store
-  std::string proxy;       ///< "http://[user:pass@]host:port"; empty: direct
+  std::string url;      ///< absolute http(s) URL
+  std::string ca_file;  ///< PEM CA bundle; empty: the system trust store
+  std::string proxy;    ///< "http://[user:pass@]host:port"; empty: direct
   std::string user_agent;
   /// Keep-alive connections are reused while at most this many requests are in flight; a
   /// request above that opens a fresh connection. Also the number of idle connections kept.
@@ -38,7 +34,7 @@ struct HttpClientOptions {
 enum class FetchStatus {
   kOk,              ///< a complete response (any HTTP status)
   kTransportError,  ///< connect, TLS, reset, truncated
-  kTimeout,         ///< the deadline passed (watchdog or per-read timeout)
+  kTimeout,         ///< the deadline passed (the core's cancel at it, or a per-read timeout)
   kCancelled,       ///< the core cancelled the poll before its deadline
   kTooLarge,        ///< the body exceeded max_body_bytes and was refused
 };
@@ -57,22 +53,24 @@ struct FetchResult {
 /// Thread-safe: get() may run concurrently from several scheduler threads.
 class HttpClient {
  public:
-  /// Builds the TLS context (strict verification, host-name checks) and starts the watchdog.
-  /// Fails with a message naming ca_file or the URL when they are unusable.
+  /// Builds the TLS context (strict verification, host-name checks). Fails with a message naming
+  /// ca_file or the URL when they are unusable.
   static sdk::Status create(HttpClientOptions options, sdk::Clock& clock,
                             std::unique_ptr<HttpClient>& client);
   ~HttpClient();
   HttpClient(const HttpClient&) = delete;
   HttpClient& operator=(const HttpClient&) = delete;
 
-  /// GET the configured URL with `cookie_header` as the Cookie header (may be empty). The whole
-  /// exchange ends by `deadline_steady_ms` (clock().steadyNowMs() time); `cancel`, when given,
-  /// interrupts it early.
+  /// GET the configured URL with `cookie_header` as the Cookie header (may be empty). Each
+  /// connect and read waits at most until `deadline_steady_ms` (clock().steadyNowMs() time);
+  /// the exchange as a whole ends when `cancel` fires, which the core does at the deadline
+  /// (then the result is kTimeout) or at shutdown (kCancelled). Without `cancel`, a server that
+  /// trickles its answer can hold the call past the deadline.
   FetchResult get(const std::string& cookie_header, std::int64_t deadline_steady_ms,
                   sdk::CancelToken* cancel);
 
-  /// Closes idle connections and stops the watchdog; later get() calls still work but open
-  /// fresh connections and rely on per-read timeouts. Idempotent.
+  /// Closes idle connections; later get() calls still work but open fresh connections.
+  /// Idempotent.
   void shutdown();
 
   std::size_t idleConnections() const;
@@ -87,7 +85,6 @@ class HttpClient {
   void release(std::unique_ptr<Poco::Net::HTTPClientSession> session, bool reusable);
   FetchResult exchange(Poco::Net::HTTPClientSession& session, const std::string& cookie_header,
                        Abort& abort, bool& reusable, bool& retryable);
-  void watchdogLoop();
 
   HttpClientOptions options_;
   sdk::Clock& clock_;
@@ -102,12 +99,9 @@ class HttpClient {
   Poco::Net::Context::Ptr context_;  // null for plain http URLs
 
   mutable std::mutex mutex_;
-  std::condition_variable watchdog_wake_;
   std::vector<std::unique_ptr<Poco::Net::HTTPClientSession>> idle_;
   int in_flight_ = 0;
-  std::set<std::shared_ptr<Abort>> active_;
   bool stopping_ = false;
-  std::thread watchdog_;
 };
 
 }  // namespace gatherd::plugins::xychatai

@@ -8,9 +8,9 @@
 #include <functional>
 #include <limits>
 
+#include "gatherd/lib/json/json_writer.hpp"
+#include "gatherd/lib/json/time_format.hpp"
 #include "gatherd/sdk/streams.hpp"
-#include "json/json_writer.hpp"
-#include "json/time_format.hpp"
 #include <simdjson.h>
 
 namespace gatherd::plugins::xychatai {
@@ -486,7 +486,8 @@ std::optional<sdk::Record> parseQuota(const ObjectView& service_object, const Pa
 
   if (const auto plan = pickSubscription(subscriptions)) {
     const ObjectView& plan_view = *plan;
-    RecordBuilder builder(plan_view, fields, problems, redactor, [] { return std::string("subscriptions"); });
+    RecordBuilder builder(plan_view, fields, problems, redactor,
+                          [] { return std::string("subscriptions"); });
     builder.text("subTypeName", quo::kPlanName);
     builder.text("id", quo::kPlanId);
     builder.text("period", quo::kPeriod);
@@ -520,7 +521,8 @@ std::optional<sdk::Record> parseQuota(const ObjectView& service_object, const Pa
   }
   if (usage.isObject()) {
     const ObjectView usage_view(usage.object());
-    RecordBuilder builder(usage_view, fields, problems, redactor, [] { return std::string("currentUsage"); });
+    RecordBuilder builder(usage_view, fields, problems, redactor,
+                          [] { return std::string("currentUsage"); });
     builder.integer("totalRequests", quo::kUsage24hRequests);
     builder.integer("totalTokens", quo::kUsage24hTokens);
     builder.number("totalCost", quo::kUsage24hCostUsd);
@@ -604,9 +606,9 @@ ParsedResponse parseQuotaResponse(std::string_view body, const ParseOptions& opt
       if (Var(value).isObject()) others += (others.empty() ? "" : ", ") + std::string(name);
     }
     // Key names come from the upstream too: redacted like any other text of the response.
-    return malformed(redactor.apply("the response has no data." + options.service +
-                                    (others.empty() ? std::string()
-                                                    : " (it has: " + others + "; check 'service')")));
+    return malformed(redactor.apply(
+        "the response has no data." + options.service +
+        (others.empty() ? std::string() : " (it has: " + others + "; check 'service')")));
   }
   const ObjectView service_object(service_value.object());
   // The apiKey is a secret from here on: in this parse, and (through learned_secrets) in what

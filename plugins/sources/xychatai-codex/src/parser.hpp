@@ -14,9 +14,9 @@
 namespace gatherd::plugins::xychatai {
 
 struct ParseOptions {
-  std::string service = "codex";  ///< the key under data
-  int utc_offset_minutes = 8 * 60;  ///< for naive upstream times
-  std::int64_t now_utc_ms = 0;      ///< event time of the quota record
+  std::string service = "codex";       ///< the key under data
+  int utc_offset_minutes = 8 * 60;     ///< for naive upstream times
+  std::int64_t now_utc_ms = 0;         ///< event time of the quota record
   const Redactor* redactor = nullptr;  ///< extra secrets (the cookie); the apiKey is added
 };
 

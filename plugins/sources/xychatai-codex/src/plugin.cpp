@@ -1,6 +1,7 @@
 // The one exported symbol of gatherd-xychatai-codex.so.
 
 #include "gatherd/sdk/plugin.hpp"
+
 #include "settings.hpp"
 #include "xychatai_source.hpp"
 

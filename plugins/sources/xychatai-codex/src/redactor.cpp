@@ -2,7 +2,9 @@
 
 namespace gatherd::plugins::xychatai {
 
-bool isSecretKey(std::string_view key) { return sdk::isSecretKeyName(key); }
+bool isSecretKey(std::string_view key) {
+  return sdk::isSecretKeyName(key);
+}
 
 std::string redactedQuote(const Redactor& redactor, std::string_view text, std::size_t max_chars) {
   std::string shown = redactor.apply(text);

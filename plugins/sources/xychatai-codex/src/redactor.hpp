@@ -7,7 +7,7 @@
 #include <string>
 #include <string_view>
 
-#include "gatherd/sdk/redaction.hpp"
+#include "gatherd/sdk/support/redaction.hpp"
 
 namespace gatherd::plugins::xychatai {
 

@@ -6,7 +6,7 @@
 #include <Poco/Exception.h>
 #include <Poco/URI.h>
 
-#include "json/time_format.hpp"
+#include "gatherd/lib/json/time_format.hpp"
 
 namespace gatherd::plugins::xychatai {
 namespace {
@@ -129,13 +129,15 @@ sdk::ConfigSchema settingsSchema() {
   };
 }
 
-sdk::Status parseSettings(const sdk::Config& config, Settings& settings) {
+sdk::Status parseSettings(const sdk::Config& given, Settings& settings) {
+  // Defaults come from the schema only (getters below take no fallback).
+  const sdk::Config config = sdk::withDefaults(given, settingsSchema());
   Settings parsed;
-  parsed.base_url = config.getString("base_url", kDefaultBaseUrl);
-  parsed.endpoint = config.getString("endpoint", kDefaultEndpoint);
-  parsed.cookie_name = config.getString("cookie_name", kDefaultCookieName);
+  parsed.base_url = config.getString("base_url");
+  parsed.endpoint = config.getString("endpoint");
+  parsed.cookie_name = config.getString("cookie_name");
   parsed.cookie = config.getString("cookie");
-  parsed.service = config.getString("service", "codex");
+  parsed.service = config.getString("service");
   parsed.ca_file = config.getString("ca_file");
   parsed.proxy = config.getString("proxy");
   parsed.user_agent = config.getString("user_agent");
@@ -162,14 +164,14 @@ sdk::Status parseSettings(const sdk::Config& config, Settings& settings) {
     return sdk::Status::failure("service: '" + parsed.service +
                                 "' is not one of codex, claudecode");
   }
-  const std::string offset_text = config.getString("utc_offset", "+08:00");
+  const std::string offset_text = config.getString("utc_offset");
   const auto offset = json::parseUtcOffset(offset_text);
   if (!offset) {
     return sdk::Status::failure("utc_offset: '" + offset_text +
                                 "' is not an offset like +08:00, -05:30 or Z");
   }
   parsed.utc_offset_minutes = *offset;
-  const std::int64_t shared = config.getInt("shared_connections", 2);
+  const std::int64_t shared = config.getInt("shared_connections");
   if (shared < 0 || shared > 64) {
     return sdk::Status::failure("shared_connections: must be between 0 and 64");
   }

@@ -15,17 +15,19 @@ inline constexpr const char* kDefaultCookieName = "share-session";
 /// The environment variable the shipped config reads the cookie from (the seed's name).
 inline constexpr const char* kCookieVariable = "XY_SESSION_COOKIE_VALUE";
 
+/// Filled by parseSettings() from settingsSchema(), defaults included. The URL defaults are the
+/// named constants above, which the schema uses too; everything else starts at a zero value here.
 struct Settings {
   std::string base_url = kDefaultBaseUrl;
   std::string endpoint = kDefaultEndpoint;
   std::string cookie_name = kDefaultCookieName;
   std::string cookie;  ///< secret; empty when not configured
-  std::string service = "codex";
-  int utc_offset_minutes = 8 * 60;
-  std::string ca_file;    ///< empty: the system trust store
-  std::string proxy;      ///< "http://host:port"; empty: HTTPS_PROXY (if set) or none
-  std::string user_agent; ///< empty: "gatherd/<version> xychatai-codex/<plugin version>"
-  int shared_connections = 2;
+  std::string service;
+  int utc_offset_minutes = 0;
+  std::string ca_file;     ///< empty: the system trust store
+  std::string proxy;       ///< "http://host:port"; empty: HTTPS_PROXY (if set) or none
+  std::string user_agent;  ///< empty: "gatherd/<version> xychatai-codex/<plugin version>"
+  int shared_connections = 0;
 
   /// The absolute URL polled: endpoint when it starts with "http", else base_url + endpoint.
   std::string url() const;

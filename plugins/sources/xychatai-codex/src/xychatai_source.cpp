@@ -63,14 +63,16 @@ bool XychataiSource::EmittedKeys::remember(const std::string& key, std::uint64_t
   return true;
 }
 
-XychataiSource::~XychataiSource() { stop(); }
+XychataiSource::~XychataiSource() {
+  stop();
+}
 
 sdk::Status XychataiSource::init(const sdk::Config& config, sdk::Host& host) {
   host_ = &host;
   if (auto status = parseSettings(config, settings_); !status) return status;
   redactor_.add(settings_.cookie);
-  cookie_header_ = settings_.cookie.empty() ? std::string()
-                                            : settings_.cookie_name + "=" + settings_.cookie;
+  cookie_header_ =
+      settings_.cookie.empty() ? std::string() : settings_.cookie_name + "=" + settings_.cookie;
   redactor_.add(cookie_header_);
 
   HttpClientOptions options;
@@ -139,8 +141,7 @@ void XychataiSource::setAuthState(sdk::AuthState state, const std::string& hint,
     case sdk::AuthState::kMissing:
       host_->logger().warn("no session cookie is configured (auth state missing): " + hint);
       break;
-    case sdk::AuthState::kUnknown:
-      break;
+    case sdk::AuthState::kUnknown: break;
   }
 }
 
@@ -219,12 +220,11 @@ void XychataiSource::fetchAndParse(const sdk::PollContext& context, sdk::WindowR
       window.outcome = sdk::Outcome::kParseError;
       window.message = "refused: " + fetch.error;
       return;
-    case FetchStatus::kOk:
-      break;
+    case FetchStatus::kOk: break;
   }
   const int status = fetch.http_status;
-  const std::string status_text = "HTTP " + std::to_string(status) +
-                                  (fetch.reason.empty() ? "" : " " + fetch.reason);
+  const std::string status_text =
+      "HTTP " + std::to_string(status) + (fetch.reason.empty() ? "" : " " + fetch.reason);
   if (status == 401 || status == 403) {
     window.outcome = sdk::Outcome::kAuthError;
     window.message = status_text + ": the session cookie was refused; " + renewHint();
@@ -247,8 +247,10 @@ void XychataiSource::fetchAndParse(const sdk::PollContext& context, sdk::WindowR
   }
   if (looksLikeHtml(fetch)) {
     window.outcome = sdk::Outcome::kAuthError;
-    window.message = status_text + " with an HTML page instead of JSON (a login or challenge "
-                     "page): " + renewHint();
+    window.message = status_text +
+                     " with an HTML page instead of JSON (a login or challenge "
+                     "page): " +
+                     renewHint();
     return;
   }
 
@@ -275,8 +277,7 @@ void XychataiSource::fetchAndParse(const sdk::PollContext& context, sdk::WindowR
       window.outcome = sdk::Outcome::kParseError;
       window.message = response.message;
       return;
-    case Envelope::kOk:
-      break;
+    case Envelope::kOk: break;
   }
   window.outcome = sdk::Outcome::kOk;
   parsed = std::move(response);
@@ -348,8 +349,9 @@ void XychataiSource::accept(ParsedResponse& parsed, sdk::Batch& batch) {
   if (window.gap_suspected) {
     host_->metrics().increment("gaps_suspected");
     if (window.message.empty()) {
-      window.message = "no record in common with the previous poll: records between the two "
-                       "polls may have been lost";
+      window.message =
+          "no record in common with the previous poll: records between the two "
+          "polls may have been lost";
     }
   }
   if (warn_entitlement) {

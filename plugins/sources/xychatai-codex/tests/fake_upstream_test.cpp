@@ -8,16 +8,16 @@
 #include <Poco/Process.h>
 #include <catch2/catch.hpp>
 
-#include "gatherd/sdk/testing/temp_dir.hpp"
 #include "fake_upstream/test_certificates.hpp"
 #include "gatherd/sdk/testing/fake_host.hpp"
+#include "gatherd/sdk/testing/temp_dir.hpp"
 #include "xychatai_source.hpp"
 
 namespace {
 
 using gatherd::plugins::xychatai::XychataiSource;
-using gatherd::sdk::testing::TempDir;
 using gatherd::sdk::Outcome;
+using gatherd::sdk::testing::TempDir;
 
 class RunningProcess {
  public:
@@ -75,8 +75,8 @@ TEST_CASE("xychatai-fake-upstream serves a scenario over HTTPS and stops on SIGI
         << R"({"status":502,"body":"bad gateway","content_type":"text/plain"},)"
         << R"({"body":"{\"code\":-1,\"msg\":\"expired\"}"}]})";
   }
-  RunningProcess process({"--port", "0", "--tls", directory.file("certs"), "--scenario",
-                          scenario, "--print-port"});
+  RunningProcess process(
+      {"--port", "0", "--tls", directory.file("certs"), "--scenario", scenario, "--print-port"});
   const std::string port = process.readLine();
   REQUIRE_FALSE(port.empty());
   REQUIRE(std::stoi(port) > 0);

@@ -119,8 +119,9 @@ TEST_CASE("the apiKey never reaches a record or raw JSON", "[parser][secrets]") 
   const std::string marker = "\"errorMessage\": \"request failed: HTTP 502";
   const auto at = body.find(marker);
   REQUIRE(at != std::string::npos);
-  body.replace(at, marker.size(), "\"leak\": \"" + api_key + "\", \"errorMessage\": \"key " +
-                                      api_key + " request failed: HTTP 502");
+  body.replace(at, marker.size(),
+               "\"leak\": \"" + api_key + "\", \"errorMessage\": \"key " + api_key +
+                   " request failed: HTTP 502");
   ParseOptions options;
   const auto parsed = parseQuotaResponse(body, options);
   REQUIRE(parsed.envelope == Envelope::kOk);
@@ -331,9 +332,10 @@ TEST_CASE("the cookie given to the parser is masked in records and messages", "[
   redactor.add(cookie);
   ParseOptions options;
   options.redactor = &redactor;
-  const std::string body = R"({"code":1,"data":{"codex":{"recentRecords":[{"requestId":"r1",)"
-                           R"("requestTime":"2026-02-25 10:00:00","status":"failed","errorMessage":)"
-                           R"("bad session cookie-value-SYNTHETIC-7777","cookie":"x"}]}}})";
+  const std::string body =
+      R"({"code":1,"data":{"codex":{"recentRecords":[{"requestId":"r1",)"
+      R"("requestTime":"2026-02-25 10:00:00","status":"failed","errorMessage":)"
+      R"("bad session cookie-value-SYNTHETIC-7777","cookie":"x"}]}}})";
   const auto parsed = parseQuotaResponse(body, options);
   REQUIRE(parsed.invocations.size() == 1);
   CHECK(parsed.invocations[0].get<std::string>(inv::kErrorMessage) == "bad session [redacted]");
@@ -368,7 +370,8 @@ TEST_CASE("a member name that holds a secret is redacted in raw JSON (fuzz findi
   options.redactor = &redactor;
   const std::string body =
       R"({"code":1,"msg":"ok","data":{"codex":{"isAuth":true,"subscriptions":{"billingType":"amount",")" +
-      cookie + R"(untLimit":90},"recentRecords":[{"requestId":"r1","requestTime":"2026-02-25 10:09:41",")" +
+      cookie +
+      R"(untLimit":90},"recentRecords":[{"requestId":"r1","requestTime":"2026-02-25 10:09:41",")" +
       cookie + R"(":1}]}}})";
   const auto parsed = parseQuotaResponse(body, options);
   REQUIRE(parsed.envelope == Envelope::kOk);

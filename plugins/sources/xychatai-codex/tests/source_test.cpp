@@ -1,14 +1,11 @@
 // Over 500 lines: the source against the fake upstream: one case per upstream behaviour of
 // UPSTREAM.md, sharing its fixture.
-#include "gatherd/sdk/testing/temp_dir.hpp"
-#include "xychatai_source.hpp"
-
 #include <algorithm>
 #include <atomic>
-#include <future>
 #include <cstdlib>
-#include <optional>
+#include <future>
 #include <map>
+#include <optional>
 #include <set>
 #include <thread>
 
@@ -20,20 +17,21 @@
 #include "fake_upstream/test_certificates.hpp"
 #include "gatherd/sdk/streams.hpp"
 #include "gatherd/sdk/testing/fake_host.hpp"
+#include "gatherd/sdk/testing/temp_dir.hpp"
+#include "xychatai_source.hpp"
 
 namespace {
 
 using gatherd::plugins::xychatai::effectiveProxy;
 using gatherd::plugins::xychatai::Settings;
 using gatherd::plugins::xychatai::settingsSchema;
-using gatherd::plugins::xychatai::testing::ConnectProxy;
 using gatherd::plugins::xychatai::XychataiSource;
+using gatherd::plugins::xychatai::testing::ConnectProxy;
 using gatherd::plugins::xychatai::testing::expiredSessionBody;
 using gatherd::plugins::xychatai::testing::FakeUpstream;
 using gatherd::plugins::xychatai::testing::readFile;
 using gatherd::plugins::xychatai::testing::RollingRecords;
 using gatherd::plugins::xychatai::testing::ScriptedResponse;
-using gatherd::sdk::testing::TempDir;
 using gatherd::plugins::xychatai::testing::TestCertificates;
 using gatherd::sdk::AuthState;
 using gatherd::sdk::Batch;
@@ -43,6 +41,7 @@ using gatherd::sdk::Outcome;
 using gatherd::sdk::PollContext;
 using gatherd::sdk::Record;
 using gatherd::sdk::testing::FakeHost;
+using gatherd::sdk::testing::TempDir;
 namespace inv = gatherd::sdk::streams::invocation;
 
 constexpr const char* kCookie = "SYNTHETIC-session-cookie-0123456789abcdef";
@@ -61,7 +60,8 @@ std::string fixture(const std::string& name) {
 
 std::unique_ptr<FakeUpstream> httpsUpstream(bool wrong_name = false) {
   FakeUpstream::Options options;
-  options.tls_certificate = wrong_name ? certificates().wrong_name_cert : certificates().localhost_cert;
+  options.tls_certificate =
+      wrong_name ? certificates().wrong_name_cert : certificates().localhost_cert;
   options.tls_key = wrong_name ? certificates().wrong_name_key : certificates().localhost_key;
   auto upstream = std::make_unique<FakeUpstream>(options);
   upstream->start();
@@ -84,9 +84,8 @@ struct Harness {
 
   gatherd::sdk::Status init(const FakeUpstream& upstream,
                             std::map<std::string, std::string> extra = {}) {
-    std::map<std::string, std::string> values = {{"base_url", upstream.baseUrl()},
-                                                  {"ca_file", certificates().ca_file},
-                                                  {"cookie", kCookie}};
+    std::map<std::string, std::string> values = {
+        {"base_url", upstream.baseUrl()}, {"ca_file", certificates().ca_file}, {"cookie", kCookie}};
     for (auto& [name, value] : extra) values[name] = value;
     return source.init(makeConfig(values), host);
   }
@@ -184,8 +183,10 @@ TEST_CASE("a burst of more than 20 calls between two polls is a suspected gap", 
   CHECK(invocations(after).size() == 5);
 }
 
-TEST_CASE("a record whose status changes is emitted again, an exact repeat is not, quota "
-          "every 5 minutes", "[source][dedup]") {
+TEST_CASE(
+    "a record whose status changes is emitted again, an exact repeat is not, quota "
+    "every 5 minutes",
+    "[source][dedup]") {
   auto upstream = httpsUpstream();
   const std::string running = R"({"code":1,"msg":"success","data":{"codex":{"isAuth":true,)"
                               R"("currentUsage":{"totalRequests":1},"recentRecords":[)"
@@ -349,9 +350,11 @@ TEST_CASE("a hung response is cut at the deadline and later polls still work",
     upstream->enqueue(stuck);
     const std::int64_t before = upstream->requests();
     Batch result;
-    std::thread poller([&] { result = harness.poll(30'000); });
+    CancelToken token;  // the core's: its scheduler cancels the poll at the deadline
+    std::thread poller([&] { result = harness.poll(30'000, &token); });
     REQUIRE(upstream->waitForRequests(before + 1, kWait));
     harness.host.manualClock().advance(30'000);  // the deadline passes
+    token.cancel();
     poller.join();
     CHECK(result.window.outcome == Outcome::kTimeout);
     CHECK(result.records.empty());
@@ -470,11 +473,11 @@ TEST_CASE("the cookie and the apiKey appear in no record, raw JSON, log line or 
   std::string leaky = fixture("quota-happy.json");
   const std::string marker = "\"errorMessage\": \"request failed";
   leaky.replace(leaky.find(marker), marker.size(),
-                std::string("\"echo\": \"") + kApiKey + "\", \"errorMessage\": \"cookie " + kCookie +
-                    " request failed");
+                std::string("\"echo\": \"") + kApiKey + "\", \"errorMessage\": \"cookie " +
+                    kCookie + " request failed");
   upstream->enqueue(ScriptedResponse::json(leaky));
-  upstream->enqueue(ScriptedResponse::json(std::string(R"({"code":0,"msg":"bad cookie )") +
-                                           kCookie + "\"}"));
+  upstream->enqueue(
+      ScriptedResponse::json(std::string(R"({"code":0,"msg":"bad cookie )") + kCookie + "\"}"));
   upstream->enqueue(ScriptedResponse::json("denied", 401));
   upstream->enqueue(ScriptedResponse::json(expiredSessionBody()));
   upstream->setDefault(ScriptedResponse::json(leaky));
@@ -542,10 +545,9 @@ TEST_CASE("a plain connection failure is a transport error", "[source][errors]")
   upstream->stop();
   upstream.reset();  // nothing listens on that port any more
   Harness harness;
-  REQUIRE(harness.source.init(makeConfig({{"base_url", url},
-                                          {"ca_file", certificates().ca_file},
-                                          {"cookie", kCookie}}),
-                              harness.host));
+  REQUIRE(harness.source.init(
+      makeConfig({{"base_url", url}, {"ca_file", certificates().ca_file}, {"cookie", kCookie}}),
+      harness.host));
   const Batch batch = harness.poll();
   CHECK(batch.window.outcome == Outcome::kTransportError);
   CHECK_FALSE(batch.window.message.empty());
@@ -663,9 +665,11 @@ TEST_CASE("a server that never answers the TLS handshake is cut at the deadline"
   // Poco's own timeouts would end this poll only after minutes of real time.
   std::promise<Batch> result;
   auto finished = result.get_future();
-  std::thread poller([&] { result.set_value(harness.poll(/*deadline_in_ms=*/300'000)); });
+  CancelToken token;  // the core's: its scheduler cancels the poll at the deadline
+  std::thread poller([&] { result.set_value(harness.poll(/*deadline_in_ms=*/300'000, &token)); });
   REQUIRE(silent.poll(Poco::Timespan(10, 0), Poco::Net::Socket::SELECT_READ));  // connected
   harness.host.manualClock().advance(300'000);
+  token.cancel();
   const bool cut = finished.wait_for(kWait) == std::future_status::ready;
   CHECK(cut);
   poller.join();
@@ -725,8 +729,8 @@ TEST_CASE("the apiKey learned in one poll is redacted in later polls and given t
   // A later error that echoes the key: no apiKey in this body, so only what was learned helps.
   upstream->enqueue(ScriptedResponse::json(std::string(R"({"code":0,"msg":"key )") + kApiKey +
                                            " is rate limited\"}"));
-  upstream->setDefault(ScriptedResponse::json(std::string(R"({"code":2,"msg":"key )") + kApiKey +
-                                              " disabled\"}"));
+  upstream->setDefault(
+      ScriptedResponse::json(std::string(R"({"code":2,"msg":"key )") + kApiKey + " disabled\"}"));
   Harness harness;
   REQUIRE(harness.init(*upstream));
   CHECK(harness.poll().window.outcome == Outcome::kOk);
@@ -746,8 +750,8 @@ TEST_CASE("URL-encoded copies of the cookie are redacted", "[source][secrets]") 
   const std::string upper = "CANARY%2Furl%2Benc%3Dcookie%3D%3D";
   const std::string lower = "CANARY%2furl%2benc%3dcookie%3d%3d";
   auto upstream = httpsUpstream();
-  upstream->enqueue(ScriptedResponse::json(R"({"code":0,"msg":"bad session=)" + upper +
-                                           " or " + lower + "\"}"));
+  upstream->enqueue(
+      ScriptedResponse::json(R"({"code":0,"msg":"bad session=)" + upper + " or " + lower + "\"}"));
   ScriptedResponse redirect = ScriptedResponse::json("", 302);
   redirect.headers.emplace_back("Location", "https://elsewhere.test/next?s=" + upper);
   upstream->setDefault(redirect);

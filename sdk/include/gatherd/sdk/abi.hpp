@@ -9,7 +9,7 @@ namespace gatherd::sdk {
 inline constexpr std::uint32_t kAbiMajor = 2;
 /// Bumped when the sdk grows in a backward-compatible way (new query structs, new helpers).
 /// The host accepts plugins built against an equal or older minor.
-inline constexpr std::uint32_t kAbiMinor = 3;
+inline constexpr std::uint32_t kAbiMinor = 5;
 /// The sdk release, written only here (sdk/CMakeLists.txt reads it for the CMake package's
 /// version); part of the fingerprint.
 #define GATHERD_SDK_VERSION "2.0.0"

@@ -178,4 +178,17 @@ class Config {
   std::map<std::string, std::string, std::less<>> values_;
 };
 
+/// `config` with the schema's default for every key it lacks. A plugin reads its settings
+/// through this and calls the getters without a fallback, so each default is written once, in
+/// its schema: the core already hands plugins configs with the defaults filled in, and this
+/// keeps the plugin's own parsing (and its tests, which build configs by hand) on the same
+/// defaults. Since ABI 2.4.
+inline Config withDefaults(const Config& config, const ConfigSchema& schema) {
+  std::map<std::string, std::string, std::less<>> values = config.values();
+  for (const ConfigKey& key : schema) {
+    if (!key.default_value.empty()) values.emplace(key.name, key.default_value);
+  }
+  return Config(config.instance(), std::move(values));
+}
+
 }  // namespace gatherd::sdk

@@ -20,7 +20,7 @@ class Store;
 
 enum class LogLevel { kTrace, kDebug, kInfo, kWarn, kError };
 
-/// What a sink says about the storage behind it (Host::reportSinkHealth, since ABI minor 4).
+/// What a sink says about the storage behind it (Host::reportSinkHealth).
 enum class SinkHealth {
   kOk,        ///< writes work
   kDegraded,  ///< writes fail for a reason a retry alone does not fix (corrupt, read-only)
@@ -84,9 +84,9 @@ class Clock {
 
 /// An HTTP request as the core's server received it.
 struct HttpRequest {
-  std::string method;        ///< "GET", ...
-  std::string path;          ///< decoded path, without the query
-  std::string query;         ///< raw query string without '?'
+  std::string method;                                       ///< "GET", ...
+  std::string path;                                         ///< decoded path, without the query
+  std::string query;                                        ///< raw query string without '?'
   std::map<std::string, std::string, std::less<>> headers;  ///< names in lower case
   std::string body;
   std::string client_address;
@@ -112,7 +112,7 @@ class HttpExchange {
 /// core answers 500 if it does) and should return quickly.
 using RouteHandler = std::function<void(HttpExchange&)>;
 
-/// How a plugin route is protected (since ABI minor 2).
+/// How a plugin route is protected.
 struct RouteOptions {
   /// A bearer token accepted for this route besides the API's ([http] token, or its session
   /// cookie). When set, the route always needs one of them, even when the API has no token.
@@ -220,7 +220,7 @@ class Host {
   /// Sources report their credentials' state here; the core logs each change once and shows
   /// it in /api/sources. `hint` tells a human what to do (no secrets).
   virtual void reportAuthState(AuthState state, const std::string& hint) = 0;
-  /// registerRoute() with options (since ABI minor 2). Call during init() only.
+  /// registerRoute() with options. Call during init() only.
   [[nodiscard]] virtual Status registerRoute(const std::string& path, RouteHandler handler,
                                              const RouteOptions& options) {
     if (!options.token.empty()) {
@@ -228,15 +228,13 @@ class Host {
     }
     return registerRoute(path, std::move(handler));
   }
-  /// The core's own metrics (since ABI minor 2), or nullptr from a host that has none. Valid as
+  /// The core's own metrics, or nullptr from a host that has none. Valid as
   /// long as the Host; callable from any thread.
   virtual const Telemetry* telemetry() const { return nullptr; }
   /// A secret the plugin learned at run time (an API key in a response): from now on the core
   /// masks it in every log line, as it does the configured secrets (plain and URL-encoded),
-  /// for the rest of the process's life. Since ABI minor 3.
+  /// for the rest of the process's life.
   virtual void addSecret(std::string_view secret) { (void)secret; }
-
-  // Since ABI minor 4 (appended: plugins built against an older minor never call them).
 
   /// Sinks: asks the core to keep every batch for this sink in its durable on-disk spool
   /// (data_dir/spool/<instance>) until write() returned kOk, and to deliver what a crash left
@@ -250,6 +248,15 @@ class Host {
     (void)health;
     (void)reason;
   }
+
+  // Since ABI 2.4 (appended: plugins built against an older minor never call it).
+
+  /// Sinks: this sink reads only the records of these streams (e.g. sdk::streams::kAlert).
+  /// The core then hands it, and spools for it, only those records: a window that brought none
+  /// comes as the window result alone, is never spooled, and while one such batch waits no
+  /// second one is queued (it only tells the sink that time passed). Call during init() only;
+  /// without it a sink gets every record.
+  virtual void requestStreams(const std::vector<std::string>& streams) { (void)streams; }
 };
 
 }  // namespace gatherd::sdk

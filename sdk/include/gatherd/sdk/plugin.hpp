@@ -29,7 +29,7 @@ struct PluginAbi {
 /// library: valid while the library is loaded. No work happens before create_* is called.
 struct PluginDescriptor {
   PluginAbi abi;
-  const char* id;           ///< unique plugin id, e.g. "xychatai-codex"
+  const char* id;  ///< unique plugin id, e.g. "xychatai-codex"
   PluginKind kind;
   const char* version;      ///< the plugin's own version
   const char* description;  ///< one line
@@ -48,24 +48,33 @@ inline constexpr const char* kDescriptorSymbol = "gatherd_plugin_descriptor";
 
 /// Exports the descriptor function under the well-known name. Kept free of Boost so that the
 /// sdk stays std-only: a plain extern "C" function is what BOOST_DLL_ALIAS produces too.
-#define GATHERD_EXPORT_DESCRIPTOR(descriptor_expression)                                \
+#define GATHERD_EXPORT_DESCRIPTOR(descriptor_expression)                                    \
   extern "C" __attribute__((visibility("default"))) const ::gatherd::sdk::PluginDescriptor* \
-  gatherd_plugin_descriptor() {                                                        \
-    static const ::gatherd::sdk::PluginDescriptor descriptor = descriptor_expression;  \
-    return &descriptor;                                                                \
+  gatherd_plugin_descriptor() {                                                             \
+    static const ::gatherd::sdk::PluginDescriptor descriptor = descriptor_expression;       \
+    return &descriptor;                                                                     \
   }
 
 /// Declares a source plugin: GATHERD_SOURCE_PLUGIN("demo", "1.0.0", "...", schemaFn, DemoSource)
-#define GATHERD_SOURCE_PLUGIN(id, version, description, schema_function, SourceClass)        \
-  GATHERD_EXPORT_DESCRIPTOR((::gatherd::sdk::PluginDescriptor{                             \
-      {::gatherd::sdk::kAbiMajor, ::gatherd::sdk::kAbiMinor, GATHERD_SDK_FINGERPRINT},     \
-      id, ::gatherd::sdk::PluginKind::kSource, version, description, &schema_function,     \
+#define GATHERD_SOURCE_PLUGIN(id, version, description, schema_function, SourceClass)              \
+  GATHERD_EXPORT_DESCRIPTOR((::gatherd::sdk::PluginDescriptor{                                     \
+      {::gatherd::sdk::kAbiMajor, ::gatherd::sdk::kAbiMinor, GATHERD_SDK_FINGERPRINT},             \
+      id,                                                                                          \
+      ::gatherd::sdk::PluginKind::kSource,                                                         \
+      version,                                                                                     \
+      description,                                                                                 \
+      &schema_function,                                                                            \
       []() -> std::unique_ptr<::gatherd::sdk::Source> { return std::make_unique<SourceClass>(); }, \
       nullptr}))
 
 /// Declares a sink plugin: GATHERD_SINK_PLUGIN("stdout", "1.0.0", "...", schemaFn, StdoutSink)
-#define GATHERD_SINK_PLUGIN(id, version, description, schema_function, SinkClass)             \
-  GATHERD_EXPORT_DESCRIPTOR((::gatherd::sdk::PluginDescriptor{                             \
-      {::gatherd::sdk::kAbiMajor, ::gatherd::sdk::kAbiMinor, GATHERD_SDK_FINGERPRINT},     \
-      id, ::gatherd::sdk::PluginKind::kSink, version, description, &schema_function, nullptr, \
+#define GATHERD_SINK_PLUGIN(id, version, description, schema_function, SinkClass)      \
+  GATHERD_EXPORT_DESCRIPTOR((::gatherd::sdk::PluginDescriptor{                         \
+      {::gatherd::sdk::kAbiMajor, ::gatherd::sdk::kAbiMinor, GATHERD_SDK_FINGERPRINT}, \
+      id,                                                                              \
+      ::gatherd::sdk::PluginKind::kSink,                                               \
+      version,                                                                         \
+      description,                                                                     \
+      &schema_function,                                                                \
+      nullptr,                                                                         \
       []() -> std::unique_ptr<::gatherd::sdk::Sink> { return std::make_unique<SinkClass>(); }}))

@@ -76,9 +76,9 @@ inline const char* outcomeName(Outcome outcome) noexcept {
 
 /// Parses a name made by outcomeName().
 inline std::optional<Outcome> outcomeFromName(std::string_view name) noexcept {
-  for (Outcome outcome : {Outcome::kOk, Outcome::kAuthError, Outcome::kHttpError,
-                          Outcome::kTransportError, Outcome::kTimeout, Outcome::kParseError,
-                          Outcome::kSkipped, Outcome::kAborted}) {
+  for (Outcome outcome :
+       {Outcome::kOk, Outcome::kAuthError, Outcome::kHttpError, Outcome::kTransportError,
+        Outcome::kTimeout, Outcome::kParseError, Outcome::kSkipped, Outcome::kAborted}) {
     if (name == outcomeName(outcome)) return outcome;
   }
   return std::nullopt;
@@ -105,17 +105,17 @@ inline const char* authStateName(AuthState state) noexcept {
 /// The ledger entry of one window. The core fills identity and timings; the source fills the
 /// outcome, message, counts and gap information during poll().
 struct WindowResult {
-  std::string source;          ///< source instance name ("xychatai" for [source.xychatai])
-  std::int64_t window_ms = 0;  ///< scheduled start, UTC ms (a multiple of the interval)
+  std::string source;            ///< source instance name ("xychatai" for [source.xychatai])
+  std::int64_t window_ms = 0;    ///< scheduled start, UTC ms (a multiple of the interval)
   std::int64_t started_ms = 0;   ///< when poll() was entered, UTC ms (0 if never started)
   std::int64_t finished_ms = 0;  ///< when the result was final, UTC ms
   Outcome outcome = Outcome::kOk;
-  std::string message;             ///< human-readable detail for anything but ok (no secrets)
-  std::int64_t http_status = 0;    ///< last HTTP status seen, 0 if none
-  std::int64_t records_seen = 0;   ///< records the upstream returned
+  std::string message;                ///< human-readable detail for anything but ok (no secrets)
+  std::int64_t http_status = 0;       ///< last HTTP status seen, 0 if none
+  std::int64_t records_seen = 0;      ///< records the upstream returned
   std::int64_t records_emitted = 0;   ///< records put into the batch (new or changed)
   std::int64_t records_rejected = 0;  ///< records that could not be understood
-  bool gap_suspected = false;  ///< records may have been lost between the last ok poll and this
+  bool gap_suspected = false;    ///< records may have been lost between the last ok poll and this
   std::int64_t gap_from_ms = 0;  ///< start of the span that may have lost records (UTC ms)
   std::int64_t gap_to_ms = 0;    ///< end of that span (UTC ms)
   AuthState auth_state = AuthState::kUnknown;  ///< the source's auth state after this window

@@ -14,9 +14,9 @@ namespace gatherd::sdk {
 
 /// A stored invocation (stream "invocation").
 struct StoredInvocation {
-  std::int64_t id = 0;        ///< the store's row id
-  std::string source;         ///< source instance
-  Record record;              ///< stream, key, time_ms, typed fields, redacted raw JSON
+  std::int64_t id = 0;          ///< the store's row id
+  std::string source;           ///< source instance
+  Record record;                ///< stream, key, time_ms, typed fields, redacted raw JSON
   std::int64_t created_ms = 0;  ///< when first stored, UTC ms
   std::int64_t updated_ms = 0;  ///< when last changed, UTC ms (== created_ms if never)
 };
@@ -26,7 +26,7 @@ struct StoredInvocation {
 struct InvocationQuery {
   std::optional<std::string> source;
   std::optional<std::string> model;
-  std::optional<std::string> status;  ///< exact status, or "failure" for every non-success
+  std::optional<std::string> status;    ///< exact status, or "failure" for every non-success
   std::optional<std::int64_t> from_ms;  ///< inclusive
   std::optional<std::int64_t> to_ms;    ///< exclusive
   std::optional<std::string> text;      ///< substring of the error message or request id
@@ -95,8 +95,8 @@ struct WindowQuery {
   std::optional<Outcome> outcome;
   std::optional<std::int64_t> from_ms;
   std::optional<std::int64_t> to_ms;
-  int limit = 100;      ///< 1..1000
-  std::string cursor;   ///< opaque; from WindowPage::next_cursor
+  int limit = 100;     ///< 1..1000
+  std::string cursor;  ///< opaque; from WindowPage::next_cursor
 };
 
 struct StoredWindow {
@@ -213,8 +213,7 @@ class Store {
   /// A page of the window ledger.
   [[nodiscard]] virtual Status listWindows(const WindowQuery& query, WindowPage& page) = 0;
   /// Changes with a sequence greater than `after`, oldest first, at most `limit`.
-  [[nodiscard]] virtual Status changesSince(std::int64_t after, int limit,
-                                            ChangeList& changes) = 0;
+  [[nodiscard]] virtual Status changesSince(std::int64_t after, int limit, ChangeList& changes) = 0;
   /// The newest sequence number (0 when empty).
   virtual std::int64_t latestSequence() = 0;
   /// Blocks until latestSequence() > after or `max_wait` passes; returns latestSequence().

@@ -16,7 +16,9 @@ struct ConnectProxy::Impl {
 
 ConnectProxy::ConnectProxy() : impl_(std::make_unique<Impl>()) {}
 
-ConnectProxy::~ConnectProxy() { stop(); }
+ConnectProxy::~ConnectProxy() {
+  stop();
+}
 
 void ConnectProxy::start() {
   impl_->server.bind(Poco::Net::SocketAddress("127.0.0.1", 0), true);
@@ -36,7 +38,9 @@ void ConnectProxy::stop() {
   for (auto& worker : workers) worker.join();
 }
 
-std::string ConnectProxy::url() const { return "http://127.0.0.1:" + std::to_string(port_); }
+std::string ConnectProxy::url() const {
+  return "http://127.0.0.1:" + std::to_string(port_);
+}
 
 int ConnectProxy::tunnels() const {
   std::lock_guard lock(mutex_);

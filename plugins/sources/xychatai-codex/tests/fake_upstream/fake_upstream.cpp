@@ -18,8 +18,8 @@
 #include <Poco/Net/ServerSocket.h>
 #include <Poco/ThreadPool.h>
 
-#include "json/json_writer.hpp"
-#include "json/time_format.hpp"
+#include "gatherd/lib/json/json_writer.hpp"
+#include "gatherd/lib/json/time_format.hpp"
 
 namespace gatherd::plugins::xychatai::testing {
 namespace {
@@ -39,7 +39,8 @@ class Handler final : public Poco::Net::HTTPRequestHandler {
 class Factory final : public Poco::Net::HTTPRequestHandlerFactory {
  public:
   explicit Factory(FakeUpstream& owner) : owner_(owner) {}
-  Poco::Net::HTTPRequestHandler* createRequestHandler(const Poco::Net::HTTPServerRequest&) override {
+  Poco::Net::HTTPRequestHandler* createRequestHandler(
+      const Poco::Net::HTTPServerRequest&) override {
     return new Handler(owner_);
   }
 
@@ -68,7 +69,9 @@ FakeUpstream::FakeUpstream(Options options) : options_(std::move(options)) {
   default_ = ScriptedResponse::json(expiredSessionBody());
 }
 
-FakeUpstream::~FakeUpstream() { stop(); }
+FakeUpstream::~FakeUpstream() {
+  stop();
+}
 
 void FakeUpstream::start() {
   const Poco::Net::SocketAddress address("127.0.0.1", options_.port);
@@ -77,9 +80,9 @@ void FakeUpstream::start() {
     socket = std::make_unique<Poco::Net::ServerSocket>(address, 64);
   } else {
     Poco::Net::initializeSSL();
-    Poco::Net::Context::Ptr context = new Poco::Net::Context(
-        Poco::Net::Context::TLS_SERVER_USE, options_.tls_key, options_.tls_certificate, "",
-        Poco::Net::Context::VERIFY_NONE);
+    Poco::Net::Context::Ptr context =
+        new Poco::Net::Context(Poco::Net::Context::TLS_SERVER_USE, options_.tls_key,
+                               options_.tls_certificate, "", Poco::Net::Context::VERIFY_NONE);
     socket = std::make_unique<Poco::Net::SecureServerSocket>(address, 64, context);
   }
   port_ = socket->address().port();
@@ -208,10 +211,10 @@ void FakeUpstream::handle(Poco::Net::HTTPServerRequest& request,
       std::string body = script.gzip ? gzipped(script.body) : script.body;
       // Poco's HTTPStatus enum ends at 511; the string overload carries codes such as 522.
       response.setStatus(std::to_string(script.status));
-      response.setReason(script.status <= 511 ? Poco::Net::HTTPResponse::getReasonForStatus(
-                                                    static_cast<Poco::Net::HTTPResponse::HTTPStatus>(
-                                                        script.status))
-                                              : std::string("Unknown Status"));
+      response.setReason(script.status <= 511
+                             ? Poco::Net::HTTPResponse::getReasonForStatus(
+                                   static_cast<Poco::Net::HTTPResponse::HTTPStatus>(script.status))
+                             : std::string("Unknown Status"));
       response.setContentType(script.content_type);
       for (const auto& [name, value] : script.headers) response.set(name, value);
       if (script.gzip) response.set("Content-Encoding", "gzip");

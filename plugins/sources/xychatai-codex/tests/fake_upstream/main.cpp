@@ -15,14 +15,12 @@
 // fault test thus knows every record it served. SIGUSR1 freezes the account: later answers
 // repeat the last total, so a test can let the collector catch up before it checks.
 
-#include <signal.h>
-
 #include <atomic>
 #include <cstdlib>
 #include <fstream>
+#include <iostream>
 #include <memory>
 #include <mutex>
-#include <iostream>
 #include <string>
 
 #include <Poco/JSON/Object.h>
@@ -31,6 +29,7 @@
 
 #include "fake_upstream.hpp"
 #include "test_certificates.hpp"
+#include <signal.h>
 
 namespace {
 
@@ -110,17 +109,28 @@ int main(int argc, char** argv) {
       return true;
     };
     bool ok = true;
-    if (arg == "--port") ok = next(port_text);
-    else if (arg == "--tls") ok = next(tls_dir);
-    else if (arg == "--fixture") ok = next(fixture);
-    else if (arg == "--scenario") ok = next(scenario);
-    else if (arg == "--rolling") ok = next(rolling);
-    else if (arg == "--served-log") ok = next(served_log);
-    else if (arg == "--print-port") print_port = true;
-    else if (arg == "--gzip") gzip = true;
-    else if (arg == "--expired") expired = true;
-    else if (arg == "--help" || arg == "-h") return usage("help"), 0;
-    else return usage("unknown argument '" + arg + "'");
+    if (arg == "--port")
+      ok = next(port_text);
+    else if (arg == "--tls")
+      ok = next(tls_dir);
+    else if (arg == "--fixture")
+      ok = next(fixture);
+    else if (arg == "--scenario")
+      ok = next(scenario);
+    else if (arg == "--rolling")
+      ok = next(rolling);
+    else if (arg == "--served-log")
+      ok = next(served_log);
+    else if (arg == "--print-port")
+      print_port = true;
+    else if (arg == "--gzip")
+      gzip = true;
+    else if (arg == "--expired")
+      expired = true;
+    else if (arg == "--help" || arg == "-h")
+      return usage("help"), 0;
+    else
+      return usage("unknown argument '" + arg + "'");
     if (!ok) return usage(arg + " needs a value");
   }
   const int modes = !fixture.empty() + !scenario.empty() + !rolling.empty() + expired;
@@ -177,7 +187,8 @@ int main(int argc, char** argv) {
       std::cout << "xychatai-fake-upstream listening on " << server.baseUrl() << std::endl;
     }
     int received = 0;
-    while (sigwait(&signals, &received) == 0 && received == SIGUSR1) g_frozen_total = g_last_total.load();
+    while (sigwait(&signals, &received) == 0 && received == SIGUSR1)
+      g_frozen_total = g_last_total.load();
     server.stop();
   } catch (const Poco::Exception& error) {
     std::cerr << "xychatai-fake-upstream: " << error.displayText() << "\n";

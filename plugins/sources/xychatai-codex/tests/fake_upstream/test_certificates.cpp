@@ -29,7 +29,9 @@ void openssl(const std::vector<std::string>& arguments) {
   }
 }
 
-bool exists(const std::string& path) { return Poco::File(path).exists(); }
+bool exists(const std::string& path) {
+  return Poco::File(path).exists();
+}
 
 void writeText(const std::string& path, const std::string& text) {
   std::ofstream out(path, std::ios::trunc);
@@ -47,8 +49,8 @@ void makeCa(const std::string& dir, const std::string& name, const std::string& 
 void makeServer(const std::string& dir, const std::string& name, const std::string& common_name,
                 const std::string& alt_names) {
   const std::string base = dir + "/" + name;
-  openssl({"req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-           "-keyout", base + ".key", "-out", base + ".csr", "-subj", "/CN=" + common_name});
+  openssl({"req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout",
+           base + ".key", "-out", base + ".csr", "-subj", "/CN=" + common_name});
   writeText(base + ".ext", "subjectAltName=" + alt_names +
                                "\nbasicConstraints=CA:FALSE\nkeyUsage=digitalSignature\n"
                                "extendedKeyUsage=serverAuth\n");

@@ -49,7 +49,8 @@ class FakeHost final : public Host, public Logger, public Metrics {
   const Telemetry* telemetry() const override { return telemetry_; }
   Status registerStreamRoute(const std::string& path, StreamRouteHandler handler) override {
     std::lock_guard lock(mutex_);
-    if (stream_routes_.count(path) != 0) return Status::failure("route already registered: " + path);
+    if (stream_routes_.count(path) != 0)
+      return Status::failure("route already registered: " + path);
     stream_routes_[path] = std::move(handler);
     return Status::success();
   }
@@ -65,6 +66,10 @@ class FakeHost final : public Host, public Logger, public Metrics {
   void requestSpool() override {
     std::lock_guard lock(mutex_);
     spool_requested_ = true;
+  }
+  void requestStreams(const std::vector<std::string>& streams) override {
+    std::lock_guard lock(mutex_);
+    requested_streams_ = streams;
   }
   void reportSinkHealth(SinkHealth health, const std::string& reason) override {
     std::lock_guard lock(mutex_);
@@ -124,6 +129,10 @@ class FakeHost final : public Host, public Logger, public Metrics {
     std::lock_guard lock(mutex_);
     return spool_requested_;
   }
+  std::vector<std::string> requestedStreams() const {
+    std::lock_guard lock(mutex_);
+    return requested_streams_;
+  }
   SinkHealth sinkHealth() const {
     std::lock_guard lock(mutex_);
     return health_;
@@ -154,6 +163,7 @@ class FakeHost final : public Host, public Logger, public Metrics {
 
  private:
   bool spool_requested_ = false;
+  std::vector<std::string> requested_streams_;
   SinkHealth health_ = SinkHealth::kOk;
   std::string health_reason_;
   mutable std::mutex mutex_;

@@ -2,14 +2,14 @@
 // A private temporary folder for one test, removed with everything in it when the test ends.
 // The one TempDir of gatherd's tests and of plugin tests.
 
-#include <stdlib.h>
-
 #include <filesystem>
 #include <fstream>
 #include <stdexcept>
 #include <string>
 #include <string_view>
 #include <system_error>
+
+#include <stdlib.h>
 
 namespace gatherd::sdk::testing {
 
