@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <system_error>
 
 #include <Poco/Net/HTTPClientSession.h>
 #include <Poco/Net/HTTPRequest.h>
@@ -31,6 +32,16 @@
 
 namespace gatherd::core {
 namespace {
+
+// The name of a stop signal for the log (strsignal() is not thread-safe).
+const char* stopSignalName(int signal) {
+  switch (signal) {
+    case SIGINT: return "SIGINT";
+    case SIGTERM: return "SIGTERM";
+    case SIGQUIT: return "SIGQUIT";
+    default: return "a stop signal";
+  }
+}
 
 constexpr const char* kDefaultConfig = "conf/gatherd.ini";
 // Where the .deb and the Docker image install it: the default when ./conf/gatherd.ini is absent.
@@ -241,7 +252,7 @@ int Application::runService() {
     int signal = 0;
     if (sigwait(&signals, &signal) != 0) continue;
     if (signal != SIGHUP) {
-      log->info("{} received: stopping (in-flight polls get {} ms)", strsignal(signal),
+      log->info("{} received: stopping (in-flight polls get {} ms)", stopSignalName(signal),
                 runtime.config().shutdown_grace_ms);
       notifier.stopping();
       break;
@@ -360,7 +371,8 @@ int Application::signalReload() {
     return kExitRuntimeError;
   }
   if (::kill(pid, SIGHUP) != 0) {
-    std::cerr << "gatherd: cannot signal pid " << pid << ": " << std::strerror(errno) << "\n";
+    std::cerr << "gatherd: cannot signal pid " << pid << ": "
+              << std::error_code(errno, std::generic_category()).message() << "\n";
     return kExitRuntimeError;
   }
   std::cout << "sent SIGHUP to gatherd (pid " << pid << "): it re-reads " << config_path_

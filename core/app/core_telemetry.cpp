@@ -12,15 +12,6 @@
 namespace gatherd::core {
 namespace {
 
-// Window start lag is normally well under a millisecond; the upper buckets show a loaded host.
-const std::vector<double> kLagBounds = {0.0005, 0.001, 0.002, 0.005, 0.01, 0.025,
-                                        0.05,   0.1,   0.25,  0.5,   1,    2.5};
-// A poll of the xychatai API takes 0.2-2 s; the deadline is 60 s.
-const std::vector<double> kPollBounds = {0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1,
-                                         2.5,  5,     10,   20,  30,   60};
-const std::vector<double> kWriteBounds = {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01,
-                                          0.025,  0.05,    0.1,    0.25,  0.5,    1,     5};
-
 using sdk::addMetricSample;
 
 /// Moves the families that have samples into `families` (an empty family is not exposed).
@@ -38,6 +29,15 @@ CoreTelemetry::CoreTelemetry(MetricsRegistry& registry, SourceStatusRegistry& so
                              std::string version)
     : registry_(registry), sources_(sources), version_(std::move(version)) {
   using sdk::MetricType;
+  // Built here, not as globals whose construction could throw before main().
+  // Window start lag is normally well under a millisecond; the upper buckets show a loaded host.
+  const std::vector<double> lag_bounds = {0.0005, 0.001, 0.002, 0.005, 0.01, 0.025,
+                                          0.05,   0.1,   0.25,  0.5,   1,    2.5};
+  // A poll of the xychatai API takes 0.2-2 s; the deadline is 60 s.
+  const std::vector<double> poll_bounds = {0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1,
+                                           2.5,  5,     10,   20,  30,   60};
+  const std::vector<double> write_bounds = {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01,
+                                            0.025,  0.05,    0.1,    0.25,  0.5,    1,     5};
   registry_.describe(metric::kWindows, MetricType::kCounter,
                      "Windows of a source by outcome (ok, auth_error, http_error, "
                      "transport_error, timeout, parse_error, skipped, aborted)");
@@ -53,13 +53,13 @@ CoreTelemetry::CoreTelemetry(MetricsRegistry& registry, SourceStatusRegistry& so
                      "Windows that started after a wall-clock jump re-anchored the schedule");
   registry_.describe(metric::kWindowStartLag, MetricType::kHistogram,
                      "Time from a window's scheduled start to the moment its poll began", "seconds",
-                     kLagBounds);
+                     lag_bounds);
   registry_.describe(metric::kPollDuration, MetricType::kHistogram,
-                     "Time a source's poll took, by outcome", "seconds", kPollBounds);
+                     "Time a source's poll took, by outcome", "seconds", poll_bounds);
   registry_.describe(metric::kSinkWriteDuration, MetricType::kHistogram,
                      "Time one write of a batch to a sink took (the store's write latency for "
                      "store sinks)",
-                     "seconds", kWriteBounds);
+                     "seconds", write_bounds);
   registry_.describe(metric::kSinkWrites, MetricType::kCounter,
                      "Batch writes to a sink by result (ok, retry, drop)");
 }

@@ -135,11 +135,12 @@ class Progress {
     if (!force && now - last_ < std::chrono::seconds(1)) return;
     last_ = now;
     const double seconds = std::chrono::duration<double>(now - started_).count();
-    const double percent = total_ > 0 ? 100.0 * static_cast<double>(copied) / total_ : 100.0;
+    const double percent =
+        total_ > 0 ? 100.0 * static_cast<double>(copied) / static_cast<double>(total_) : 100.0;
     out_ << (terminal_ ? "\r" : "") << "migrate: " << copied << "/" << total_ << " rows ("
          << static_cast<int>(std::floor(percent)) << "%), " << inserted << " new, "
-         << static_cast<std::int64_t>(seconds > 0 ? copied / seconds : 0) << " rows/s, " << table
-         << (terminal_ ? "   " : "\n");
+         << static_cast<std::int64_t>(seconds > 0 ? static_cast<double>(copied) / seconds : 0)
+         << " rows/s, " << table << (terminal_ ? "   " : "\n");
     out_.flush();
   }
   void finish() {

@@ -407,7 +407,7 @@ void Runtime::start() {
   // in ini order gets a second try once every other sink (and so the store) has started.
   std::vector<std::shared_ptr<SinkInstance>> retry;
   auto startSink = [this](const std::shared_ptr<SinkInstance>& sink) {
-    const sdk::Status status = sink->start();
+    sdk::Status status = sink->start();
     if (status && store_.load() == nullptr && sink->store() != nullptr) {
       store_ = sink->store();
       log_->info("store: sink.{} answers the API", sink->name());

@@ -144,7 +144,7 @@ std::string hostWithoutPort(std::string_view value) {
   return host;
 }
 
-const std::string kSecurityCsp =
+constexpr const char* kSecurityCsp =
     "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' "
     "data:; connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "
     "frame-ancestors 'none'";
@@ -757,8 +757,9 @@ std::shared_ptr<sdk::Stream> Connection::acceptStream(const sdk::HttpResponse& h
                      std::string(http::obsolete_reason(static_cast<http::status>(head.status))) +
                      "\r\nContent-Type: " + head.content_type +
                      "\r\nX-Content-Type-Options: nosniff\r\nConnection: close\r\n";
-  for (const auto& [name, value] : head.headers) text += name + ": " + value + "\r\n";
-  text += "\r\n" + head.body;
+  for (const auto& [name, value] : head.headers)
+    text.append(name).append(": ").append(value).append("\r\n");
+  text.append("\r\n").append(head.body);
   stream->queueUnbounded(std::make_shared<const std::string>(std::move(text)));
   pending_stream_ = stream;  // read by startStream() on the I/O thread, after the handler returned
   return stream;

@@ -79,12 +79,13 @@ std::optional<std::string> QueryParams::text(const std::string& name) const {
 
 std::optional<std::int64_t> QueryParams::integer(const std::string& name, std::int64_t min,
                                                  std::int64_t max) const {
-  auto value = text(name);
+  const auto value = text(name);
   if (!value) return std::nullopt;
+  const char* first = value->data();
+  const char* last = first + value->size();
   std::int64_t number = 0;
-  auto [end, error] = std::from_chars(value->data(), value->data() + value->size(), number);
-  if (error != std::errc() || end != value->data() + value->size() || number < min ||
-      number > max) {
+  auto [end, error] = std::from_chars(first, last, number);
+  if (error != std::errc() || end != last || number < min || number > max) {
     throw ParameterError(name, name + " must be an integer from " + std::to_string(min) + " to " +
                                    std::to_string(max));
   }

@@ -3,10 +3,11 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <string>
+#include <system_error>
 
 #include "gatherd/sdk/metric_family.hpp"
-#include <dirent.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -74,14 +75,13 @@ double startTimeSeconds() {
 }
 
 double openFds() {
-  DIR* dir = ::opendir("/proc/self/fd");
-  if (dir == nullptr) return 0;
+  std::error_code error;
   double count = 0;
-  while (const dirent* entry = ::readdir(dir)) {
-    if (entry->d_name[0] != '.') ++count;
+  for (std::filesystem::directory_iterator it("/proc/self/fd", error), end; !error && it != end;
+       it.increment(error)) {
+    ++count;
   }
-  ::closedir(dir);
-  return count - 1;  // the descriptor of the listing itself
+  return count > 0 ? count - 1 : 0;  // the descriptor of the listing itself
 }
 
 }  // namespace

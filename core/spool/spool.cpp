@@ -110,7 +110,7 @@ SpoolRecovery Spool::open() {
         sequence |= std::uint64_t{static_cast<std::uint8_t>(bytes[static_cast<std::size_t>(i)])}
                     << (8 * i);
       for (int i = 0; i < 4; ++i)
-        crc |= std::uint32_t{static_cast<std::uint8_t>(bytes[static_cast<std::size_t>(8 + i)])}
+        crc |= std::uint32_t{static_cast<std::uint8_t>(bytes[static_cast<std::size_t>(i) + 8])}
                << (8 * i);
       if (crc == crc32c(std::string_view(bytes).substr(0, 8))) {
         acked_ = sequence;
@@ -143,7 +143,10 @@ SpoolRecovery Spool::open() {
   std::sort(files.begin(), files.end());
 
   std::uint64_t highest = acked_;
-  for (const auto& [id, path] : files) {
+  for (const auto& file : files) {
+    // Named copies, not a structured binding: the record callback below captures the id.
+    const std::uint64_t id = file.first;
+    const std::string& path = file.second;
     next_segment_ = std::max(next_segment_, id + 1);
     const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
     std::string bytes;

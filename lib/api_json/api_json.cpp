@@ -1,6 +1,7 @@
 #include "gatherd/lib/api_json/api_json.hpp"
 
 #include <algorithm>
+#include <string_view>
 
 #include "gatherd/lib/json/json_writer.hpp"
 #include "gatherd/lib/json/record_json.hpp"
@@ -134,8 +135,7 @@ std::string alert(const sdk::Record& alert) {
   }
   writer.key("details").beginObject();
   for (const auto& [name, value] : alert.fields) {
-    if (std::find_if(std::begin(kTop), std::end(kTop),
-                     [&](const char* top) { return name == top; }) != std::end(kTop)) {
+    if (std::find(std::begin(kTop), std::end(kTop), std::string_view(name)) != std::end(kTop)) {
       continue;
     }
     writer.key(json::camelCase(name)).value(value);

@@ -56,8 +56,8 @@ std::vector<std::string> version1() {
 ))",
       "CREATE INDEX codex_invocations_time ON codex_invocations (occurred_ms, id)",
       "CREATE INDEX codex_invocations_model_time ON codex_invocations (model, occurred_ms, id)",
-      "CREATE INDEX codex_invocations_failures ON codex_invocations (occurred_ms, id) "
-      "WHERE status <> 'success'",
+      R"(CREATE INDEX codex_invocations_failures ON codex_invocations (occurred_ms, id)
+    WHERE status <> 'success')",
       rollupTable("invocation_rollup_hourly"),
       rollupTable("invocation_rollup_daily"),
       R"(CREATE TABLE invocation_rollup_hourly_source (
@@ -145,9 +145,8 @@ std::vector<std::string> version1() {
     source TEXT PRIMARY KEY,
     collector TEXT NOT NULL
 ))",
-      "INSERT INTO meta (name, value) VALUES ('invocations_pruned_before_ms', 0), "
-      "('changes_pruned_through', 0), ('raw_dropped_before_ms', 0), "
-      "('quota_thinned_before_ms', 0)",
+      R"(INSERT INTO meta (name, value) VALUES ('invocations_pruned_before_ms', 0),
+    ('changes_pruned_through', 0), ('raw_dropped_before_ms', 0), ('quota_thinned_before_ms', 0))",
   };
 }
 

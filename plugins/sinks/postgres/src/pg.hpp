@@ -17,8 +17,8 @@ namespace gatherd::plugins::postgres {
 /// A failed libpq call. `sqlstate` is empty for connection-level failures.
 class PgError : public std::runtime_error {
  public:
-  PgError(std::string message, std::string sqlstate, bool connection_lost)
-      : std::runtime_error(std::move(message)),
+  PgError(const std::string& message, std::string sqlstate, bool connection_lost)
+      : std::runtime_error(message),
         sqlstate_(std::move(sqlstate)),
         connection_lost_(connection_lost) {}
   const std::string& sqlstate() const noexcept { return sqlstate_; }
@@ -38,13 +38,17 @@ class Params {
   Params() = default;
   // pointers_ points into values_: a copy or move points into its own.
   Params(const Params& other) : values_(other.values_) { rebuild(); }
-  Params(Params&& other) : values_(std::move(other.values_)) { rebuild(); }
+  // Not noexcept: rebuilding the pointers allocates.
+  Params(Params&& other)  // NOLINT(performance-noexcept-move-constructor)
+      : values_(std::move(other.values_)) {
+    rebuild();
+  }
   Params& operator=(const Params& other) {
     values_ = other.values_;
     rebuild();
     return *this;
   }
-  Params& operator=(Params&& other) {
+  Params& operator=(Params&& other) {  // NOLINT(performance-noexcept-move-constructor)
     values_ = std::move(other.values_);
     rebuild();
     return *this;

@@ -291,8 +291,8 @@ void migrateToGatherd(Poco::Data::Session& session, const std::string& legacy_so
     name TEXT PRIMARY KEY,
     value INTEGER NOT NULL
 ) WITHOUT ROWID)",
-          "INSERT INTO meta (name, value) VALUES ('invocations_pruned_before_ms', 0), "
-          "('changes_pruned_through', 0)",
+          R"(INSERT INTO meta (name, value)
+    VALUES ('invocations_pruned_before_ms', 0), ('changes_pruned_through', 0))",
       });
 }
 

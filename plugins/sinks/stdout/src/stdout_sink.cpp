@@ -2,6 +2,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <system_error>
 
 #include "gatherd/lib/json/record_json.hpp"
 
@@ -37,7 +38,8 @@ sdk::Status StdoutSink::start() {
   }
   file_ = std::fopen(path_.c_str(), "a");
   if (file_ == nullptr) {
-    return sdk::Status::failure("cannot open " + path_ + ": " + std::strerror(errno));
+    return sdk::Status::failure("cannot open " + path_ + ": " +
+                                std::error_code(errno, std::generic_category()).message());
   }
   owns_file_ = true;
   return sdk::Status::success();

@@ -119,9 +119,11 @@ sdk::Record DemoSource::makeCall(std::int64_t time_ms, bool running) {
     f[field::kFirstByteTimeMs] = std::int64_t{0};
   } else {
     const auto input = static_cast<std::int64_t>(std::min(400'000.0, input_size(random_)));
-    const auto cached = static_cast<std::int64_t>(input * (0.6 + 0.35 * unit(random_)));
+    const auto cached =
+        static_cast<std::int64_t>(static_cast<double>(input) * (0.6 + 0.35 * unit(random_)));
     const auto output = static_cast<std::int64_t>(300 + unit(random_) * 3'000);
-    const auto reasoning = static_cast<std::int64_t>(output * 0.4 * unit(random_));
+    const auto reasoning =
+        static_cast<std::int64_t>(static_cast<double>(output) * 0.4 * unit(random_));
     f[field::kInputTokens] = input;
     f[field::kCacheInputTokens] = cached;
     f[field::kOutputTokens] = output;

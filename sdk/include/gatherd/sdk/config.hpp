@@ -141,7 +141,7 @@ class Config {
   /// The instance name ("xychatai" for [source.xychatai]).
   const std::string& instance() const noexcept { return instance_; }
   bool has(std::string_view key) const { return values_.find(key) != values_.end(); }
-  std::string getString(std::string_view key, std::string fallback = {}) const {
+  std::string getString(std::string_view key, const std::string& fallback = {}) const {
     auto it = values_.find(key);
     return it == values_.end() ? fallback : it->second;
   }

@@ -55,6 +55,8 @@ inline constexpr const char* kDescriptorSymbol = "gatherd_plugin_descriptor";
     return &descriptor;                                                                     \
   }
 
+// The class arguments below are template arguments, which cannot be parenthesised.
+// NOLINTBEGIN(bugprone-macro-parentheses)
 /// Declares a source plugin: GATHERD_SOURCE_PLUGIN("demo", "1.0.0", "...", schemaFn, DemoSource)
 #define GATHERD_SOURCE_PLUGIN(id, version, description, schema_function, SourceClass)              \
   GATHERD_EXPORT_DESCRIPTOR((::gatherd::sdk::PluginDescriptor{                                     \
@@ -78,3 +80,4 @@ inline constexpr const char* kDescriptorSymbol = "gatherd_plugin_descriptor";
       &schema_function,                                                                \
       nullptr,                                                                         \
       []() -> std::unique_ptr<::gatherd::sdk::Sink> { return std::make_unique<SinkClass>(); }}))
+// NOLINTEND(bugprone-macro-parentheses)
