@@ -19,7 +19,9 @@
 
 namespace gatherd::core {
 
-/// The [alerts] section: thresholds of the rules (per daemon, not per webhook).
+/// The [alerts] section: thresholds of the rules (per daemon, not per webhook). gatherd sets every
+/// field from the config, whose schema holds the defaults; these built-in values are the same (a
+/// daemon config test compares them) for the engine's tests and other direct users.
 struct AlertOptions {
   bool enabled = true;
   std::int64_t failure_window_ms = 15 * 60'000;

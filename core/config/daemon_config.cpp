@@ -226,13 +226,19 @@ class Loader {
   Loader(DaemonConfig& config, EnvLookup env) : config_(config), env_(std::move(env)) {}
 
   void load(const IniDocument& document) {
+    bool has_gatherd = false;
+    bool has_http = false;
+    bool has_alerts = false;
     for (const auto& section : document.sections) {
       if (section.name == "gatherd") {
         applyGatherd(section, expandEntries(section));
+        has_gatherd = true;
       } else if (section.name == "http") {
         applyHttp(section, expandEntries(section));
+        has_http = true;
       } else if (section.name == "alerts") {
         applyAlerts(section, expandEntries(section));
+        has_alerts = true;
       } else if (section.name.rfind(kSourcePrefix, 0) == 0) {
         addInstance(section, InstanceSection::Kind::kSource, kSourcePrefix);
       } else if (section.name.rfind(kSinkPrefix, 0) == 0) {
@@ -243,6 +249,10 @@ class Loader {
                           "or [sink.<name>])");
       }
     }
+    // The defaults of a section the file leaves out (they live in its schema only).
+    if (!has_gatherd) applyGatherd(IniSection{"gatherd", 0, {}}, {});
+    if (!has_http) applyHttp(IniSection{"http", 0, {}}, {});
+    if (!has_alerts) applyAlerts(IniSection{"alerts", 0, {}}, {});
     if (config_.http_token.empty()) {
       if (auto token = env_(kHttpTokenVariable); token && !token->empty()) {
         config_.http_token = *token;
@@ -353,7 +363,7 @@ class Loader {
     const sdk::Config values(
         "alerts", validateEntries(context, entries, alertsSectionSchema(), config_.secret_values));
     auto& alerts = config_.alerts;
-    alerts.enabled = values.getBool("enabled", true);
+    alerts.enabled = values.getBool("enabled");
     alerts.failure_window_ms = values.getDurationMs("failure_window");
     if (alerts.failure_window_ms < 60'000) {
       fail(section, entries, "failure_window", "must be at least 1m");
@@ -575,8 +585,6 @@ DaemonConfig loadDaemonConfig(const std::string& path, std::optional<EnvLookup> 
   DaemonConfig config;
   config.file = absolute.lexically_normal().string();
   config.dir = absolute.lexically_normal().parent_path().string();
-  config.data_dir = resolvePath(config.dir, "../data");
-  config.http_web_root = resolvePath(config.dir, "../web/dist");
 
   const IniDocument document = parseIniFile(config.file);
   Loader loader(config, env ? std::move(*env) : makeEnvLookup(config.dir));

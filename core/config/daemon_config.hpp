@@ -31,46 +31,49 @@ struct InstanceSection {
   std::map<std::string, std::string> unexpanded;
 };
 
+// Every value is set by loadDaemonConfig from the schemas of [gatherd], [http] and [alerts]
+// (daemon_config.cpp), which hold each default once: a section missing from the file is applied
+// with no entries, so its defaults come from there too.
 struct DaemonConfig {
   std::string file;  ///< absolute path of the ini
   std::string dir;   ///< absolute path of its folder
-  std::int64_t interval_ms = 10'000;
-  std::int64_t timeout_ms = 60'000;
-  int max_parallel = 6;
-  std::string plugin_dir = "/usr/lib/gatherd/plugins";
+  std::int64_t interval_ms = 0;
+  std::int64_t timeout_ms = 0;
+  int max_parallel = 0;
+  std::string plugin_dir;
   std::string data_dir;  ///< default "<dir>/../data"
-  std::string log_level = "info";
-  std::int64_t shutdown_grace_ms = 5'000;
-  std::int64_t spool_max_bytes = 256ll << 20;        ///< per spooled sink, on disk
-  std::int64_t memory_queue_max_bytes = 64ll << 20;  ///< per sink, in memory
-  bool spool_fsync = true;                           ///< fdatasync the spool after each batch
-  std::string http_bind = "127.0.0.1:8080";
+  std::string log_level;
+  std::int64_t shutdown_grace_ms = 0;
+  std::int64_t spool_max_bytes = 0;         ///< per spooled sink, on disk
+  std::int64_t memory_queue_max_bytes = 0;  ///< per sink, in memory
+  bool spool_fsync = false;                 ///< fdatasync the spool after each batch
+  std::string http_bind;
   std::string http_web_root;  ///< default "<dir>/../web/dist"
   std::string http_token;     ///< secret; empty = no auth
   std::vector<std::string> http_cors_origins;
   std::vector<std::string> http_hosts;  ///< Host names accepted besides the loopback names
   bool http_allow_open = false;         ///< serve a non-loopback bind without a token
-  int http_threads = 2;
-  std::int64_t http_header_timeout_ms = 10'000;
-  std::int64_t http_body_timeout_ms = 10'000;
-  std::int64_t http_keepalive_timeout_ms = 30'000;
-  std::int64_t http_max_uri_bytes = 8 * 1024;
-  std::int64_t http_max_header_bytes = 16 * 1024;
-  std::int64_t http_max_headers = 100;
-  std::int64_t http_max_body_bytes = 1 << 20;
-  std::int64_t http_max_connections = 4096;
-  std::int64_t http_session_ttl_ms = 30LL * 24 * 3600 * 1000;
+  int http_threads = 0;
+  std::int64_t http_header_timeout_ms = 0;
+  std::int64_t http_body_timeout_ms = 0;
+  std::int64_t http_keepalive_timeout_ms = 0;
+  std::int64_t http_max_uri_bytes = 0;
+  std::int64_t http_max_header_bytes = 0;
+  std::int64_t http_max_headers = 0;
+  std::int64_t http_max_body_bytes = 0;
+  std::int64_t http_max_connections = 0;
+  std::int64_t http_session_ttl_ms = 0;
   std::vector<std::string> http_trusted_proxies;
   /// [alerts]: thresholds of the alert rules (core/alerts).
   struct Alerts {
-    bool enabled = true;
-    std::int64_t failure_window_ms = 15 * 60'000;
-    std::int64_t failure_min_calls = 5;
-    double failure_ratio = 0.5;
-    std::int64_t source_down_windows = 6;
-    double quota_remaining = 0.10;
-    std::int64_t forecast_window_ms = 24 * 3'600'000;
-    std::int64_t expiry_warn_ms = 3 * 24 * 3'600'000LL;
+    bool enabled = false;
+    std::int64_t failure_window_ms = 0;
+    std::int64_t failure_min_calls = 0;
+    double failure_ratio = 0;
+    std::int64_t source_down_windows = 0;
+    double quota_remaining = 0;
+    std::int64_t forecast_window_ms = 0;
+    std::int64_t expiry_warn_ms = 0;
   } alerts;
   std::vector<InstanceSection> sources;
   std::vector<InstanceSection> sinks;

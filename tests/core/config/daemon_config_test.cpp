@@ -3,6 +3,7 @@
 #include <catch2/catch.hpp>
 
 #include "config_test_support.hpp"
+#include "core/alerts/alert_engine.hpp"
 
 using gatherd::core::DaemonConfig;
 using gatherd::core::EnvLookup;
@@ -45,9 +46,34 @@ TEST_CASE("daemon config: an empty file gives the documented defaults", "[daemon
   CHECK(config.http_web_root == (dir.path() / "web/dist").string());
   CHECK(config.http_token.empty());
   CHECK(config.http_cors_origins.empty());
+  CHECK(config.http_threads == 2);
+  CHECK(config.http_header_timeout_ms == 10'000);
+  CHECK(config.http_keepalive_timeout_ms == 30'000);
+  CHECK(config.http_max_connections == 4096);
+  CHECK(config.spool_max_bytes == 256ll << 20);
+  CHECK(config.spool_fsync);
+  CHECK(config.alerts.enabled);
+  CHECK(config.alerts.failure_window_ms == 15 * 60'000);
   CHECK(config.sources.empty());
   CHECK(config.sinks.empty());
   CHECK(config.secret_values.empty());
+}
+
+TEST_CASE("daemon config: the alert engine's built-in options are the [alerts] defaults",
+          "[daemon]") {
+  // The schema holds the defaults; AlertOptions{} (what the engine's tests and an embedder get)
+  // must not drift from them.
+  TempDir dir;
+  const auto alerts = loadText(dir, "").alerts;
+  const gatherd::core::AlertOptions engine;
+  CHECK(alerts.enabled == engine.enabled);
+  CHECK(alerts.failure_window_ms == engine.failure_window_ms);
+  CHECK(alerts.failure_min_calls == engine.failure_min_calls);
+  CHECK(alerts.failure_ratio == engine.failure_ratio);
+  CHECK(alerts.source_down_windows == engine.source_down_windows);
+  CHECK(alerts.quota_remaining == engine.quota_remaining);
+  CHECK(alerts.forecast_window_ms == engine.forecast_window_ms);
+  CHECK(alerts.expiry_warn_ms == engine.expiry_warn_ms);
 }
 
 TEST_CASE("daemon config: every [gatherd] and [http] key is read", "[daemon]") {
