@@ -64,19 +64,17 @@ SseSink::~SseSink() {
 }
 
 sdk::Status SseSink::init(const sdk::Config& config, sdk::Host& host) {
+  // Messages without the section: the core prefixes "[sink.<name>]" (one rule for all plugins).
   host_ = &host;
   options_ = optionsFromConfig(config);
   if (options_.heartbeat_ms < 10 || options_.heartbeat_ms > 15'000) {
-    return sdk::Status::failure("[sink." + config.instance() +
-                                "] heartbeat must be between 10ms and 15s");
+    return sdk::Status::failure("heartbeat must be between 10ms and 15s");
   }
   if (options_.client_buffer_bytes < 4096) {
-    return sdk::Status::failure("[sink." + config.instance() +
-                                "] client_buffer must be at least 4096");
+    return sdk::Status::failure("client_buffer must be at least 4096");
   }
   if (options_.max_clients < 1 || options_.replay_limit < 0) {
-    return sdk::Status::failure("[sink." + config.instance() +
-                                "] max_clients must be positive and replay_limit not negative");
+    return sdk::Status::failure("max_clients must be positive and replay_limit not negative");
   }
   return host.registerStreamRoute("/events",
                                   [this](sdk::StreamExchange& exchange) { handle(exchange); });

@@ -98,7 +98,10 @@ TEST_CASE("the sse sink needs a store and sane settings", "[sse]") {
 
   sdk::testing::FakeHost other("slow");
   SseSink bad;
-  REQUIRE_FALSE(bad.init(sdk::Config("slow", {{"heartbeat", "60s"}}), other).ok());
+  const sdk::Status slow = bad.init(sdk::Config("slow", {{"heartbeat", "60s"}}), other);
+  REQUIRE_FALSE(slow.ok());
+  // The core adds "[sink.slow]" in front; the plugin must not say it a second time.
+  CHECK(slow.message() == "heartbeat must be between 10ms and 15s");
   SseSink tiny;
   REQUIRE_FALSE(tiny.init(sdk::Config("slow", {{"client_buffer", "10"}}), other).ok());
 }
