@@ -238,12 +238,13 @@ int Application::runService() {
   runtime.build(std::move(config), *catalogs.back(), Runtime::Mode::kService);
   runtime.start();
   PidFile pid_file(runtime.config().data_dir);
-  // The store is open and HTTP listens (start() returned): ready.
-  notifier.ready("ready: " + runtime.statusLine());
+  // Logged before READY, so that whoever sees READY finds the line in the log.
   if (notifier.watchdogPingIntervalMs() > 0) {
     log->info("systemd watchdog: the scheduler pings every {} ms",
               notifier.watchdogPingIntervalMs());
   }
+  // The store is open and HTTP listens (start() returned): ready.
+  notifier.ready("ready: " + runtime.statusLine());
 
   sigset_t signals;
   sigemptyset(&signals);

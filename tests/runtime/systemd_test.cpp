@@ -127,8 +127,10 @@ TEST_CASE(
   CHECK_THAT(notify.containing("STATUS=demo ok at ").back().text,
              Catch::Matches("STATUS=demo ok at \\d{4}-\\d\\d-\\d\\dT[0-9:.]+Z \\(\\d+ records\\)"));
 
-  // Watchdog pings: 3 s of them, never further apart than systemd's 1 s limit.
+  // Watchdog pings: at least 3 s of them. Waited for by count, not by a fixed sleep: on a
+  // loaded CI machine (a Debug build beside the tests) fewer than 5 came within 3 s once.
   std::this_thread::sleep_for(3s);
+  REQUIRE(notify.waitFor("WATCHDOG=1", 7, 20s));
   std::vector<std::chrono::steady_clock::time_point> pings;
   for (const auto& message : notify.containing("WATCHDOG=1")) {
     if (message.at >= ready_at) pings.push_back(message.at);
@@ -145,7 +147,10 @@ TEST_CASE(
   CHECK(median > 300ms);
   CHECK(median < 800ms);
   // About one ping per 500 ms, not a ping per window (200 ms) or per loop turn.
-  CHECK(pings.size() <= 12);
+  const auto span = pings.back() - pings.front();
+  INFO("pings: " << pings.size() << " in "
+                 << std::chrono::duration_cast<std::chrono::milliseconds>(span).count() << " ms");
+  CHECK(static_cast<double>(pings.size() - 1) <= 1.5 * (span / 500ms) + 2);
 
   gatherd.signal(SIGHUP);
   REQUIRE(notify.waitFor("RELOADING=1", 1, 10s));
