@@ -35,12 +35,9 @@ namespace {
 
 // The name of a stop signal for the log (strsignal() is not thread-safe).
 const char* stopSignalName(int signal) {
-  switch (signal) {
-    case SIGINT: return "SIGINT";
-    case SIGTERM: return "SIGTERM";
-    case SIGQUIT: return "SIGQUIT";
-    default: return "a stop signal";
-  }
+  if (signal == SIGINT) return "SIGINT";
+  if (signal == SIGTERM) return "SIGTERM";
+  return signal == SIGQUIT ? "SIGQUIT" : "a stop signal";
 }
 
 constexpr const char* kDefaultConfig = "conf/gatherd.ini";
