@@ -27,7 +27,8 @@ std::int64_t fileSize(const std::string& path) {
 
 /// The baseline: the same batches into the same table and indexes through the raw C API, one
 /// BEGIN IMMEDIATE per batch, INSERT ... ON CONFLICT DO NOTHING per record (no rollups, no
-/// updates, no ledger, no change sequence).
+/// updates, no ledger, no change sequence), each record kept whole: every field as JSON in
+/// extra, the upstream JSON in raw_response.
 class RawWriter final : public RawLoop {
  public:
   explicit RawWriter(const std::string& path) {
@@ -39,7 +40,7 @@ class RawWriter final : public RawLoop {
                  "PRAGMA wal_autocheckpoint = 4000",
                  nullptr, nullptr, nullptr);
     const char* sql =
-        "INSERT INTO codex_invocations (invoke_id, occurred_at, payload, raw_response, source, "
+        "INSERT INTO codex_invocations (invoke_id, occurred_at, extra, raw_response, source, "
         "occurred_ms, model, status, error_message, error_key, input_tokens, output_tokens, "
         "cache_input_tokens, reasoning_tokens, total_tokens, cost, response_time_ms, "
         "first_byte_time_ms, created_ms, updated_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, "
@@ -151,13 +152,20 @@ class SqliteBackend final : public Backend {
                 static_cast<double>(fileSize(raw_path_) + fileSize(raw_path_ + "-wal")) / 1e6);
   }
   void finish(std::int64_t rows, std::size_t raw_json_bytes) override {
+    const std::int64_t unpruned = fileSize(path_) + fileSize(path_ + "-wal");
+    // What the daemon does hourly: the change sequence (one entry per new row here) is cut to
+    // changes_keep and the freed pages go back to the file system.
+    const sdk::Status maintained = sink_.runMaintenance();
     sink_.stop();  // closes the last connection: the WAL is checkpointed into the file
     const std::int64_t bytes = fileSize(path_) + fileSize(path_ + "-wal");
+    const double count = static_cast<double>(rows);
     std::printf(
-        "\nfile: %.1f MB for %lld invocations = %.0f MB per million (raw_response ~%zu B each;"
-        " change sequence not yet pruned)\n",
-        static_cast<double>(bytes) / 1e6, static_cast<long long>(rows),
-        static_cast<double>(bytes) / static_cast<double>(rows), raw_json_bytes);
+        "\nfile: %.1f MB for %lld invocations (upstream JSON ~%zu B each) = %.0f bytes per "
+        "invocation after the hourly maintenance (change sequence cut to changes_keep)%s; "
+        "before it %.0f bytes per invocation (file + WAL)\n",
+        static_cast<double>(bytes) / 1e6, static_cast<long long>(rows), raw_json_bytes,
+        static_cast<double>(bytes) / count, maintained ? "" : " (maintenance FAILED)",
+        static_cast<double>(unpruned) / count);
   }
 
  private:

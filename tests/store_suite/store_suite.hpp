@@ -64,8 +64,9 @@ inline sdk::Record toRecord(const Invocation& invocation) {
   if (invocation.first_byte_time_ms) {
     record.fields[inv::kFirstByteTimeMs] = *invocation.first_byte_time_ms;
   }
-  record.raw_json =
-      "{\"requestId\":\"" + invocation.request_id + "\",\"status\":\"" + invocation.status + "\"}";
+  // upstreamNode: a member no field holds, which every store keeps.
+  record.raw_json = "{\"requestId\":\"" + invocation.request_id + "\",\"status\":\"" +
+                    invocation.status + "\",\"upstreamNode\":\"n1\"}";
   return record;
 }
 

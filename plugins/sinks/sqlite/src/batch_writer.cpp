@@ -7,6 +7,7 @@
 #include "gatherd/lib/storage/error_normalizer.hpp"
 #include "gatherd/lib/storage/invocation_values.hpp"
 #include "gatherd/sdk/streams.hpp"
+#include "invocation_columns.hpp"
 
 namespace gatherd::plugins::sqlite {
 namespace {
@@ -132,30 +133,43 @@ void BatchWriter::writeInvocation(const std::string& source, const sdk::Record& 
     return;
   }
 
-  const auto error_message = nonEmpty(textField(record, inv::kErrorMessage));
+  InvocationColumns columns;
+  columns.invoke_id = invoke_id;
+  columns.occurred_at = occurred_at;
+  columns.model = values.model;
+  columns.status = values.status;
+  columns.error_message = nonEmpty(textField(record, inv::kErrorMessage));
+  columns.tokens = values.tokens;
+  columns.cost = values.cost;
+  columns.response_time_ms = intField(record, inv::kResponseTimeMs);
+  columns.first_byte_time_ms = intField(record, inv::kFirstByteTimeMs);
+  setSchema4Columns(record.fields, columns);
   const std::optional<std::string> error_key =
-      error_message ? std::optional(storage::normaliseErrorMessage(*error_message)) : std::nullopt;
-  const std::string payload = encodeFields(record.fields);
-  const std::optional<std::string> raw =
-      record.raw_json.empty() ? std::nullopt : std::optional(record.raw_json);
-  const auto response_ms = intField(record, inv::kResponseTimeMs);
-  const auto first_byte_ms = intField(record, inv::kFirstByteTimeMs);
+      columns.error_message ? std::optional(storage::normaliseErrorMessage(*columns.error_message))
+                            : std::nullopt;
+  const std::optional<std::string> extra = extraFields(record.fields, columns);
+  const std::optional<std::string> raw = rawResidue(connection_, record.raw_json, record.fields);
 
   if (!known) {
     Statement& insert = connection_.cached(
-        "INSERT INTO codex_invocations (invoke_id, occurred_at, payload, raw_response, source, "
+        "INSERT INTO codex_invocations (invoke_id, occurred_at, extra, raw_response, source, "
         "occurred_ms, model, status, error_message, error_key, input_tokens, output_tokens, "
         "cache_input_tokens, reasoning_tokens, total_tokens, cost, response_time_ms, "
-        "first_byte_time_ms, created_ms, updated_ms) "
+        "first_byte_time_ms, created_ms, updated_ms, request_time, service, service_tier, "
+        "cache_creation_tokens, cache_read_tokens) "
         "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, "
-        "?18, ?19, ?19)");
-    insert.bind(1, invoke_id).bind(2, occurred_at).bind(3, payload).bind(4, raw).bind(5, source);
+        "?18, ?19, ?19, ?20, ?21, ?22, ?23, ?24)");
+    insert.bind(1, invoke_id).bind(2, occurred_at).bind(3, extra).bind(4, raw).bind(5, source);
     insert.bind(6, values.occurred_ms).bind(7, values.model).bind(8, values.status);
-    insert.bind(9, error_message).bind(10, error_key);
+    insert.bind(9, columns.error_message).bind(10, error_key);
     for (std::size_t i = 0; i < kTokenFields.size(); ++i) {
       insert.bind(static_cast<int>(11 + i), values.tokens[i]);
     }
-    insert.bind(16, values.cost).bind(17, response_ms).bind(18, first_byte_ms).bind(19, now_ms);
+    insert.bind(16, values.cost).bind(17, columns.response_time_ms);
+    insert.bind(18, columns.first_byte_time_ms).bind(19, now_ms);
+    insert.bind(20, columns.request_time).bind(21, columns.service);
+    insert.bind(22, columns.service_tier).bind(23, columns.cache_creation_tokens);
+    insert.bind(24, columns.cache_read_tokens);
     insert.run();
     values.id = connection_.lastInsertId();
     addRollup(source, values, +1);
@@ -164,18 +178,22 @@ void BatchWriter::writeInvocation(const std::string& source, const sdk::Record& 
   } else {
     values.id = known->id;
     Statement& update = connection_.cached(
-        "UPDATE codex_invocations SET payload = ?1, raw_response = ?2, occurred_ms = ?3, "
+        "UPDATE codex_invocations SET extra = ?1, raw_response = ?2, occurred_ms = ?3, "
         "model = ?4, status = ?5, error_message = ?6, error_key = ?7, input_tokens = ?8, "
         "output_tokens = ?9, cache_input_tokens = ?10, reasoning_tokens = ?11, "
         "total_tokens = ?12, cost = ?13, response_time_ms = ?14, first_byte_time_ms = ?15, "
-        "updated_ms = ?16 WHERE id = ?17");
-    update.bind(1, payload).bind(2, raw).bind(3, values.occurred_ms).bind(4, values.model);
-    update.bind(5, values.status).bind(6, error_message).bind(7, error_key);
+        "updated_ms = ?16, request_time = ?18, service = ?19, service_tier = ?20, "
+        "cache_creation_tokens = ?21, cache_read_tokens = ?22 WHERE id = ?17");
+    update.bind(1, extra).bind(2, raw).bind(3, values.occurred_ms).bind(4, values.model);
+    update.bind(5, values.status).bind(6, columns.error_message).bind(7, error_key);
     for (std::size_t i = 0; i < kTokenFields.size(); ++i) {
       update.bind(static_cast<int>(8 + i), values.tokens[i]);
     }
-    update.bind(13, values.cost).bind(14, response_ms).bind(15, first_byte_ms);
-    update.bind(16, now_ms).bind(17, values.id);
+    update.bind(13, values.cost).bind(14, columns.response_time_ms);
+    update.bind(15, columns.first_byte_time_ms);
+    update.bind(16, now_ms).bind(17, values.id).bind(18, columns.request_time);
+    update.bind(19, columns.service).bind(20, columns.service_tier);
+    update.bind(21, columns.cache_creation_tokens).bind(22, columns.cache_read_tokens);
     update.run();
     addRollup(source, *known, -1);
     addRollup(source, values, +1);
@@ -326,18 +344,17 @@ void BatchWriter::writeOther(const std::string& source, const sdk::Record& recor
 void BatchWriter::writeWindow(const sdk::WindowResult& window, std::int64_t now_ms,
                               WriteCounts& counts) {
   Statement& insert = connection_.cached(
-      "INSERT INTO window_ledger (source, window_ms, window_at, started_ms, finished_ms, "
-      "outcome, message, http_status, records_seen, records_emitted, records_rejected, "
-      "gap_suspected, gap_from_ms, gap_to_ms, auth_state, clock_jump) "
-      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)");
-  insert.bind(1, window.source).bind(2, window.window_ms);
-  insert.bind(3, json::formatIsoUtc(window.window_ms)).bind(4, window.started_ms);
-  insert.bind(5, window.finished_ms).bind(6, sdk::outcomeName(window.outcome));
-  insert.bind(7, window.message).bind(8, window.http_status).bind(9, window.records_seen);
-  insert.bind(10, window.records_emitted).bind(11, window.records_rejected);
-  insert.bind(12, std::int64_t{window.gap_suspected ? 1 : 0}).bind(13, window.gap_from_ms);
-  insert.bind(14, window.gap_to_ms).bind(15, sdk::authStateName(window.auth_state));
-  insert.bind(16, std::int64_t{window.clock_jump ? 1 : 0});
+      "INSERT INTO window_ledger (source, window_ms, started_ms, finished_ms, outcome, message, "
+      "http_status, records_seen, records_emitted, records_rejected, gap_suspected, "
+      "gap_from_ms, gap_to_ms, auth_state, clock_jump) "
+      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)");
+  insert.bind(1, window.source).bind(2, window.window_ms).bind(3, window.started_ms);
+  insert.bind(4, window.finished_ms).bind(5, sdk::outcomeName(window.outcome));
+  insert.bind(6, window.message).bind(7, window.http_status).bind(8, window.records_seen);
+  insert.bind(9, window.records_emitted).bind(10, window.records_rejected);
+  insert.bind(11, std::int64_t{window.gap_suspected ? 1 : 0}).bind(12, window.gap_from_ms);
+  insert.bind(13, window.gap_to_ms).bind(14, sdk::authStateName(window.auth_state));
+  insert.bind(15, std::int64_t{window.clock_jump ? 1 : 0});
   insert.run();
   counts.last_sequence =
       addChange(ChangeKind::kWindow, window.source, connection_.lastInsertId(), now_ms);

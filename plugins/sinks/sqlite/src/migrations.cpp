@@ -1,19 +1,12 @@
 #include "migrations.hpp"
 
-#include <sstream>
 #include <stdexcept>
 #include <vector>
 
 #include <Poco/Data/Session.h>
-#include <Poco/JSON/Array.h>
-#include <Poco/JSON/Object.h>
-#include <Poco/JSON/ParseHandler.h>
-#include <Poco/JSON/Parser.h>
-#include <Poco/JSON/Stringifier.h>
-#include <sqlite3.h>
 
-#include "gatherd/lib/storage/error_normalizer.hpp"
-#include "gatherd/sdk/support/redaction.hpp"
+#include "field_codec.hpp"
+#include "invocation_columns.hpp"
 
 namespace gatherd::plugins::sqlite {
 namespace {
@@ -21,75 +14,7 @@ namespace {
 using Poco::Data::Keywords::now;
 using Poco::Data::Keywords::use;
 
-void errorKeyFunction(sqlite3_context* context, int, sqlite3_value** arguments) {
-  if (sqlite3_value_type(arguments[0]) == SQLITE_NULL) {
-    sqlite3_result_null(context);
-    return;
-  }
-  const auto* text = sqlite3_value_text(arguments[0]);
-  const int size = sqlite3_value_bytes(arguments[0]);
-  const std::string key = storage::normaliseErrorMessage(
-      std::string_view(reinterpret_cast<const char*>(text), static_cast<std::size_t>(size)));
-  sqlite3_result_text(context, key.data(), static_cast<int>(key.size()), SQLITE_TRANSIENT);
-}
-
-// Replaces the value of every secret-named member (apiKey, cookie, ...) at any depth; true when
-// one was found.
-bool maskSecretMembers(const Poco::Dynamic::Var& value) {
-  bool masked = false;
-  if (value.type() == typeid(Poco::JSON::Object::Ptr)) {
-    Poco::JSON::Object::Ptr object = value.extract<Poco::JSON::Object::Ptr>();
-    if (object.isNull()) return false;
-    std::vector<std::string> names;
-    object->getNames(names);
-    for (const auto& name : names) {
-      if (gatherd::sdk::isSecretKeyName(name) && !object->get(name).isEmpty()) {
-        object->set(name, std::string("[redacted]"));
-        masked = true;
-      } else {
-        masked = maskSecretMembers(object->get(name)) || masked;
-      }
-    }
-  } else if (value.type() == typeid(Poco::JSON::Array::Ptr)) {
-    Poco::JSON::Array::Ptr array = value.extract<Poco::JSON::Array::Ptr>();
-    if (array.isNull()) return false;
-    for (std::size_t i = 0; i < array->size(); ++i) {
-      masked = maskSecretMembers(array->get(static_cast<unsigned>(i))) || masked;
-    }
-  }
-  return masked;
-}
-
-// gatherd_redact_json(text): a seed-era payload or raw response as gatherd keeps one: NULL when
-// it is not a JSON object or array, secret-named members masked, else the text unchanged.
-void redactJsonFunction(sqlite3_context* context, int, sqlite3_value** arguments) {
-  if (sqlite3_value_type(arguments[0]) == SQLITE_NULL) {
-    sqlite3_result_null(context);
-    return;
-  }
-  const auto* text = sqlite3_value_text(arguments[0]);
-  const std::string json(reinterpret_cast<const char*>(text),
-                         static_cast<std::size_t>(sqlite3_value_bytes(arguments[0])));
-  try {
-    Poco::JSON::Parser parser(new Poco::JSON::ParseHandler(true));  // keep the member order
-    const Poco::Dynamic::Var root = parser.parse(json);
-    if (root.type() != typeid(Poco::JSON::Object::Ptr) &&
-        root.type() != typeid(Poco::JSON::Array::Ptr)) {
-      sqlite3_result_null(context);
-      return;
-    }
-    if (!maskSecretMembers(root)) {
-      sqlite3_result_text(context, json.data(), static_cast<int>(json.size()), SQLITE_TRANSIENT);
-      return;
-    }
-    std::ostringstream out;
-    Poco::JSON::Stringifier::condense(root, out);
-    const std::string masked = out.str();
-    sqlite3_result_text(context, masked.data(), static_cast<int>(masked.size()), SQLITE_TRANSIENT);
-  } catch (...) {
-    sqlite3_result_null(context);  // not JSON: nothing of it is kept
-  }
-}
+constexpr std::int64_t kIncrementalVacuum = 2;  // PRAGMA auto_vacuum's value for INCREMENTAL
 
 void run(Poco::Data::Session& session, const std::vector<std::string>& statements) {
   for (const std::string& sql : statements) {
@@ -144,6 +69,86 @@ std::string rollupBackfill(const std::string& name, const std::string& unit_ms) 
     sum(coalesce(reasoning_tokens, 0)), sum(coalesce(total_tokens, 0))
   FROM codex_invocations GROUP BY 1, 2, 3, 4)";
 }
+
+// The invocation columns of schema 4 (and 2, where payload and created_at were stored).
+std::string invocationTable(const std::string& name) {
+  return "CREATE TABLE " + name + R"( (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    invoke_id TEXT NOT NULL,
+    occurred_at TEXT NOT NULL,
+    payload JSON GENERATED ALWAYS AS ()" +
+         payloadColumnSql() + R"() VIRTUAL,
+    raw_response JSON,
+    created_at TEXT GENERATED ALWAYS AS (datetime(created_ms / 1000, 'unixepoch')) VIRTUAL,
+    source TEXT NOT NULL,
+    occurred_ms INTEGER NOT NULL,
+    model TEXT NOT NULL DEFAULT '',
+    status TEXT NOT NULL DEFAULT '',
+    error_message TEXT,
+    error_key TEXT,
+    input_tokens INTEGER,
+    output_tokens INTEGER,
+    cache_input_tokens INTEGER,
+    reasoning_tokens INTEGER,
+    total_tokens INTEGER,
+    cost REAL,
+    response_time_ms INTEGER,
+    first_byte_time_ms INTEGER,
+    created_ms INTEGER NOT NULL,
+    updated_ms INTEGER NOT NULL,
+    request_time TEXT,
+    service TEXT,
+    service_tier TEXT,
+    cache_creation_tokens INTEGER,
+    cache_read_tokens INTEGER,
+    extra JSON,
+    UNIQUE (source, invoke_id, occurred_at)
+))";
+}
+
+std::vector<std::string> invocationIndexes() {
+  return {"CREATE INDEX codex_invocations_time ON codex_invocations (occurred_ms)",
+          // Pages filtered by model (and status) read newest first along this index.
+          "CREATE INDEX codex_invocations_model_time ON codex_invocations (model, occurred_ms)",
+          "CREATE INDEX codex_invocations_failures ON codex_invocations (occurred_ms) "
+          "WHERE status <> 'success'"};
+}
+
+// The window ledger; from schema 4 on window_at is generated from window_ms (formatIsoUtc's
+// spelling: milliseconds only when there are some).
+std::string windowLedgerTable(bool generated_time) {
+  const std::string window_at =
+      generated_time
+          ? "window_at TEXT GENERATED ALWAYS AS (strftime('%Y-%m-%dT%H:%M:%S', window_ms / 1000, "
+            "'unixepoch') || CASE WHEN window_ms % 1000 = 0 THEN 'Z' ELSE printf('.%03dZ', "
+            "window_ms % 1000) END) VIRTUAL"
+          : "window_at TEXT NOT NULL";
+  return R"(CREATE TABLE window_ledger (
+    id INTEGER PRIMARY KEY,
+    source TEXT NOT NULL,
+    window_ms INTEGER NOT NULL,
+    )" + window_at +
+         R"(,
+    started_ms INTEGER NOT NULL,
+    finished_ms INTEGER NOT NULL,
+    outcome TEXT NOT NULL,
+    message TEXT NOT NULL,
+    http_status INTEGER NOT NULL,
+    records_seen INTEGER NOT NULL,
+    records_emitted INTEGER NOT NULL,
+    records_rejected INTEGER NOT NULL,
+    gap_suspected INTEGER NOT NULL,
+    gap_from_ms INTEGER NOT NULL,
+    gap_to_ms INTEGER NOT NULL,
+    auth_state TEXT NOT NULL,
+    clock_jump INTEGER NOT NULL
+))";
+}
+
+// Few sources: a source filter is checked along the time index. Every index costs a page write
+// per batch, so the ledger and the change sequence keep one each at most.
+constexpr const char* kWindowLedgerIndex =
+    "CREATE INDEX window_ledger_time ON window_ledger (window_ms)";
 
 void migrateToGatherd(Poco::Data::Session& session, const std::string& legacy_source,
                       std::int64_t now_ms) {
@@ -206,16 +211,11 @@ void migrateToGatherd(Poco::Data::Session& session, const std::string& legacy_so
       "FROM codex_invocations_seed)";
   session << copy, use(source), use(stamp), use(stamp), now;
 
+  run(session, invocationIndexes());
   run(session,
       {
           "DROP TABLE codex_invocations_seed",
           "PRAGMA secure_delete = OFF",
-          "CREATE INDEX codex_invocations_time ON codex_invocations (occurred_ms)",
-          // Pages filtered by model (and status) read newest first along this index.
-          "CREATE INDEX codex_invocations_model_time ON codex_invocations (model, occurred_ms)",
-          std::string(
-              "CREATE INDEX codex_invocations_failures ON codex_invocations (occurred_ms) ") +
-              "WHERE status <> 'success'",
           rollupTable("invocation_rollup_hourly"),
           rollupTable("invocation_rollup_daily"),
           rollupBackfill("invocation_rollup_hourly", "3600000"),
@@ -244,28 +244,8 @@ void migrateToGatherd(Poco::Data::Session& session, const std::string& legacy_so
 ))",
           "CREATE INDEX quota_snapshots_key ON quota_snapshots (source, quota_key, id)",
           "CREATE INDEX quota_snapshots_time ON quota_snapshots (time_ms)",
-          R"(CREATE TABLE window_ledger (
-    id INTEGER PRIMARY KEY,
-    source TEXT NOT NULL,
-    window_ms INTEGER NOT NULL,
-    window_at TEXT NOT NULL,
-    started_ms INTEGER NOT NULL,
-    finished_ms INTEGER NOT NULL,
-    outcome TEXT NOT NULL,
-    message TEXT NOT NULL,
-    http_status INTEGER NOT NULL,
-    records_seen INTEGER NOT NULL,
-    records_emitted INTEGER NOT NULL,
-    records_rejected INTEGER NOT NULL,
-    gap_suspected INTEGER NOT NULL,
-    gap_from_ms INTEGER NOT NULL,
-    gap_to_ms INTEGER NOT NULL,
-    auth_state TEXT NOT NULL,
-    clock_jump INTEGER NOT NULL
-))",
-          // Few sources: a source filter is checked along the time index. Every index costs a page
-          // write per batch, so the ledger and the change sequence keep one each at most.
-          "CREATE INDEX window_ledger_time ON window_ledger (window_ms)",
+          windowLedgerTable(false),
+          kWindowLedgerIndex,
           R"(CREATE TABLE records (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     source TEXT NOT NULL,
@@ -318,18 +298,94 @@ void migrateToSourceRollup(Poco::Data::Session& session) {
   FROM invocation_rollup_hourly GROUP BY bucket_ms, source)"});
 }
 
-}  // namespace
+// Schema 4 stores each invocation once: payload and created_at become generated columns, the
+// fields the typed columns hold leave the JSON (extra keeps the rest), raw_response keeps only
+// the upstream members no field holds, and the ledger's window_at is generated from window_ms.
+// About 1,210 bytes per invocation became ~400 (bench/store).
+void migrateToCompactRows(Connection& connection) {
+  const std::int64_t sequence =
+      connection.queryInt("SELECT seq FROM sqlite_sequence WHERE name = 'codex_invocations'", 0);
+  connection.exec("ALTER TABLE codex_invocations RENAME TO codex_invocations_v3");
+  connection.exec(invocationTable("codex_invocations"));
+  // Empty, so that the copy reads kInvocationColumnList from both tables alike.
+  for (const char* column : {"request_time TEXT", "service TEXT", "service_tier TEXT",
+                             "cache_creation_tokens INTEGER", "cache_read_tokens INTEGER"}) {
+    connection.exec(std::string("ALTER TABLE codex_invocations_v3 ADD COLUMN ") + column);
+  }
+  {
+    // Not cached: they name a table dropped below.
+    Statement rows(connection.handle(),
+                   std::string("SELECT id, payload, raw_response, source, occurred_ms, error_key, "
+                               "created_ms, updated_ms, ") +
+                       kInvocationColumnList + " FROM codex_invocations_v3 ORDER BY id");
+    Statement insert(
+        connection.handle(),
+        "INSERT INTO codex_invocations (id, invoke_id, occurred_at, raw_response, source, "
+        "occurred_ms, model, status, error_message, error_key, input_tokens, output_tokens, "
+        "cache_input_tokens, reasoning_tokens, total_tokens, cost, response_time_ms, "
+        "first_byte_time_ms, created_ms, updated_ms, extra, request_time, service, service_tier, "
+        "cache_creation_tokens, cache_read_tokens) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, "
+        "?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26)");
+    while (rows.step()) {
+      InvocationColumns columns = readInvocationColumns(rows, 8);
+      // As the store read these rows before: the payload first, the columns filling in.
+      sdk::Fields fields = decodeFields(connection, rows.viewText(1));
+      addColumnFields(columns, fields);
+      setSchema4Columns(fields, columns);
+      const std::optional<std::string> raw =
+          rows.isNull(2) ? std::nullopt : rawResidue(connection, rows.viewText(2), fields);
+      insert.start()
+          .bind(1, rows.getInt(0))
+          .bind(2, columns.invoke_id)
+          .bind(3, columns.occurred_at);
+      insert.bind(4, raw).bind(5, rows.viewText(3)).bind(6, rows.getInt(4));
+      insert.bind(7, columns.model).bind(8, columns.status).bind(9, columns.error_message);
+      if (rows.isNull(5)) {
+        insert.bindNull(10);
+      } else {
+        insert.bind(10, rows.viewText(5));
+      }
+      for (std::size_t i = 0; i < columns.tokens.size(); ++i) {
+        insert.bind(static_cast<int>(11 + i), columns.tokens[i]);
+      }
+      insert.bind(16, columns.cost).bind(17, columns.response_time_ms);
+      insert.bind(18, columns.first_byte_time_ms).bind(19, rows.getInt(6));
+      // A seed-era payload that is not a JSON object stays as it was (the fields are the same).
+      const bool object_payload = rows.isNull(1) || isJsonObject(connection, rows.viewText(1));
+      insert.bind(20, rows.getInt(7));
+      if (object_payload) {
+        insert.bind(21, extraFields(fields, columns));
+      } else {
+        insert.bind(21, rows.viewText(1));
+      }
+      insert.bind(22, columns.request_time).bind(23, columns.service);
+      insert.bind(24, columns.service_tier).bind(25, columns.cache_creation_tokens);
+      insert.bind(26, columns.cache_read_tokens);
+      insert.run();
+    }
+  }
+  connection.exec("DROP TABLE codex_invocations_v3");
+  for (const std::string& sql : invocationIndexes()) connection.exec(sql);
+  // Ids deleted at the top must not come back: changes and updates refer to them.
+  connection
+      .cached("UPDATE sqlite_sequence SET seq = max(seq, ?1) WHERE name = 'codex_invocations'")
+      .bind(1, sequence)
+      .run();
 
-void registerFunctions(Connection& connection) {
-  const int rc = sqlite3_create_function_v2(connection.handle(), "gatherd_error_key", 1,
-                                            SQLITE_UTF8 | SQLITE_DETERMINISTIC, nullptr,
-                                            &errorKeyFunction, nullptr, nullptr, nullptr);
-  if (rc != SQLITE_OK) throw SqliteError(rc, "cannot register gatherd_error_key");
-  const int redact_rc = sqlite3_create_function_v2(connection.handle(), "gatherd_redact_json", 1,
-                                                   SQLITE_UTF8 | SQLITE_DETERMINISTIC, nullptr,
-                                                   &redactJsonFunction, nullptr, nullptr, nullptr);
-  if (redact_rc != SQLITE_OK) throw SqliteError(redact_rc, "cannot register gatherd_redact_json");
+  connection.exec("ALTER TABLE window_ledger RENAME TO window_ledger_v3");
+  connection.exec(windowLedgerTable(true));
+  connection.exec(
+      "INSERT INTO window_ledger (id, source, window_ms, started_ms, finished_ms, outcome, "
+      "message, http_status, records_seen, records_emitted, records_rejected, gap_suspected, "
+      "gap_from_ms, gap_to_ms, auth_state, clock_jump) SELECT id, source, window_ms, started_ms, "
+      "finished_ms, outcome, message, http_status, records_seen, records_emitted, "
+      "records_rejected, gap_suspected, gap_from_ms, gap_to_ms, auth_state, clock_jump FROM "
+      "window_ledger_v3");
+  connection.exec("DROP TABLE window_ledger_v3");
+  connection.exec(kWindowLedgerIndex);
 }
+
+}  // namespace
 
 int schemaVersion(Connection& connection) {
   return static_cast<int>(connection.queryInt("PRAGMA user_version", 0));
@@ -344,6 +400,9 @@ void migrate(Connection& connection, const std::string& legacy_source, std::int6
                              std::to_string(kSchemaVersion) +
                              "); upgrade gatherd or point 'path' at another file");
   }
+  // Only takes effect before the first table is made; an older file is rebuilt once below.
+  const bool incremental = connection.queryInt("PRAGMA auto_vacuum", 0) == kIncrementalVacuum;
+  if (!incremental) connection.exec("PRAGMA auto_vacuum = INCREMENTAL");
   for (int version = current + 1; version <= target; ++version) {
     Transaction transaction(connection, Transaction::Mode::kImmediate);
     // Re-read inside the write lock: another gatherd may have migrated meanwhile.
@@ -351,8 +410,16 @@ void migrate(Connection& connection, const std::string& legacy_source, std::int6
     if (version == 1) migrateToSeed(connection.session());
     if (version == 2) migrateToGatherd(connection.session(), legacy_source, now_ms);
     if (version == 3) migrateToSourceRollup(connection.session());
+    if (version == 4) migrateToCompactRows(connection);
     connection.exec("PRAGMA user_version = " + std::to_string(version));
     transaction.commit();
+  }
+  if (target == kSchemaVersion &&
+      connection.queryInt("PRAGMA auto_vacuum", 0) != kIncrementalVacuum) {
+    // A file made before schema 4: retention can give pages back to the file system only after
+    // this one rebuild, which also returns the space schema 4 saved. It takes a while on a large
+    // file and needs as much free disk as the file (the sink's README says so).
+    connection.exec("VACUUM");
   }
 }
 

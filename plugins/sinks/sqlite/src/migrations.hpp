@@ -4,6 +4,8 @@
 //   2: gatherd 1.0: source + typed columns, rollups, quota snapshots, window ledger,
 //      generic records, change sequence
 //   3: an hourly rollup per source only (time series and totals read 12x fewer rows)
+//   4: each invocation stored once: payload and created_at generated, extra and a raw residue
+//      (invocation_columns.hpp), window_at generated; auto_vacuum = incremental
 
 #include <cstdint>
 #include <string>
@@ -12,7 +14,7 @@
 
 namespace gatherd::plugins::sqlite {
 
-inline constexpr int kSchemaVersion = 3;
+inline constexpr int kSchemaVersion = 4;
 
 /// Registers the SQL functions the schema and migrations use (gatherd_error_key).
 void registerFunctions(Connection& connection);

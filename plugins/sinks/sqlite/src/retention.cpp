@@ -8,6 +8,21 @@ namespace gatherd::plugins::sqlite {
 namespace {
 
 constexpr std::int64_t kChunkRows = 5'000;
+// Pages handed back to the file system per transaction (16 MB of 4 KB pages).
+constexpr std::int64_t kVacuumPages = 4'096;
+
+/// With auto_vacuum = incremental (schema 4 makes it so), gives the free pages back to the file
+/// system, a bounded number per transaction so that the writer is held up only briefly.
+void returnFreePages(Connection& connection) {
+  if (connection.queryInt("PRAGMA auto_vacuum", 0) != 2) return;
+  std::int64_t free_pages = connection.queryInt("PRAGMA freelist_count", 0);
+  while (free_pages > 0) {
+    connection.exec("PRAGMA incremental_vacuum(" + std::to_string(kVacuumPages) + ")");
+    const std::int64_t left = connection.queryInt("PRAGMA freelist_count", 0);
+    if (left >= free_pages) return;  // nothing more it can free
+    free_pages = left;
+  }
+}
 
 std::int64_t readMeta(Connection& connection, const char* name) {
   Statement& statement = connection.cached("SELECT value FROM meta WHERE name = ?1");
@@ -124,6 +139,11 @@ RetentionCounts runRetention(Connection& connection, const Settings& settings,
       "DELETE FROM changes WHERE seq IN (SELECT seq FROM changes WHERE seq > ?1 AND seq <= ?2 "
       "ORDER BY seq LIMIT ?3)",
       0, std::max(through, pruned_through));
+  if (counts.invocations_deleted + counts.raw_dropped + counts.quota_snapshots_deleted +
+          counts.changes_deleted >
+      0) {
+    returnFreePages(connection);
+  }
   return counts;
 }
 

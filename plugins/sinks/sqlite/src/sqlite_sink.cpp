@@ -138,6 +138,9 @@ sdk::Status SqliteSink::open() {
   }
 
   try {
+    // Retention gives pages back to the file system. Only before the first table is made, and
+    // before WAL mode, which writes the header of a new file; migrate() rebuilds older files.
+    writer_->exec("PRAGMA auto_vacuum = INCREMENTAL");
     {
       Statement wal(writer_->handle(), "PRAGMA journal_mode = WAL");
       if (!wal.step() || wal.getText(0) != "wal") {

@@ -12,14 +12,18 @@
 #include "batch_writer.hpp"
 #include "field_codec.hpp"
 #include "gatherd/sdk/streams.hpp"
+#include "invocation_columns.hpp"
 
 namespace gatherd::plugins::sqlite {
 namespace {
 
-constexpr const char* kInvocationColumns =
-    "id, source, invoke_id, occurred_at, occurred_ms, payload, raw_response, created_ms, "
-    "updated_ms, model, status, error_message, input_tokens, output_tokens, cache_input_tokens, "
-    "reasoning_tokens, total_tokens, cost, response_time_ms, first_byte_time_ms";
+// readInvocation's columns: these, then kInvocationColumnList.
+const std::string& invocationColumns() {
+  static const std::string columns =
+      std::string("id, source, occurred_ms, extra, raw_response, created_ms, updated_ms, ") +
+      kInvocationColumnList;
+  return columns;
+}
 constexpr const char* kWindowColumns =
     "id, source, window_ms, started_ms, finished_ms, outcome, message, http_status, "
     "records_seen, records_emitted, records_rejected, gap_suspected, gap_from_ms, gap_to_ms, "
@@ -48,35 +52,15 @@ sdk::StoredInvocation readInvocation(Connection& connection, const Statement& ro
   sdk::StoredInvocation item;
   item.id = row.getInt(0);
   item.source = row.getText(1);
+  const InvocationColumns columns = readInvocationColumns(row, 7);
   item.record.stream = sdk::streams::kInvocation;
-  item.record.key = row.getText(2) + "|" + row.getText(3);
-  item.record.time_ms = row.getInt(4);
-  item.record.fields = decodeFields(connection, row.viewText(5));
-  item.record.raw_json = row.getText(6);
-  item.created_ms = row.getInt(7);
-  item.updated_ms = row.getInt(8);
-  // Rows migrated from the seed's table keep their original payload, whose names differ (or
-  // which is not JSON at all): the typed columns fill in every well-known field it lacks.
-  namespace field = sdk::streams::invocation;
-  sdk::Fields& fields = item.record.fields;
-  fields.try_emplace(field::kRequestId, row.getText(2));
-  fields.try_emplace(field::kOccurredAt, row.getText(3));
-  int column = 9;
-  for (const char* name : {field::kModel, field::kStatus, field::kErrorMessage}) {
-    if (!row.isNull(column)) fields.try_emplace(name, row.getText(column));
-    ++column;
-  }
-  for (const char* name : {field::kInputTokens, field::kOutputTokens, field::kCacheInputTokens,
-                           field::kReasoningTokens, field::kTotalTokens}) {
-    if (!row.isNull(column)) fields.try_emplace(name, row.getInt(column));
-    ++column;
-  }
-  if (!row.isNull(column)) fields.try_emplace(field::kCostUsd, row.getDouble(column));
-  ++column;
-  for (const char* name : {field::kResponseTimeMs, field::kFirstByteTimeMs}) {
-    if (!row.isNull(column)) fields.try_emplace(name, row.getInt(column));
-    ++column;
-  }
+  item.record.key = columns.invoke_id + "|" + columns.occurred_at;
+  item.record.time_ms = row.getInt(2);
+  item.record.fields = decodeFields(connection, row.viewText(3));
+  item.record.raw_json = row.getText(4);
+  item.created_ms = row.getInt(5);
+  item.updated_ms = row.getInt(6);
+  addColumnFields(columns, item.record.fields);
   return item;
 }
 
@@ -224,7 +208,7 @@ sdk::Status SqliteStore::listInvocations(const sdk::InvocationQuery& query,
   }
   // Only the filters in use appear in the SQL, so the planner can pick the matching index
   // (model+status+time for the dashboard's filtered pages).
-  std::string sql = std::string("SELECT ") + kInvocationColumns + " FROM codex_invocations WHERE 1";
+  std::string sql = "SELECT " + invocationColumns() + " FROM codex_invocations WHERE 1";
   if (query.source) sql += " AND source = ?1";
   if (query.model) sql += " AND model = ?2";
   if (query.status)
@@ -480,7 +464,7 @@ sdk::Status SqliteStore::changesSince(std::int64_t after, int limit, sdk::Change
           change.kind = entry.kind == static_cast<int>(ChangeKind::kInvocationNew)
                             ? sdk::Change::Kind::kInvocationNew
                             : sdk::Change::Kind::kInvocationUpdated;
-          Statement& row = connection.cached(std::string("SELECT ") + kInvocationColumns +
+          Statement& row = connection.cached("SELECT " + invocationColumns() +
                                              " FROM codex_invocations WHERE id = ?1");
           row.bind(1, entry.ref);
           if ((found = row.step())) change.invocation = readInvocation(connection, row);
@@ -554,7 +538,7 @@ sdk::Status SqliteStore::readHistory(sdk::HistoryTable table, std::int64_t after
   return read("history", [&](Connection& connection) -> std::optional<std::string> {
     switch (table) {
       case sdk::HistoryTable::kInvocations: {
-        Statement& rows = connection.cached(std::string("SELECT ") + kInvocationColumns +
+        Statement& rows = connection.cached("SELECT " + invocationColumns() +
                                             " FROM codex_invocations WHERE id > ?1 ORDER BY id "
                                             "LIMIT ?2");
         rows.bind(1, after_id).bind(2, std::int64_t{limit});

@@ -66,12 +66,13 @@ TEST_CASE("an empty file migrates to the newest schema") {
         "records", "window_ledger"}) {
     CHECK(std::find(names.begin(), names.end(), expected) != names.end());
   }
-  // The seed's columns keep their names and types.
-  CHECK(
-      raw.text("SELECT type FROM pragma_table_info('codex_invocations') WHERE name = 'payload'") ==
-      "JSON");
-  CHECK(raw.text("SELECT dflt_value FROM pragma_table_info('codex_invocations') WHERE name = "
-                 "'created_at'") == "datetime('now')");
+  // The seed's columns keep their names and types; payload and created_at are generated
+  // (hidden = 2: virtual), so they cost no space.
+  CHECK(raw.text("SELECT type || ' ' || hidden FROM pragma_table_xinfo('codex_invocations') "
+                 "WHERE name = 'payload'") == "JSON 2");
+  CHECK(raw.text("SELECT type || ' ' || hidden FROM pragma_table_xinfo('codex_invocations') "
+                 "WHERE name = 'created_at'") == "TEXT 2");
+  CHECK(raw.integer("PRAGMA auto_vacuum") == 2);  // incremental
   CHECK(raw.exec("INSERT INTO codex_invocations (invoke_id, occurred_at, source, occurred_ms, "
                  "created_ms, updated_ms) "
                  "VALUES ('a', 't', 's', 0, 0, 0)") == SQLITE_OK);
@@ -81,6 +82,10 @@ TEST_CASE("an empty file migrates to the newest schema") {
   CHECK(raw.exec("INSERT INTO codex_invocations (invoke_id, occurred_at, source, occurred_ms, "
                  "created_ms, updated_ms) "
                  "VALUES ('a', 't', 'other', 0, 0, 0)") == SQLITE_OK);
+  CHECK(raw.text("SELECT created_at || ' ' || payload FROM codex_invocations WHERE source = "
+                 "'other'") ==
+        R"(1970-01-01 00:00:00 {"request_id":"a","occurred_at":"t","model":"","status":"",)"
+        R"("error_message":""})");
 }
 
 TEST_CASE("a version 1 database (the seed's table) migrates with its rows, typed and rolled up") {
@@ -192,13 +197,14 @@ TEST_CASE("seed-era raw responses are validated and their secrets masked, none s
         raw.text("SELECT raw_response FROM codex_invocations WHERE invoke_id = 's-1'");
     CHECK_THAT(masked, Catch::Contains("\"apiKey\":\"[redacted]\""));
     CHECK_THAT(masked, Catch::Contains("\"Cookie\":\"[redacted]\""));
-    CHECK_THAT(masked, Catch::Contains("\"requestId\":\"s-1\""));
+    // requestId and model are held by the typed columns: the file keeps them once.
+    CHECK(masked == R"({"apiKey":"[redacted]","nested":[{"Cookie":"[redacted]"}]})");
     CHECK(raw.integer(
               "SELECT raw_response IS NULL FROM codex_invocations WHERE invoke_id = 's-2'") == 1);
     CHECK(raw.integer(
               "SELECT raw_response IS NULL FROM codex_invocations WHERE invoke_id = 's-3'") == 1);
-    CHECK(raw.text("SELECT raw_response FROM codex_invocations WHERE invoke_id = 's-4'") ==
-          R"({"requestId":"s-4","model":"m"})");
+    CHECK(raw.integer(
+              "SELECT raw_response IS NULL FROM codex_invocations WHERE invoke_id = 's-4'") == 1);
   }
   // The seed's table was dropped with secure_delete: its pages hold no copy of the canaries.
   std::string bytes;
@@ -238,4 +244,65 @@ TEST_CASE("a version 2 database gains the per-source hourly rollup, built from i
       raw.text("SELECT count || ' ' || success || ' ' || total_tokens "
                "FROM invocation_rollup_hourly_source WHERE bucket_ms = 7200000 AND source = 'b'") ==
       "1 0 9");
+}
+
+TEST_CASE("a version 3 database is rebuilt compact, its rows and ids kept") {
+  TempDir dir;
+  const std::string path = dir.file("v3.db");
+  {
+    Connection connection(path, 200);
+    registerFunctions(connection);
+    migrate(connection, "xychatai", kNow, 3);
+    // Rows as a version 3 writer left them: every field in payload, the upstream JSON whole.
+    connection.exec(
+        R"(INSERT INTO codex_invocations (id, invoke_id, occurred_at, payload, raw_response,
+             source, occurred_ms, model, status, error_message, input_tokens, total_tokens, cost,
+             created_ms, updated_ms) VALUES
+           (1, 'r-1', '2026-02-25T02:09:41Z',
+            '{"cost_usd":0.5,"error_message":"","input_tokens":10,"model":"m","occurred_at":"2026-02-25T02:09:41Z","request_id":"r-1","request_time":"2026-02-25 10:09:41","service":"codex","status":"success","total_tokens":12,"upstream_hint":"x"}',
+            '{"requestId":"r-1","requestTime":"2026-02-25 10:09:41","inputTokens":10,"hint":"x"}',
+            'xychatai', 1771985381000, 'm', 'success', NULL, 10, 12, 0.5, 1771985390000,
+            1771985390000),
+           (2, 'r-2', '2026-02-25T02:10:41Z', NULL, NULL, 'xychatai', 1771985441000, 'm',
+            'success', NULL, NULL, NULL, NULL, 1771985450000, 1771985450000),
+           (3, 'r-3', '2026-02-25T02:11:41Z', NULL, NULL, 'xychatai', 1771985501000, 'm',
+            'success', NULL, NULL, NULL, NULL, 1771985510000, 1771985510000))");
+    connection.exec("DELETE FROM codex_invocations WHERE id = 3");
+    connection.exec(
+        "INSERT INTO window_ledger (source, window_ms, window_at, started_ms, finished_ms, "
+        "outcome, message, http_status, records_seen, records_emitted, records_rejected, "
+        "gap_suspected, gap_from_ms, gap_to_ms, auth_state, clock_jump) VALUES ('xychatai', "
+        "1771985381250, '2026-02-25T02:09:41.250Z', 1, 2, 'ok', '', 200, 1, 1, 0, 0, 0, 0, 'ok', "
+        "0), ('xychatai', 1771985400000, '2026-02-25T02:10:00Z', 1, 2, 'ok', '', 200, 1, 1, 0, "
+        "0, 0, 0, 'ok', 0)");
+  }
+  SinkFixture fixture(path);
+  INFO(fixture.problem());
+  REQUIRE(fixture.started());
+  RawDb raw(path);
+  CHECK(raw.integer("PRAGMA user_version") == kSchemaVersion);
+  CHECK(raw.integer("PRAGMA auto_vacuum") == 2);
+  CHECK(raw.integer("SELECT count(*) FROM codex_invocations") == 2);
+  CHECK(raw.text("SELECT extra FROM codex_invocations WHERE id = 1") == R"({"upstream_hint":"x"})");
+  CHECK(raw.text("SELECT raw_response FROM codex_invocations WHERE id = 1") == R"({"hint":"x"})");
+  CHECK(raw.text("SELECT request_time || ' ' || service FROM codex_invocations WHERE id = 1") ==
+        "2026-02-25 10:09:41 codex");
+  CHECK(raw.text("SELECT created_at FROM codex_invocations WHERE id = 1") == "2026-02-25 02:09:50");
+  // The id of the deleted newest row is not given out again (changes refer to ids).
+  CHECK(raw.integer("SELECT seq FROM sqlite_sequence WHERE name = 'codex_invocations'") == 3);
+  CHECK(raw.text("SELECT group_concat(window_at, ' ') FROM window_ledger") ==
+        "2026-02-25T02:09:41.250Z 2026-02-25T02:10:00Z");
+  CHECK(raw.integer("SELECT count(*) FROM sqlite_schema WHERE name LIKE '%_v3'") == 0);
+
+  sdk::InvocationQuery query;
+  query.limit = 10;
+  sdk::InvocationPage page;
+  REQUIRE(fixture.store().listInvocations(query, page));
+  REQUIRE(page.items.size() == 2);
+  const sdk::StoredInvocation& first = page.items.back();  // newest first
+  REQUIRE(first.id == 1);
+  CHECK(std::get<std::string>(first.record.fields.at("upstream_hint")) == "x");
+  CHECK(std::get<std::string>(first.record.fields.at("request_time")) == "2026-02-25 10:09:41");
+  CHECK(std::get<double>(first.record.fields.at("cost_usd")) == 0.5);
+  CHECK(first.record.raw_json == R"({"hint":"x"})");
 }
