@@ -515,6 +515,7 @@ int run(const Options& options, const std::string& scratch) {
   if (!options.reuse && !runIngest(options, *backend, start_ms, step_ms)) return 1;
   // The targets of issue 14 for PostgreSQL (a server over a socket) are looser than sqlite's.
   const Targets targets = postgres ? Targets{10, 30} : Targets{5, 20};
+  backend->beforeQueries();
   runQueries(options, *backend->sink().store(), now_ms, targets);
   ::getloadavg(load, 3);
   std::printf("load average at the end: %.2f %.2f %.2f\n", load[0], load[1], load[2]);

@@ -103,6 +103,8 @@ class Backend {
   virtual std::vector<RawLoop*> rawLoops() = 0;
   /// After the ingest: closes the baselines and prints their size.
   virtual void rawDone() = 0;
+  /// Before the queries: what a running server would have done by then (postgres: ANALYZE).
+  virtual void beforeQueries() {}
   /// Stops the sink and prints the size of what it stored.
   virtual void finish(std::int64_t rows, std::size_t raw_json_bytes) = 0;
   /// Why the store could not be set up; empty when it is ready.

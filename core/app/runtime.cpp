@@ -406,6 +406,8 @@ void Runtime::start() {
   // A sink that reads the store (sse) may be listed before the store sink: what fails to start
   // in ini order gets a second try once every other sink (and so the store) has started.
   std::vector<std::shared_ptr<SinkInstance>> retry;
+  // Under systemd: more start-up time while a sink takes long (a database upgrading).
+  const StartExtension extension(notifier_);
   auto startSink = [this](const std::shared_ptr<SinkInstance>& sink) {
     sdk::Status status = sink->start();
     if (status && store_.load() == nullptr && sink->store() != nullptr) {

@@ -93,4 +93,30 @@ bool ServiceNotifier::status(const std::string& text) const {
   return notify("STATUS=" + oneLine(text));
 }
 
+StartExtension::StartExtension(const ServiceNotifier* notifier, std::chrono::milliseconds period,
+                               std::chrono::milliseconds limit) {
+  if (notifier == nullptr || !notifier->enabled()) return;
+  thread_ = std::thread([this, notifier, period, limit] {
+    const auto give_up = std::chrono::steady_clock::now() + limit;
+    const std::string request =
+        "EXTEND_TIMEOUT_USEC=" +
+        std::to_string(std::chrono::duration_cast<std::chrono::microseconds>(period).count() * 3);
+    std::unique_lock<std::mutex> lock(mutex_);
+    while (!wake_.wait_for(lock, period, [this] { return done_; })) {
+      if (std::chrono::steady_clock::now() >= give_up) return;
+      notifier->notify(request + "\nSTATUS=starting: opening the stores");
+    }
+  });
+}
+
+StartExtension::~StartExtension() {
+  if (!thread_.joinable()) return;
+  {
+    const std::lock_guard<std::mutex> lock(mutex_);
+    done_ = true;
+  }
+  wake_.notify_all();
+  thread_.join();
+}
+
 }  // namespace gatherd::core

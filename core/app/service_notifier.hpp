@@ -3,8 +3,12 @@
 // to the AF_UNIX socket named by $NOTIFY_SOCKET. No libsystemd needed; without the variable
 // (not started by systemd with Type=notify) every call does nothing.
 
+#include <chrono>
+#include <condition_variable>
 #include <cstdint>
+#include <mutex>
 #include <string>
+#include <thread>
 
 namespace gatherd::core {
 
@@ -34,6 +38,27 @@ class ServiceNotifier {
   int fd_ = -1;
   std::string address_;  // sockaddr_un path; a leading '\0' for the abstract namespace
   std::int64_t watchdog_ping_ms_ = 0;
+};
+
+/// While it exists, asks systemd every `period` for three periods more start-up time
+/// (EXTEND_TIMEOUT_USEC), so that TimeoutStartSec does not kill a start that is working (the
+/// sqlite sink upgrading a large file takes about a minute per million rows) and then start it
+/// again into the same upgrade. Sends nothing when `notifier` is null or disabled, or when the
+/// start ends within one period; stops asking after `limit` (a start that long is stuck).
+class StartExtension {
+ public:
+  explicit StartExtension(const ServiceNotifier* notifier,
+                          std::chrono::milliseconds period = std::chrono::seconds(10),
+                          std::chrono::milliseconds limit = std::chrono::hours(1));
+  ~StartExtension();
+  StartExtension(const StartExtension&) = delete;
+  StartExtension& operator=(const StartExtension&) = delete;
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  bool done_ = false;
+  std::thread thread_;
 };
 
 }  // namespace gatherd::core
