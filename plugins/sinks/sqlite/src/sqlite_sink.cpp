@@ -158,6 +158,11 @@ sdk::Status SqliteSink::open() {
         "; PRAGMA mmap_size = " + std::to_string(settings_.mmap_bytes);
     writer_->exec(cache_pragmas + "; PRAGMA wal_autocheckpoint = 4000");
     registerFunctions(*writer_);
+    if (const int version = schemaVersion(*writer_); version > 0 && version < kSchemaVersion) {
+      host_->logger().info("upgrading the database from schema " + std::to_string(version) +
+                           " to " + std::to_string(kSchemaVersion) +
+                           " (once; a large file takes about a minute per million invocations)");
+    }
     migrate(*writer_, settings_.legacy_source, host_->clock().utcNowMs());
     batch_writer_ = std::make_unique<BatchWriter>(*writer_);
     batch_writer_->load();
