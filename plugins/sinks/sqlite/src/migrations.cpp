@@ -400,9 +400,6 @@ void migrate(Connection& connection, const std::string& legacy_source, std::int6
                              std::to_string(kSchemaVersion) +
                              "); upgrade gatherd or point 'path' at another file");
   }
-  // Only takes effect before the first table is made; an older file is rebuilt once below.
-  const bool incremental = connection.queryInt("PRAGMA auto_vacuum", 0) == kIncrementalVacuum;
-  if (!incremental) connection.exec("PRAGMA auto_vacuum = INCREMENTAL");
   for (int version = current + 1; version <= target; ++version) {
     Transaction transaction(connection, Transaction::Mode::kImmediate);
     // Re-read inside the write lock: another gatherd may have migrated meanwhile.
@@ -414,13 +411,15 @@ void migrate(Connection& connection, const std::string& legacy_source, std::int6
     connection.exec("PRAGMA user_version = " + std::to_string(version));
     transaction.commit();
   }
-  if (target == kSchemaVersion &&
-      connection.queryInt("PRAGMA auto_vacuum", 0) != kIncrementalVacuum) {
-    // A file made before schema 4: retention can give pages back to the file system only after
-    // this one rebuild, which also returns the space schema 4 saved. It takes a while on a large
-    // file and needs as much free disk as the file (the sink's README says so).
-    connection.exec("VACUUM");
-  }
+}
+
+bool applyIncrementalVacuum(Connection& connection) {
+  if (connection.queryInt("PRAGMA auto_vacuum", 0) == kIncrementalVacuum) return false;
+  // A file made before schema 4: retention can give pages back to the file system only after
+  // this one rebuild, which also returns the space the schema 4 upgrade freed.
+  connection.exec("PRAGMA auto_vacuum = INCREMENTAL");
+  connection.exec("VACUUM");
+  return true;
 }
 
 }  // namespace gatherd::plugins::sqlite

@@ -29,4 +29,9 @@ int schemaVersion(Connection& connection);
 void migrate(Connection& connection, const std::string& legacy_source, std::int64_t now_ms,
              int target = kSchemaVersion);
 
+/// Turns auto_vacuum = incremental on for a file made without it (before schema 4) by one
+/// VACUUM: a while on a large file, and free disk of about the file's size. False when it was on
+/// already. Throws SqliteError (a full disk, another process reading).
+bool applyIncrementalVacuum(Connection& connection);
+
 }  // namespace gatherd::plugins::sqlite

@@ -164,6 +164,18 @@ sdk::Status SqliteSink::open() {
                            " (once; a large file takes about a minute per million invocations)");
     }
     migrate(*writer_, settings_.legacy_source, host_->clock().utcNowMs());
+    try {
+      if (applyIncrementalVacuum(*writer_)) {
+        host_->logger().info(
+            "the database now gives the space retention frees back to the "
+            "file system (auto_vacuum = incremental)");
+      }
+    } catch (const SqliteError& error) {
+      // Not a reason to stop collecting: the file only keeps the pages it has.
+      host_->logger().warn(std::string("cannot compact the database (") + error.what() +
+                           "): retention will not make the file smaller; gatherd tries again "
+                           "at its next start");
+    }
     batch_writer_ = std::make_unique<BatchWriter>(*writer_);
     batch_writer_->load();
     store_ = std::make_unique<SqliteStore>(path, settings_.reader_connections, host_->clock(),

@@ -72,7 +72,15 @@ TEST_CASE("an empty file migrates to the newest schema") {
                  "WHERE name = 'payload'") == "JSON 2");
   CHECK(raw.text("SELECT type || ' ' || hidden FROM pragma_table_xinfo('codex_invocations') "
                  "WHERE name = 'created_at'") == "TEXT 2");
-  CHECK(raw.integer("PRAGMA auto_vacuum") == 2);  // incremental
+  {
+    // A new file made by the sink is incremental from its first table on: no VACUUM needed.
+    SinkFixture fixture(dir.file("new.db"));
+    INFO(fixture.problem());
+    REQUIRE(fixture.started());
+    CHECK_THAT(fixture.host.allLogText(), !Catch::Contains("auto_vacuum"));
+    RawDb made(dir.file("new.db"));
+    CHECK(made.integer("PRAGMA auto_vacuum") == 2);
+  }
   CHECK(raw.exec("INSERT INTO codex_invocations (invoke_id, occurred_at, source, occurred_ms, "
                  "created_ms, updated_ms) "
                  "VALUES ('a', 't', 's', 0, 0, 0)") == SQLITE_OK);
@@ -305,4 +313,35 @@ TEST_CASE("a version 3 database is rebuilt compact, its rows and ids kept") {
   CHECK(std::get<std::string>(first.record.fields.at("request_time")) == "2026-02-25 10:09:41");
   CHECK(std::get<double>(first.record.fields.at("cost_usd")) == 0.5);
   CHECK(first.record.raw_json == R"({"hint":"x"})");
+}
+
+TEST_CASE("a version 3 file is upgraded and compacted while another process reads it") {
+  TempDir dir;
+  const std::string path = dir.file("busy.db");
+  {
+    Connection connection(path, 200);
+    registerFunctions(connection);
+    connection.exec("PRAGMA journal_mode = WAL");
+    migrate(connection, "xychatai", kNow, 3);
+    connection.exec(
+        "INSERT INTO codex_invocations (invoke_id, occurred_at, payload, source, occurred_ms, "
+        "created_ms, updated_ms) VALUES ('r-1', '2026-02-25T02:09:41Z', '{}', 'xychatai', "
+        "1771985381000, 1771985390000, 1771985390000)");
+  }
+  // Another process in the middle of a read (sqlite3 -readonly, a backup): in WAL mode neither
+  // the upgrade nor its VACUUM waits for it, and it keeps reading what it saw.
+  RawDb reader(path);
+  REQUIRE(reader.exec("BEGIN") == SQLITE_OK);
+  REQUIRE(reader.integer("SELECT count(*) FROM codex_invocations") == 1);
+  SinkFixture fixture(path);
+  INFO(fixture.problem());
+  REQUIRE(fixture.started());
+  CHECK_THAT(fixture.host.allLogText(),
+             Catch::Contains("upgrading the database from schema 3 to 4") &&
+                 Catch::Contains("auto_vacuum = incremental"));
+  CHECK(reader.integer("SELECT count(*) FROM codex_invocations") == 1);
+  REQUIRE(reader.exec("COMMIT") == SQLITE_OK);
+  CHECK(reader.integer("PRAGMA user_version") == kSchemaVersion);
+  CHECK(reader.integer("PRAGMA auto_vacuum") == 2);
+  CHECK(reader.text("SELECT created_at FROM codex_invocations") == "2026-02-25 02:09:50");
 }
