@@ -4,7 +4,6 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
-#include <cstring>
 #include <mutex>
 #include <regex>
 #include <string>
@@ -14,10 +13,9 @@
 #include <catch2/catch.hpp>
 
 #include "gatherd_process.hpp"
+#include "notify_socket.hpp"
 #include <signal.h>
 #include <sys/socket.h>
-#include <sys/time.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 using namespace gatherd::testing;
@@ -34,15 +32,8 @@ class NotifySocket {
   };
 
   explicit NotifySocket(const std::filesystem::path& dir) : path_((dir / "notify.sock").string()) {
-    fd_ = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    fd_ = bindNotifySocket(path_, 100'000);
     REQUIRE(fd_ >= 0);
-    sockaddr_un address{};
-    address.sun_family = AF_UNIX;
-    REQUIRE(path_.size() < sizeof(address.sun_path));
-    std::memcpy(address.sun_path, path_.c_str(), path_.size() + 1);
-    REQUIRE(::bind(fd_, reinterpret_cast<sockaddr*>(&address), sizeof(address)) == 0);
-    timeval timeout{0, 100'000};
-    ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
     reader_ = std::thread([this] {
       char buffer[4096];
       while (!stop_) {

@@ -3,7 +3,6 @@
 
 #include <chrono>
 #include <cstdlib>
-#include <cstring>
 #include <string>
 #include <thread>
 #include <vector>
@@ -11,9 +10,8 @@
 #include <catch2/catch.hpp>
 
 #include "gatherd/sdk/testing/temp_dir.hpp"
+#include "notify_socket.hpp"
 #include <sys/socket.h>
-#include <sys/time.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 using gatherd::core::ServiceNotifier;
@@ -27,15 +25,8 @@ class NotifySocket {
  public:
   explicit NotifySocket(const gatherd::sdk::testing::TempDir& dir)
       : path_(dir.file("notify.sock")) {
-    fd_ = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    fd_ = gatherd::testing::bindNotifySocket(path_, 50'000);
     REQUIRE(fd_ >= 0);
-    sockaddr_un address{};
-    address.sun_family = AF_UNIX;
-    REQUIRE(path_.size() < sizeof(address.sun_path));
-    std::memcpy(address.sun_path, path_.c_str(), path_.size() + 1);
-    REQUIRE(::bind(fd_, reinterpret_cast<sockaddr*>(&address), sizeof(address)) == 0);
-    timeval timeout{0, 50'000};
-    ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
     ::setenv("NOTIFY_SOCKET", path_.c_str(), 1);
   }
   ~NotifySocket() {

@@ -14,8 +14,6 @@ namespace {
 using Poco::Data::Keywords::now;
 using Poco::Data::Keywords::use;
 
-constexpr std::int64_t kIncrementalVacuum = 2;  // PRAGMA auto_vacuum's value for INCREMENTAL
-
 void run(Poco::Data::Session& session, const std::vector<std::string>& statements) {
   for (const std::string& sql : statements) {
     session << sql, now;
@@ -70,16 +68,31 @@ std::string rollupBackfill(const std::string& name, const std::string& unit_ms) 
   FROM codex_invocations GROUP BY 1, 2, 3, 4)";
 }
 
-// The invocation columns of schema 4 (and 2, where payload and created_at were stored).
-std::string invocationTable(const std::string& name) {
-  return "CREATE TABLE " + name + R"( (
+// codex_invocations as schema 2 made it (payload and created_at stored) or as schema 4 makes it
+// (both generated, the other well-known fields typed, extra for the rest).
+std::string invocationTable(int version) {
+  const std::string stored_or_generated = version >= 4 ? "payload JSON GENERATED ALWAYS AS (" +
+                                                             payloadColumnSql() +
+                                                             R"() VIRTUAL,
+    raw_response JSON,
+    created_at TEXT GENERATED ALWAYS AS (datetime(created_ms / 1000, 'unixepoch')) VIRTUAL,)"
+                                                       : R"(payload JSON,
+    raw_response JSON,
+    created_at TEXT NOT NULL DEFAULT (datetime('now')),)";
+  const std::string schema4_columns = version >= 4 ? R"(
+    request_time TEXT,
+    service TEXT,
+    service_tier TEXT,
+    cache_creation_tokens INTEGER,
+    cache_read_tokens INTEGER,
+    extra JSON,)"
+                                                   : "";
+  return R"(CREATE TABLE codex_invocations (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     invoke_id TEXT NOT NULL,
     occurred_at TEXT NOT NULL,
-    payload JSON GENERATED ALWAYS AS ()" +
-         payloadColumnSql() + R"() VIRTUAL,
-    raw_response JSON,
-    created_at TEXT GENERATED ALWAYS AS (datetime(created_ms / 1000, 'unixepoch')) VIRTUAL,
+    )" + stored_or_generated +
+         R"(
     source TEXT NOT NULL,
     occurred_ms INTEGER NOT NULL,
     model TEXT NOT NULL DEFAULT '',
@@ -95,13 +108,8 @@ std::string invocationTable(const std::string& name) {
     response_time_ms INTEGER,
     first_byte_time_ms INTEGER,
     created_ms INTEGER NOT NULL,
-    updated_ms INTEGER NOT NULL,
-    request_time TEXT,
-    service TEXT,
-    service_tier TEXT,
-    cache_creation_tokens INTEGER,
-    cache_read_tokens INTEGER,
-    extra JSON,
+    updated_ms INTEGER NOT NULL,)" +
+         schema4_columns + R"(
     UNIQUE (source, invoke_id, occurred_at)
 ))";
 }
@@ -153,33 +161,9 @@ constexpr const char* kWindowLedgerIndex =
 void migrateToGatherd(Poco::Data::Session& session, const std::string& legacy_source,
                       std::int64_t now_ms) {
   // The seed's table is dropped below: zero its pages, so no raw secret stays in the file.
-  run(session, {"PRAGMA secure_delete = ON",
-                "ALTER TABLE codex_invocations RENAME TO codex_invocations_seed",
-                R"(CREATE TABLE codex_invocations (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    invoke_id TEXT NOT NULL,
-    occurred_at TEXT NOT NULL,
-    payload JSON,
-    raw_response JSON,
-    created_at TEXT NOT NULL DEFAULT (datetime('now')),
-    source TEXT NOT NULL,
-    occurred_ms INTEGER NOT NULL,
-    model TEXT NOT NULL DEFAULT '',
-    status TEXT NOT NULL DEFAULT '',
-    error_message TEXT,
-    error_key TEXT,
-    input_tokens INTEGER,
-    output_tokens INTEGER,
-    cache_input_tokens INTEGER,
-    reasoning_tokens INTEGER,
-    total_tokens INTEGER,
-    cost REAL,
-    response_time_ms INTEGER,
-    first_byte_time_ms INTEGER,
-    created_ms INTEGER NOT NULL,
-    updated_ms INTEGER NOT NULL,
-    UNIQUE (source, invoke_id, occurred_at)
-))"});
+  run(session,
+      {"PRAGMA secure_delete = ON",
+       "ALTER TABLE codex_invocations RENAME TO codex_invocations_seed", invocationTable(2)});
 
   std::string source = legacy_source;
   std::int64_t stamp = now_ms;
@@ -306,7 +290,7 @@ void migrateToCompactRows(Connection& connection) {
   const std::int64_t sequence =
       connection.queryInt("SELECT seq FROM sqlite_sequence WHERE name = 'codex_invocations'", 0);
   connection.exec("ALTER TABLE codex_invocations RENAME TO codex_invocations_v3");
-  connection.exec(invocationTable("codex_invocations"));
+  connection.exec(invocationTable(4));
   // Empty, so that the copy reads kInvocationColumnList from both tables alike.
   for (const char* column : {"request_time TEXT", "service TEXT", "service_tier TEXT",
                              "cache_creation_tokens INTEGER", "cache_read_tokens INTEGER"}) {

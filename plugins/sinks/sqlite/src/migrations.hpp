@@ -15,6 +15,8 @@
 namespace gatherd::plugins::sqlite {
 
 inline constexpr int kSchemaVersion = 4;
+/// PRAGMA auto_vacuum's value for INCREMENTAL.
+inline constexpr std::int64_t kIncrementalVacuum = 2;
 
 /// Registers the SQL functions the schema and migrations use (gatherd_error_key).
 void registerFunctions(Connection& connection);

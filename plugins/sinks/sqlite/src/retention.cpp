@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "aggregates.hpp"
+#include "migrations.hpp"
 
 namespace gatherd::plugins::sqlite {
 namespace {
@@ -14,7 +15,7 @@ constexpr std::int64_t kVacuumPages = 4'096;
 /// With auto_vacuum = incremental (schema 4 makes it so), gives the free pages back to the file
 /// system, a bounded number per transaction so that the writer is held up only briefly.
 void returnFreePages(Connection& connection) {
-  if (connection.queryInt("PRAGMA auto_vacuum", 0) != 2) return;
+  if (connection.queryInt("PRAGMA auto_vacuum", 0) != kIncrementalVacuum) return;
   std::int64_t free_pages = connection.queryInt("PRAGMA freelist_count", 0);
   while (free_pages > 0) {
     connection.exec("PRAGMA incremental_vacuum(" + std::to_string(kVacuumPages) + ")");
