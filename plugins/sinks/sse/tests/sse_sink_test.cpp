@@ -1,5 +1,7 @@
 #include "sse_sink.hpp"
 
+#include <algorithm>
+#include <mutex>
 #include <set>
 #include <thread>
 
@@ -7,11 +9,13 @@
 #include <Poco/JSON/Parser.h>
 #include <catch2/catch.hpp>
 
+#include "gatherd/sdk/testing/eventually.hpp"
 #include "sse_events.hpp"
 #include "sse_test_support.hpp"
 
 using namespace gatherd::plugins::sse;
 using namespace gatherd::plugins::sse::testing;
+using gatherd::sdk::testing::eventually;
 namespace sdk = gatherd::sdk;
 
 namespace {
@@ -343,6 +347,88 @@ TEST_CASE("a client that stops reading is dropped without holding up the others"
   // The fast client saw every invocation.
   REQUIRE(reader.named("invocation").size() == static_cast<std::size_t>(round * 25));
   REQUIRE(fixture.sink.clientCount() == 1);
+}
+
+/// A stream that keeps what it is sent and sends it nowhere: thousands of them cost no
+/// descriptors and no threads (SocketStream has both).
+class RecordingStream final : public sdk::Stream {
+ public:
+  using sdk::Stream::write;
+  sdk::StreamWrite write(std::shared_ptr<const std::string> data, sdk::StreamOverflow) override {
+    std::lock_guard lock(mutex_);
+    text_ += *data;
+    return sdk::StreamWrite::kQueued;
+  }
+  std::size_t bufferedBytes() const override { return 0; }
+  std::size_t capacityBytes() const override { return 1 << 20; }
+  void close() override {}
+  bool isOpen() const override { return true; }
+  std::string text() const {
+    std::lock_guard lock(mutex_);
+    return text_;
+  }
+
+ private:
+  mutable std::mutex mutex_;
+  std::string text_;
+};
+
+class RecordingExchange final : public sdk::StreamExchange {
+ public:
+  RecordingExchange() {
+    request_.method = "GET";
+    request_.path = "/events";
+  }
+  const sdk::HttpRequest& request() const override { return request_; }
+  void respond(const sdk::HttpResponse&) override {}
+  std::shared_ptr<sdk::Stream> accept(const sdk::HttpResponse& head, sdk::StreamOptions) override {
+    stream_ = std::make_shared<RecordingStream>();
+    if (!head.body.empty()) (void)stream_->write(head.body, sdk::StreamOverflow::kDrop);
+    return stream_;
+  }
+  const RecordingStream& stream() const { return *stream_; }
+
+ private:
+  sdk::HttpRequest request_;
+  std::shared_ptr<RecordingStream> stream_;
+};
+
+std::size_t occurrences(const std::string& text, const std::string& part) {
+  std::size_t count = 0;
+  for (auto at = text.find(part); at != std::string::npos; at = text.find(part, at + 1)) ++count;
+  return count;
+}
+
+TEST_CASE("a broadcast to thousands of streams, shared by two threads, reaches each once",
+          "[sse]") {
+  // From 2,000 live streams on (kSplitFanOutAt) a second thread writes half of them: an odd
+  // count, so that a half that lost or repeated the middle stream shows.
+  constexpr std::size_t kClients = 2'101;
+  SseFixture fixture;
+  std::vector<std::unique_ptr<RecordingExchange>> clients;
+  for (std::size_t i = 0; i < kClients; ++i) {
+    clients.push_back(std::make_unique<RecordingExchange>());
+    fixture.host.streamRoute("/events")(*clients.back());
+  }
+  auto all = [&clients](const std::string& part) {
+    return std::all_of(clients.begin(), clients.end(), [&part](const auto& client) {
+      return client->stream().text().find(part) != std::string::npos;
+    });
+  };
+  // A stream taken in after a commit replays it on its own; once every stream has the first
+  // invocation, all are live, and the second is one broadcast to all of them.
+  const std::int64_t now = nowMs();
+  const std::int64_t window = now - now % 10'000;
+  fixture.write(batch("acct", window, {invocation("req-first", now - 2'000)}));
+  REQUIRE(eventually([&] { return all("\"requestId\":\"req-first\""); }, std::chrono::seconds(30)));
+  fixture.write(batch("acct", window + 10'000, {invocation("req-wide", now - 1'000)}));
+  REQUIRE(eventually([&] { return all("\"requestId\":\"req-wide\""); }, std::chrono::seconds(30)));
+  for (const auto& client : clients) {
+    REQUIRE(occurrences(client->stream().text(), "\"requestId\":\"req-wide\"") == 1);
+    REQUIRE(occurrences(client->stream().text(), "event: invocation\n") == 2);
+  }
+  REQUIRE(fixture.sink.droppedCount() == 0);
+  REQUIRE(fixture.sink.clientCount() == kClients);
 }
 
 TEST_CASE("streams get the configured heartbeat and buffer, stop closes every stream", "[sse]") {
