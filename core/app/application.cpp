@@ -26,6 +26,7 @@
 #include "core/app/service_notifier.hpp"
 #include "core/config/daemon_config.hpp"
 #include "core/observe/logging.hpp"
+#include "core/observe/startup_pages.hpp"
 #include "core/plugins/plugin_loader.hpp"
 #include "core/schedule/system_clock.hpp"
 #include <unistd.h>
@@ -242,6 +243,7 @@ int Application::runService() {
   }
   // The store is open and HTTP listens (start() returned): ready.
   notifier.ready("ready: " + runtime.statusLine());
+  releaseStartupPages(*log);
 
   sigset_t signals;
   sigemptyset(&signals);
