@@ -540,3 +540,22 @@ TEST_CASE("retention drops raw responses and thins quota snapshots to one a day"
   REQUIRE(latest.size() == 1);
   CHECK(latest[0].get<double>("amount_used_usd") == 0.5 * (10 * 24 - 1));
 }
+
+TEST_CASE("window_retention_days deletes the older windows of the ledger and keeps the rest") {
+  auto backend = makeStoreBackend();
+  auto fixture = backend->open("window_retention", {{"window_retention_days", "3"}});
+  INFO(fixture->problem());
+  REQUIRE(fixture->started());
+  // A window a day for ten days, the newest at the clock's now (kT0).
+  for (int day = 9; day >= 0; --day) {
+    REQUIRE(fixture->write(makeBatch("xy", kT0 - day * kDay, {})) == sdk::WriteResult::kOk);
+  }
+  // (The first write may run retention already: the sink runs it from its writes too.)
+  REQUIRE(fixture->runMaintenance());
+  // Older than now - 3 days goes; days 0 to 3 back stay.
+  CHECK(fixture->integer("SELECT count(*) FROM window_ledger") == 4);
+  CHECK(fixture->integer("SELECT min(window_ms) FROM window_ledger") == kT0 - 3 * kDay);
+  // A second run finds nothing more to delete.
+  REQUIRE(fixture->runMaintenance());
+  CHECK(fixture->integer("SELECT count(*) FROM window_ledger") == 4);
+}

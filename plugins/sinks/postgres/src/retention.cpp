@@ -91,6 +91,14 @@ RetentionCounts runRetention(Connection& connection, const Settings& settings,
     }
   }
 
+  if (settings.window_retention_days > 0) {
+    counts.windows_deleted =
+        inChunks(connection,
+                 "DELETE FROM window_ledger WHERE id IN (SELECT id FROM window_ledger "
+                 "WHERE window_ms >= $1 AND window_ms < $2 LIMIT $3)",
+                 storage::kMinTimeMs, now_ms - settings.window_retention_days * kDayMs);
+  }
+
   // The change sequence: at most changes_keep entries, none older than changes_keep_days.
   const std::int64_t latest = connection.queryInt("SELECT coalesce(max(seq), 0) FROM changes");
   std::int64_t through = latest - settings.changes_keep;

@@ -14,6 +14,7 @@ struct RetentionCounts {
   std::int64_t invocations_pruned_before_ms = 0;
   std::int64_t raw_dropped = 0;
   std::int64_t quota_snapshots_deleted = 0;
+  std::int64_t windows_deleted = 0;
   std::int64_t changes_deleted = 0;
 };
 

@@ -113,6 +113,7 @@ sdk::Status parseSettings(const sdk::Config& given, const std::string& host_name
         std::tuple{"invocation_retention_days", &settings.invocation_retention_days,
                    std::int64_t{0}},
         std::tuple{"quota_thin_after_days", &settings.quota_thin_after_days, std::int64_t{0}},
+        std::tuple{"window_retention_days", &settings.window_retention_days, std::int64_t{0}},
         std::tuple{"changes_keep", &settings.changes_keep, std::int64_t{1}},
         std::tuple{"changes_keep_days", &settings.changes_keep_days, std::int64_t{1}}}) {
     if (auto status = readCount(config, key, minimum, kMax, *target); !status) return status;

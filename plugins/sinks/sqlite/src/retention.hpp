@@ -13,6 +13,7 @@ struct RetentionCounts {
   std::int64_t raw_dropped = 0;
   std::int64_t invocations_deleted = 0;
   std::int64_t quota_snapshots_deleted = 0;
+  std::int64_t windows_deleted = 0;
   std::int64_t changes_deleted = 0;
   /// Invocations before this time are gone (hour aligned; 0 when nothing was ever pruned).
   std::int64_t invocations_pruned_before_ms = 0;

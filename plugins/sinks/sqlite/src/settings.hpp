@@ -21,6 +21,7 @@ struct Settings {
   std::int64_t raw_retention_days = 0;
   std::int64_t invocation_retention_days = 0;
   std::int64_t quota_thin_after_days = 0;
+  std::int64_t window_retention_days = 0;
   /// The change sequence keeps at most this many entries, none older than changes_keep_days.
   std::int64_t changes_keep = 0;
   std::int64_t changes_keep_days = 0;

@@ -280,11 +280,15 @@ sdk::Status SqliteSink::runMaintenance() {
     const RetentionCounts counts = runRetention(*writer_, settings_, host_->clock().utcNowMs());
     batch_writer_->setPrunedBefore(counts.invocations_pruned_before_ms);
     if (counts.invocations_deleted > 0) batch_writer_->forgetRecent();
-    if (counts.invocations_deleted + counts.raw_dropped + counts.quota_snapshots_deleted > 0) {
+    if (counts.invocations_deleted + counts.raw_dropped + counts.quota_snapshots_deleted +
+            counts.windows_deleted >
+        0) {
       host_->logger().info("sqlite retention: deleted " +
                            std::to_string(counts.invocations_deleted) + " invocations, dropped " +
                            std::to_string(counts.raw_dropped) + " raw responses, thinned " +
-                           std::to_string(counts.quota_snapshots_deleted) + " quota snapshots");
+                           std::to_string(counts.quota_snapshots_deleted) +
+                           " quota snapshots, deleted " + std::to_string(counts.windows_deleted) +
+                           " ledger windows");
     }
     return sdk::Status::success();
   } catch (const std::exception& error) {

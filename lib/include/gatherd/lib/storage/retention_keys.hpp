@@ -6,8 +6,8 @@
 
 namespace gatherd::storage {
 
-/// Appends raw_retention_days, invocation_retention_days, quota_thin_after_days, changes_keep
-/// and changes_keep_days to `schema`.
+/// Appends raw_retention_days, invocation_retention_days, quota_thin_after_days,
+/// window_retention_days, changes_keep and changes_keep_days to `schema`.
 inline void appendRetentionKeys(sdk::ConfigSchema& schema) {
   using sdk::ConfigType;
   const sdk::ConfigSchema keys = {
@@ -21,6 +21,11 @@ inline void appendRetentionKeys(sdk::ConfigSchema& schema) {
           .byDefault("0")
           .describedAs(
               "keep one quota snapshot per day for snapshots older than this (0: keep all)"),
+      // The ledger has a row per poll (8,640 a day at 10 s, more than the invocations of most
+      // days): unlike the invocations it is bookkeeping, so it is not kept forever by default.
+      sdk::key("window_retention_days", ConfigType::kInt)
+          .byDefault("90")
+          .describedAs("delete ledger windows (one per poll) older than this many days (0: keep)"),
       sdk::key("changes_keep", ConfigType::kInt)
           .byDefault("100000")
           .describedAs("entries of the change sequence (SSE replay) to keep"),
