@@ -1,4 +1,4 @@
-#include "startup_pages.hpp"
+#include "core/observe/startup_pages.hpp"
 
 #include <cstdint>
 #include <cstdio>
