@@ -1,7 +1,6 @@
 #include "sse_sink.hpp"
 
 #include <algorithm>
-#include <mutex>
 #include <set>
 #include <thread>
 
@@ -348,50 +347,6 @@ TEST_CASE("a client that stops reading is dropped without holding up the others"
   REQUIRE(reader.named("invocation").size() == static_cast<std::size_t>(round * 25));
   REQUIRE(fixture.sink.clientCount() == 1);
 }
-
-/// A stream that keeps what it is sent and sends it nowhere: thousands of them cost no
-/// descriptors and no threads (SocketStream has both).
-class RecordingStream final : public sdk::Stream {
- public:
-  using sdk::Stream::write;
-  sdk::StreamWrite write(std::shared_ptr<const std::string> data, sdk::StreamOverflow) override {
-    std::lock_guard lock(mutex_);
-    text_ += *data;
-    return sdk::StreamWrite::kQueued;
-  }
-  std::size_t bufferedBytes() const override { return 0; }
-  std::size_t capacityBytes() const override { return 1 << 20; }
-  void close() override {}
-  bool isOpen() const override { return true; }
-  std::string text() const {
-    std::lock_guard lock(mutex_);
-    return text_;
-  }
-
- private:
-  mutable std::mutex mutex_;
-  std::string text_;
-};
-
-class RecordingExchange final : public sdk::StreamExchange {
- public:
-  RecordingExchange() {
-    request_.method = "GET";
-    request_.path = "/events";
-  }
-  const sdk::HttpRequest& request() const override { return request_; }
-  void respond(const sdk::HttpResponse&) override {}
-  std::shared_ptr<sdk::Stream> accept(const sdk::HttpResponse& head, sdk::StreamOptions) override {
-    stream_ = std::make_shared<RecordingStream>();
-    if (!head.body.empty()) (void)stream_->write(head.body, sdk::StreamOverflow::kDrop);
-    return stream_;
-  }
-  const RecordingStream& stream() const { return *stream_; }
-
- private:
-  sdk::HttpRequest request_;
-  std::shared_ptr<RecordingStream> stream_;
-};
 
 std::size_t occurrences(const std::string& text, const std::string& part) {
   std::size_t count = 0;
