@@ -559,3 +559,51 @@ TEST_CASE("window_retention_days deletes the older windows of the ledger and kee
   REQUIRE(fixture->runMaintenance());
   CHECK(fixture->integer("SELECT count(*) FROM window_ledger") == 4);
 }
+
+TEST_CASE(
+    "after a restart a poll that repeats stored calls updates the changed one and adds the new") {
+  auto backend = makeStoreBackend();
+  auto call = [](const std::string& id, std::int64_t at, const std::string& status, double cost) {
+    Invocation value;
+    value.request_id = id;
+    value.time_ms = at;
+    value.status = status;
+    value.cost_usd = cost;
+    value.total_tokens = 100;
+    return value;
+  };
+  {
+    auto fixture = backend->open("restart_poll");
+    INFO(fixture->problem());
+    REQUIRE(fixture->started());
+    REQUIRE(fixture->write(makeBatch(
+                "xy", kT0,
+                {call("a", kT0 - 2'000, "success", 1.0), call("b", kT0 - 1'000, "failed", 0.0)})) ==
+            sdk::WriteResult::kOk);
+  }
+  // The new process remembers nothing of what it stored: the repeated calls look new to it.
+  auto fixture = backend->open("restart_poll");
+  INFO(fixture->problem());
+  REQUIRE(fixture->started());
+  REQUIRE(fixture->write(makeBatch(
+              "xy", kT0 + 10'000,
+              {call("a", kT0 - 2'000, "success", 1.0), call("b", kT0 - 1'000, "success", 0.5),
+               call("c", kT0 + 5'000, "success", 0.25)})) == sdk::WriteResult::kOk);
+  CHECK(fixture->integer("SELECT count(*) FROM codex_invocations") == 3);
+  CHECK(fixture->integer("SELECT count(*) FROM codex_invocations WHERE status = 'success'") == 3);
+  sdk::Totals totals;
+  REQUIRE(fixture->store().totals({std::nullopt, kT0 - kDay, kT0 + kDay}, totals));
+  CHECK(totals.count == 3);
+  CHECK(totals.success == 3);
+  CHECK(totals.cost_usd == Approx(1.75));
+  CHECK(totals.total_tokens == 300);
+  // The next poll of the same calls is unchanged: nothing more is stored.
+  REQUIRE(fixture->write(makeBatch(
+              "xy", kT0 + 20'000,
+              {call("a", kT0 - 2'000, "success", 1.0), call("b", kT0 - 1'000, "success", 0.5),
+               call("c", kT0 + 5'000, "success", 0.25)})) == sdk::WriteResult::kOk);
+  CHECK(fixture->integer("SELECT count(*) FROM codex_invocations") == 3);
+  REQUIRE(fixture->store().totals({std::nullopt, kT0 - kDay, kT0 + kDay}, totals));
+  CHECK(totals.count == 3);
+  CHECK(totals.cost_usd == Approx(1.75));
+}

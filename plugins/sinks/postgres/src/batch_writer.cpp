@@ -62,6 +62,78 @@ void addWindowParams(Params& params, const sdk::WindowResult& window) {
       .add(std::int64_t{window.clock_jump ? 1 : 0});
 }
 
+// "t.a, t.b, ...": every column named, as two tables of a statement share the names.
+std::string prefixed(const char* table, std::initializer_list<const char*> columns) {
+  std::string list;
+  for (const char* column : columns) {
+    list += std::string(list.empty() ? "" : ", ") + table + "." + column;
+  }
+  return list;
+}
+
+// What an insert or update hands on to the rollups.
+std::string returned(const char* table) {
+  return prefixed(table,
+                  {"occurred_ms", "model", "status", "cost", "cost_nano", "input_tokens",
+                   "output_tokens", "cache_input_tokens", "reasoning_tokens", "total_tokens"});
+}
+
+// The rows of `table` as rollup terms (h, source, model, status, n, cost, i, o, c, r, t),
+// negated with sign "-" (an update takes the old values out).
+std::string sums(const char* table, const char* sign) {
+  return std::string("SELECT ") + table + ".occurred_ms / 3600000 * 3600000 AS h, $19::text AS " +
+         "source, " + table + ".model, " + table + ".status, " + sign + "1::bigint AS n, " + sign +
+         table + ".cost_nano AS cost, " + sign + "coalesce(" + table + ".input_tokens, 0) AS i, " +
+         sign + "coalesce(" + table + ".output_tokens, 0) AS o, " + sign + "coalesce(" + table +
+         ".cache_input_tokens, 0) AS c, " + sign + "coalesce(" + table +
+         ".reasoning_tokens, 0) AS r, " + sign + "coalesce(" + table + ".total_tokens, 0) AS t";
+}
+
+// $1 .. $18 (insertRow()'s columns as arrays) as the rows u, numbered o.
+std::string unnestedRows() {
+  return std::string("u AS (SELECT * FROM unnest(") + kInsertRowArrays +
+         ") WITH ORDINALITY AS u(invoke_id, occurred_at, payload, raw_response, occurred_ms, "
+         "model, status, error_message, error_key, input_tokens, output_tokens, "
+         "cache_input_tokens, reasoning_tokens, total_tokens, cost, cost_nano, response_time_ms, "
+         "first_byte_time_ms, o))";
+}
+
+// The insert of u: the invocations table's columns from u, $19 source, $20 collector, $21 now.
+std::string insertFromRows() {
+  return std::string(kInsertInvocations) +
+         "SELECT invoke_id, occurred_at, payload, raw_response, occurred_ms, model, status, "
+         "error_message, error_key, input_tokens, output_tokens, cache_input_tokens, "
+         "reasoning_tokens, total_tokens, cost, cost_nano, response_time_ms, first_byte_time_ms, "
+         "$19::text, $20::text, $21::bigint, $21::bigint FROM u";
+}
+
+// The text that insertOnly()'s guard fails with.
+constexpr const char* kStoredAlready = "gatherd: an invocation of the batch is stored already";
+
+// The insert of one round of invocations that the writer has not seen (the parameters of
+// invocationUpsert()): inserted, added to the rollups, each given its change. Nothing is looked
+// up first, which halves the statement's server time (bench/store): a poll's new calls are
+// almost always new to the database too. When one is not (after a restart, whose writer
+// remembers nothing, or a row another writer stored), the guard fails the statement with
+// kStoredAlready, so the transaction rolls back whole and the batch is written again with
+// invocationUpsert(), which compares. (A failing cast is plain SQL's way to raise: it is not
+// constant, so the planner cannot fold it.) Answers (inserted, 0).
+std::string invocationInsert() {
+  return "WITH " + unnestedRows() + ", ins AS (" + insertFromRows() +
+         " ORDER BY u.o ON CONFLICT (source, invoke_id, occurred_at) DO NOTHING RETURNING id, " +
+         returned("codex_invocations") + "), d AS (" + sums("ins", "") + " FROM ins)" +
+         rollupUpserts() +
+         ", ch AS (INSERT INTO changes (kind, source, ref_id, created_ms) SELECT " +
+         std::to_string(static_cast<int>(ChangeKind::kInvocationNew)) +
+         ", $19::text, id, $21::bigint FROM ins ORDER BY id) SELECT CASE WHEN (SELECT count(*) "
+         "FROM ins) = (SELECT count(*) FROM u) THEN (SELECT count(*) FROM ins) ELSE ('" +
+         kStoredAlready + " (' || (SELECT count(*) FROM ins) || ')')::bigint END, 0";
+}
+
+bool storedAlready(const PgError& error) {
+  return std::string_view(error.what()).find(kStoredAlready) != std::string_view::npos;
+}
+
 // The upsert of one round of invocations ($1 .. $18: insertRow()'s columns as arrays; $19
 // source, $20 collector, $21 now). Rows not stored yet are inserted (ON CONFLICT DO NOTHING: a
 // row another writer stored meanwhile stands); stored rows whose status, cost or tokens differ
@@ -69,37 +141,12 @@ void addWindowParams(Params& params, const sdk::WindowResult& window) {
 // update, the new values minus the old ones; every inserted or updated row gets its change, in
 // the batch's order. Answers (inserted, updated).
 std::string invocationUpsert() {
-  // "t.a, t.b, ...": every column named, as two tables of the statement share the names.
-  auto prefixed = [](const char* table, std::initializer_list<const char*> columns) {
-    std::string list;
-    for (const char* column : columns) {
-      list += std::string(list.empty() ? "" : ", ") + table + "." + column;
-    }
-    return list;
-  };
-  auto compared = [&](const char* table) {
+  auto compared = [](const char* table) {
     return prefixed(table, {"status", "cost", "input_tokens", "output_tokens", "cache_input_tokens",
                             "reasoning_tokens", "total_tokens"});
   };
-  auto returned = [&](const char* table) {
-    return prefixed(table,
-                    {"occurred_ms", "model", "status", "cost", "cost_nano", "input_tokens",
-                     "output_tokens", "cache_input_tokens", "reasoning_tokens", "total_tokens"});
-  };
-  auto sums = [](const char* table, const char* sign) {
-    return std::string("SELECT ") + table + ".occurred_ms / 3600000 * 3600000 AS h, $19::text AS " +
-           "source, " + table + ".model, " + table + ".status, " + sign + "1::bigint AS n, " +
-           sign + table + ".cost_nano AS cost, " + sign + "coalesce(" + table +
-           ".input_tokens, 0) AS i, " + sign + "coalesce(" + table + ".output_tokens, 0) AS o, " +
-           sign + "coalesce(" + table + ".cache_input_tokens, 0) AS c, " + sign + "coalesce(" +
-           table + ".reasoning_tokens, 0) AS r, " + sign + "coalesce(" + table +
-           ".total_tokens, 0) AS t";
-  };
-  return std::string("WITH u AS (SELECT * FROM unnest(") + kInsertRowArrays +
-         ") WITH ORDINALITY AS u(invoke_id, occurred_at, payload, raw_response, occurred_ms, "
-         "model, status, error_message, error_key, input_tokens, output_tokens, "
-         "cache_input_tokens, reasoning_tokens, total_tokens, cost, cost_nano, response_time_ms, "
-         "first_byte_time_ms, o)), "
+  return "WITH " + unnestedRows() +
+         ", "
          // One index lookup per row sent, whatever the statistics: OFFSET 0 keeps the planner
          // from turning it into a join, which a plan cached while the table was small did as a
          // scan of every row of the source.
@@ -108,12 +155,9 @@ std::string invocationUpsert() {
          " FROM u CROSS JOIN LATERAL (SELECT * FROM codex_invocations k WHERE k.source = "
          "$19::text AND k.invoke_id = u.invoke_id AND k.occurred_at = u.occurred_at OFFSET 0) c), "
          "ins AS (" +
-         kInsertInvocations +
-         "SELECT invoke_id, occurred_at, payload, raw_response, occurred_ms, model, status, "
-         "error_message, error_key, input_tokens, output_tokens, cache_input_tokens, "
-         "reasoning_tokens, total_tokens, cost, cost_nano, response_time_ms, first_byte_time_ms, "
-         "$19::text, $20::text, $21::bigint, $21::bigint FROM u WHERE u.o NOT IN (SELECT o FROM "
-         "old) ORDER BY u.o ON CONFLICT (source, invoke_id, occurred_at) DO NOTHING RETURNING id, "
+         insertFromRows() +
+         " WHERE u.o NOT IN (SELECT o FROM old) ORDER BY u.o ON CONFLICT (source, invoke_id, "
+         "occurred_at) DO NOTHING RETURNING id, "
          "invoke_id, occurred_at, " +
          returned("codex_invocations") +
          "), "
@@ -220,6 +264,24 @@ const std::string& BatchWriter::storedSource(const std::string& instance) {
 }
 
 WriteCounts BatchWriter::write(const sdk::Batch& batch, std::int64_t now_ms) {
+  try {
+    return writeOnce(batch, now_ms);
+  } catch (const PgError& error) {
+    if (compare_all_ || !storedAlready(error)) throw;
+  }
+  // A row this writer took for new was stored already: the batch rolled back; again, comparing.
+  compare_all_ = true;
+  try {
+    const WriteCounts counts = writeOnce(batch, now_ms);
+    compare_all_ = false;
+    return counts;
+  } catch (...) {
+    compare_all_ = false;
+    throw;
+  }
+}
+
+WriteCounts BatchWriter::writeOnce(const sdk::Batch& batch, std::int64_t now_ms) {
   WriteCounts counts;
   pending_.clear();
   pending_quotas_.clear();
@@ -299,6 +361,7 @@ void BatchWriter::planInvocations(const std::string& source,
   // second copy in a second round (one statement cannot touch a row twice), compared with the
   // first.
   std::vector<Columns> rounds;
+  std::vector<bool> round_unseen;  // no row of the round is known to this writer
   std::unordered_map<std::string, std::size_t> rounds_taken;
   for (const sdk::Record* record : records) {
     Pending item = pending(*record);
@@ -321,7 +384,11 @@ void BatchWriter::planInvocations(const std::string& source,
       continue;
     }
     const std::size_t round = rounds_taken[cache_key]++;
-    if (round == rounds.size()) rounds.emplace_back(18);
+    if (round == rounds.size()) {
+      rounds.emplace_back(18);
+      round_unseen.push_back(true);
+    }
+    if (known != nullptr) round_unseen[round] = false;
     auto row = insertRow(item);
     for (std::size_t column = 0; column < row.size(); ++column) {
       rounds[round][column].push_back(std::move(row[column]));
@@ -330,12 +397,17 @@ void BatchWriter::planInvocations(const std::string& source,
   }
   if (rounds.empty()) return;
   static const std::string upsert = invocationUpsert();
-  for (const Columns& columns : rounds) {
+  static const std::string insert = invocationInsert();
+  for (std::size_t round = 0; round < rounds.size(); ++round) {
     Params params;
-    columns.addTo(params);
+    rounds[round].addTo(params);
     params.add(source).add(collector_).add(now_ms);
-    round_sizes_.push_back(columns.rows());
-    add({upsert, std::move(params), "gatherd_invocations"}, Reader::kInvocations);
+    round_sizes_.push_back(rounds[round].rows());
+    if (round_unseen[round] && !compare_all_) {
+      add({insert, std::move(params), "gatherd_invocations_new"}, Reader::kInvocations);
+    } else {
+      add({upsert, std::move(params), "gatherd_invocations"}, Reader::kInvocations);
+    }
   }
 }
 

@@ -84,6 +84,8 @@ class BatchWriter {
   /// How to read the results of one statement of the batch's pipeline.
   enum class Reader { kNone, kInvocations, kQuota, kOther, kWindow };
 
+  /// write()'s one attempt: the batch in one transaction.
+  WriteCounts writeOnce(const sdk::Batch& batch, std::int64_t now_ms);
   /// The identity and rollup values of an invocation record (which must outlive the result).
   static Pending pending(const sdk::Record& record);
   /// The values of kInsertInvocations' first 18 columns for `item`.
@@ -106,6 +108,9 @@ class BatchWriter {
   std::string collector_;
   std::int32_t lock_key_ = 0;
   std::int64_t pruned_before_ms_ = 0;
+  /// Set for a batch written again after a row it took for new was stored already: every
+  /// round then goes through the comparing upsert.
+  bool compare_all_ = false;
   std::unordered_map<std::string, std::string> stored_sources_;
   std::unordered_map<std::string, Known> cache_;
   std::deque<std::string> cache_order_;
