@@ -86,6 +86,13 @@ double openFds() {
 
 }  // namespace
 
+double residentBytes() {
+  std::string fields;
+  if (!readStat(fields)) return 0;
+  return std::strtod(statField(fields, 24).c_str(), nullptr) *
+         static_cast<double>(::sysconf(_SC_PAGESIZE));
+}
+
 void collectProcessMetrics(std::vector<sdk::MetricFamily>& families) {
   rusage usage{};
   ::getrusage(RUSAGE_SELF, &usage);
@@ -96,9 +103,9 @@ void collectProcessMetrics(std::vector<sdk::MetricFamily>& families) {
 
   std::string fields;
   if (readStat(fields)) {
-    const double page = static_cast<double>(::sysconf(_SC_PAGESIZE));
     families.push_back(gauge("process_resident_memory_bytes", "Resident memory size", "bytes",
-                             std::strtod(statField(fields, 24).c_str(), nullptr) * page));
+                             std::strtod(statField(fields, 24).c_str(), nullptr) *
+                                 static_cast<double>(::sysconf(_SC_PAGESIZE))));
     families.push_back(gauge("process_virtual_memory_bytes", "Virtual memory size", "bytes",
                              std::strtod(statField(fields, 23).c_str(), nullptr)));
     families.push_back(gauge("gatherd_process_threads", "Threads of the gatherd process", "",

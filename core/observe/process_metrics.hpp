@@ -12,4 +12,7 @@ namespace gatherd::core {
 /// read from /proc/self and getrusage (a few small reads; no allocation beyond the families).
 void collectProcessMetrics(std::vector<sdk::MetricFamily>& families);
 
+/// The resident set size in bytes (field 24 of /proc/self/stat), 0 if it cannot be read.
+double residentBytes();
+
 }  // namespace gatherd::core

@@ -3,12 +3,12 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
-#include <cstring>
 #include <fstream>
 #include <set>
 #include <string>
 #include <vector>
 
+#include "core/observe/process_metrics.hpp"
 #include <malloc.h>
 #include <sys/mman.h>
 
@@ -50,12 +50,7 @@ std::vector<Mapping> readMappings() {
 }
 
 std::size_t residentKb() {
-  std::ifstream status("/proc/self/status");
-  std::string line;
-  while (std::getline(status, line)) {
-    if (line.rfind("VmRSS:", 0) == 0) return std::strtoul(line.c_str() + 6, nullptr, 10);
-  }
-  return 0;
+  return static_cast<std::size_t>(residentBytes() / 1024);
 }
 
 }  // namespace

@@ -107,7 +107,7 @@ std::string insertFromRows() {
          "$19::text, $20::text, $21::bigint, $21::bigint FROM u";
 }
 
-// The text that insertOnly()'s guard fails with.
+// The text that invocationInsert()'s guard fails with.
 constexpr const char* kStoredAlready = "gatherd: an invocation of the batch is stored already";
 
 // The insert of one round of invocations that the writer has not seen (the parameters of
@@ -265,23 +265,15 @@ const std::string& BatchWriter::storedSource(const std::string& instance) {
 
 WriteCounts BatchWriter::write(const sdk::Batch& batch, std::int64_t now_ms) {
   try {
-    return writeOnce(batch, now_ms);
+    return writeOnce(batch, now_ms, false);
   } catch (const PgError& error) {
-    if (compare_all_ || !storedAlready(error)) throw;
+    if (!storedAlready(error)) throw;
   }
   // A row this writer took for new was stored already: the batch rolled back; again, comparing.
-  compare_all_ = true;
-  try {
-    const WriteCounts counts = writeOnce(batch, now_ms);
-    compare_all_ = false;
-    return counts;
-  } catch (...) {
-    compare_all_ = false;
-    throw;
-  }
+  return writeOnce(batch, now_ms, true);
 }
 
-WriteCounts BatchWriter::writeOnce(const sdk::Batch& batch, std::int64_t now_ms) {
+WriteCounts BatchWriter::writeOnce(const sdk::Batch& batch, std::int64_t now_ms, bool compare_all) {
   WriteCounts counts;
   pending_.clear();
   pending_quotas_.clear();
@@ -303,7 +295,7 @@ WriteCounts BatchWriter::writeOnce(const sdk::Batch& batch, std::int64_t now_ms)
   for (const sdk::Record& record : batch.records) {
     if (record.stream == sdk::streams::kInvocation) invocations.push_back(&record);
   }
-  planInvocations(source, invocations, now_ms, counts);
+  planInvocations(source, invocations, now_ms, compare_all, counts);
   for (const sdk::Record& record : batch.records) {
     if (record.stream == sdk::streams::kInvocation) continue;
     if (record.stream == sdk::streams::kQuota) {
@@ -354,7 +346,7 @@ void BatchWriter::remember(const std::string& key, Known known) {
 
 void BatchWriter::planInvocations(const std::string& source,
                                   const std::vector<const sdk::Record*>& records,
-                                  std::int64_t now_ms, WriteCounts& counts) {
+                                  std::int64_t now_ms, bool compare_all, WriteCounts& counts) {
   // What is stored already, as far as this writer knows: most of a poll repeats what it
   // reported and is skipped here. Everything else goes to the server, which inserts it or,
   // when stored with other values, updates it. A poll that repeats one invocation sends the
@@ -403,7 +395,7 @@ void BatchWriter::planInvocations(const std::string& source,
     rounds[round].addTo(params);
     params.add(source).add(collector_).add(now_ms);
     round_sizes_.push_back(rounds[round].rows());
-    if (round_unseen[round] && !compare_all_) {
+    if (round_unseen[round] && !compare_all) {
       add({insert, std::move(params), "gatherd_invocations_new"}, Reader::kInvocations);
     } else {
       add({upsert, std::move(params), "gatherd_invocations"}, Reader::kInvocations);

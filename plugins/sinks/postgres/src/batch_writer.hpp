@@ -84,8 +84,9 @@ class BatchWriter {
   /// How to read the results of one statement of the batch's pipeline.
   enum class Reader { kNone, kInvocations, kQuota, kOther, kWindow };
 
-  /// write()'s one attempt: the batch in one transaction.
-  WriteCounts writeOnce(const sdk::Batch& batch, std::int64_t now_ms);
+  /// write()'s one attempt: the batch in one transaction. With `compare_all` every round goes
+  /// through the comparing upsert (the second attempt, after a row taken for new was stored).
+  WriteCounts writeOnce(const sdk::Batch& batch, std::int64_t now_ms, bool compare_all);
   /// The identity and rollup values of an invocation record (which must outlive the result).
   static Pending pending(const sdk::Record& record);
   /// The values of kInsertInvocations' first 18 columns for `item`.
@@ -93,7 +94,7 @@ class BatchWriter {
   /// Adds the upserts of the batch's new and changed invocations to the pipeline: one statement
   /// for the first copy of each, one more for each further copy a poll repeats.
   void planInvocations(const std::string& source, const std::vector<const sdk::Record*>& records,
-                       std::int64_t now_ms, WriteCounts& counts);
+                       std::int64_t now_ms, bool compare_all, WriteCounts& counts);
   void planQuota(const std::string& source, const sdk::Record& record, std::int64_t now_ms);
   void planOther(const std::string& source, const sdk::Record& record, std::int64_t now_ms);
   void planWindow(const std::string& source, const sdk::WindowResult& window, std::int64_t now_ms);
@@ -108,9 +109,6 @@ class BatchWriter {
   std::string collector_;
   std::int32_t lock_key_ = 0;
   std::int64_t pruned_before_ms_ = 0;
-  /// Set for a batch written again after a row it took for new was stored already: every
-  /// round then goes through the comparing upsert.
-  bool compare_all_ = false;
   std::unordered_map<std::string, std::string> stored_sources_;
   std::unordered_map<std::string, Known> cache_;
   std::deque<std::string> cache_order_;
