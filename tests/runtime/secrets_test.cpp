@@ -136,6 +136,17 @@ long long fakeRequests(const std::string& port) {
       ->getValue<long long>("requests");
 }
 
+/// How many windows of the source "acct" the store holds.
+std::size_t storedWindows(int http_port) {
+  const Http windows = get(http_port, "/api/windows?source=acct&limit=1000");
+  if (windows.status != 200) return 0;
+  return Poco::JSON::Parser()
+      .parse(windows.body)
+      .extract<Poco::JSON::Object::Ptr>()
+      ->getArray("items")
+      ->size();
+}
+
 }  // namespace
 
 TEST_CASE("secrets echoed by the upstream reach no log, file, API answer or SSE event",
@@ -167,6 +178,8 @@ TEST_CASE("secrets echoed by the upstream reach no log, file, API answer or SSE 
 
   // Every scripted answer served, and a few repeats of the last, so the windows are stored.
   REQUIRE(gatherd::sdk::testing::eventually([&] { return fakeRequests(port) >= kScripted + 3; },
+                                            30s, 50ms));
+  REQUIRE(gatherd::sdk::testing::eventually([&] { return storedWindows(http_port) >= kScripted; },
                                             30s, 50ms));
   live.readUntil("\x01 not in any stream", 1000);
 

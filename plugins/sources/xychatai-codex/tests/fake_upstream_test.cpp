@@ -3,6 +3,11 @@
 #include <fstream>
 #include <string>
 
+#include <Poco/JSON/Object.h>
+#include <Poco/JSON/Parser.h>
+#include <Poco/Net/HTTPClientSession.h>
+#include <Poco/Net/HTTPRequest.h>
+#include <Poco/Net/HTTPResponse.h>
 #include <Poco/Pipe.h>
 #include <Poco/PipeStream.h>
 #include <Poco/Process.h>
@@ -62,6 +67,18 @@ gatherd::sdk::Batch pollOnce(XychataiSource& source, gatherd::sdk::testing::Fake
   return batch;
 }
 
+/// GET /__fake/stats over plain HTTP: {"connections":N,"requests":M}.
+Poco::JSON::Object::Ptr fakeStats(const std::string& port) {
+  Poco::Net::HTTPClientSession session("127.0.0.1", static_cast<Poco::UInt16>(std::stoi(port)));
+  Poco::Net::HTTPRequest request(Poco::Net::HTTPRequest::HTTP_GET, "/__fake/stats",
+                                 Poco::Net::HTTPMessage::HTTP_1_1);
+  session.sendRequest(request);
+  Poco::Net::HTTPResponse response;
+  std::istream& body = session.receiveResponse(response);
+  REQUIRE(response.getStatus() == Poco::Net::HTTPResponse::HTTP_OK);
+  return Poco::JSON::Parser().parse(body).extract<Poco::JSON::Object::Ptr>();
+}
+
 }  // namespace
 
 TEST_CASE("xychatai-fake-upstream serves a scenario over HTTPS and stops on SIGINT",
@@ -107,4 +124,25 @@ TEST_CASE("xychatai-fake-upstream serves a scenario over HTTPS and stops on SIGI
 TEST_CASE("xychatai-fake-upstream refuses unknown arguments", "[fake_upstream]") {
   RunningProcess process({"--no-such-flag"});
   CHECK(process.wait() == 2);
+}
+
+TEST_CASE("xychatai-fake-upstream's stats count the collector's requests, not the stats requests",
+          "[fake_upstream]") {
+  RunningProcess process({"--port", "0", "--rolling", "1", "--print-port"});
+  const std::string port = process.readLine();
+  REQUIRE_FALSE(port.empty());
+  CHECK(fakeStats(port)->getValue<long long>("requests") == 0);
+
+  gatherd::sdk::testing::FakeHost host("xy");
+  XychataiSource source;
+  std::map<std::string, std::string, std::less<>> values = {
+      {"base_url", "http://127.0.0.1:" + port}, {"cookie", "SYNTHETIC-cookie"}};
+  REQUIRE(source.init(gatherd::sdk::Config("xy", values), host));
+  CHECK(pollOnce(source, host).window.outcome == Outcome::kOk);
+  CHECK(pollOnce(source, host).window.outcome == Outcome::kOk);
+  const auto stats = fakeStats(port);
+  CHECK(stats->getValue<long long>("requests") == 2);
+  CHECK(stats->getValue<long long>("connections") == 1);  // the source's kept-alive connection
+  source.stop();
+  CHECK(process.stop() == 0);
 }

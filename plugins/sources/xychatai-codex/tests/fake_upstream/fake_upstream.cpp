@@ -158,6 +158,22 @@ bool FakeUpstream::waitStoppable(std::chrono::milliseconds duration) {
 
 void FakeUpstream::handle(Poco::Net::HTTPServerRequest& request,
                           Poco::Net::HTTPServerResponse& response) {
+  // The stats request is the test asking, not the collector: it is neither counted nor seen, so
+  // "requests" says how many answers the collector got.
+  if (request.getURI() == "/__fake/stats") {
+    std::string body;
+    {
+      std::lock_guard lock(mutex_);
+      json::Writer writer(body);
+      writer.beginObject();
+      writer.key("connections").integer(static_cast<std::int64_t>(clients_.size()));
+      writer.key("requests").integer(requests_);
+      writer.endObject();
+    }
+    response.setContentType("application/json");
+    response.sendBuffer(body.data(), body.size());
+    return;
+  }
   ScriptedResponse script;
   std::int64_t index = 0;
   {
@@ -173,15 +189,7 @@ void FakeUpstream::handle(Poco::Net::HTTPServerRequest& request,
     seen_.push_back(std::move(seen));
     index = requests_++;
     ++inside_;
-    if (request.getURI() == "/__fake/stats") {
-      std::string body;
-      json::Writer writer(body);
-      writer.beginObject();
-      writer.key("connections").integer(static_cast<std::int64_t>(clients_.size()));
-      writer.key("requests").integer(requests_);
-      writer.endObject();
-      script = ScriptedResponse::json(body);
-    } else if (!queue_.empty()) {
+    if (!queue_.empty()) {
       script = std::move(queue_.front());
       queue_.pop_front();
     } else if (responder_) {

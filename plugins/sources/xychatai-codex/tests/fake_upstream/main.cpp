@@ -8,7 +8,7 @@
 // missing. --scenario FILE is JSON: {"responses":[{"status":200,"fixture":"x.json" | "body":"..",
 // "gzip":false,"delay_ms":0,"mode":"normal|hang|drip","content_type":"..","headers":{..}}, ..]}
 // served in order, the last one repeated. GET /__fake/stats answers
-// {"connections":N,"requests":M}. Runs until SIGINT or SIGTERM.
+// {"connections":N,"requests":M}, the stats requests not counted. Runs until SIGINT or SIGTERM.
 //
 // With --rolling, --served-log FILE appends one line per answer, "<total>", after the answer
 // was made: that answer listed the records roll-<n> for n in [max(0, total - 20), total). A
