@@ -263,17 +263,18 @@ const std::string& BatchWriter::storedSource(const std::string& instance) {
   return stored_sources_.emplace(instance, std::move(stored)).first->second;
 }
 
-WriteCounts BatchWriter::write(const sdk::Batch& batch, std::int64_t now_ms) {
+WriteCounts BatchWriter::write(const sdk::Batch& batch, std::int64_t now_ms, bool announce) {
   try {
-    return writeOnce(batch, now_ms, false);
+    return writeOnce(batch, now_ms, announce, false);
   } catch (const PgError& error) {
     if (!storedAlready(error)) throw;
   }
   // A row this writer took for new was stored already: the batch rolled back; again, comparing.
-  return writeOnce(batch, now_ms, true);
+  return writeOnce(batch, now_ms, announce, true);
 }
 
-WriteCounts BatchWriter::writeOnce(const sdk::Batch& batch, std::int64_t now_ms, bool compare_all) {
+WriteCounts BatchWriter::writeOnce(const sdk::Batch& batch, std::int64_t now_ms, bool announce,
+                                   bool compare_all) {
   WriteCounts counts;
   pending_.clear();
   pending_quotas_.clear();
@@ -304,7 +305,7 @@ WriteCounts BatchWriter::writeOnce(const sdk::Batch& batch, std::int64_t now_ms,
       planOther(source, record, now_ms);
     }
   }
-  planWindow(source, batch.window, now_ms);
+  planWindow(source, batch.window, now_ms, announce);
   add({"COMMIT", {}, {}}, Reader::kNone);
 
   const std::vector<Result> results = connection_.pipeline(statements_);
@@ -466,23 +467,28 @@ void BatchWriter::planOther(const std::string& source, const sdk::Record& record
 }
 
 void BatchWriter::planWindow(const std::string& source, const sdk::WindowResult& window,
-                             std::int64_t now_ms) {
-  // The window's change is the batch's last: its sequence is the batch's newest, announced to
-  // every listening gatherd at the commit.
+                             std::int64_t now_ms, bool announce) {
+  // The window's change is the batch's last: its sequence is the batch's newest, announced (when
+  // `announce`) to every listening gatherd at the commit.
+  static const std::string insert =
+      "WITH w AS (INSERT INTO window_ledger (source, window_ms, window_at, started_ms, "
+      "finished_ms, outcome, message, http_status, records_seen, records_emitted, "
+      "records_rejected, gap_suspected, gap_from_ms, gap_to_ms, auth_state, clock_jump) VALUES "
+      "($1::text, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) RETURNING "
+      "id), ch AS (INSERT INTO changes (kind, source, ref_id, created_ms) SELECT " +
+      std::to_string(static_cast<int>(ChangeKind::kWindow)) +
+      ", $1::text, id, $17::bigint FROM w RETURNING seq) SELECT seq";
   Params params;
   params.add(source);               // $1
   addWindowParams(params, window);  // $2 .. $16
-  params.add(now_ms).add(channel(schema_));
-  add({"WITH w AS (INSERT INTO window_ledger (source, window_ms, window_at, started_ms, "
-       "finished_ms, outcome, message, http_status, records_seen, records_emitted, "
-       "records_rejected, gap_suspected, gap_from_ms, gap_to_ms, auth_state, clock_jump) VALUES "
-       "($1::text, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) RETURNING "
-       "id), ch AS (INSERT INTO changes (kind, source, ref_id, created_ms) SELECT " +
-           std::to_string(static_cast<int>(ChangeKind::kWindow)) +
-           ", $1::text, id, $17::bigint FROM w RETURNING seq) SELECT seq, pg_notify($18, "
-           "seq::text) FROM ch",
-       std::move(params), "gatherd_window"},
-      Reader::kWindow);
+  params.add(now_ms);
+  if (announce) {
+    params.add(channel(schema_));
+    add({insert + ", pg_notify($18, seq::text) FROM ch", std::move(params), "gatherd_window"},
+        Reader::kWindow);
+  } else {
+    add({insert + " FROM ch", std::move(params), "gatherd_window_quiet"}, Reader::kWindow);
+  }
 }
 
 }  // namespace gatherd::plugins::postgres

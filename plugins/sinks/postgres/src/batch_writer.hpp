@@ -49,9 +49,9 @@ class BatchWriter {
 
   /// Loads what the writer remembers across batches (latest quota snapshots, pruning horizon).
   void load();
-  /// Writes `batch` at wall time `now_ms` in one transaction. Throws PgError; nothing of the
-  /// batch is kept then.
-  WriteCounts write(const sdk::Batch& batch, std::int64_t now_ms);
+  /// Writes `batch` at wall time `now_ms` in one transaction, which NOTIFYs the schema's
+  /// channel when `announce`. Throws PgError; nothing of the batch is kept then.
+  WriteCounts write(const sdk::Batch& batch, std::int64_t now_ms, bool announce);
   /// Keeps one page of another store's history (sdk::Sink::importHistory) in one transaction:
   /// rows already kept are skipped, each inserted invocation is added to the rollups, nothing
   /// enters the change sequence. Returns the rows inserted. Throws PgError. (history_import.cpp)
@@ -86,7 +86,8 @@ class BatchWriter {
 
   /// write()'s one attempt: the batch in one transaction. With `compare_all` every round goes
   /// through the comparing upsert (the second attempt, after a row taken for new was stored).
-  WriteCounts writeOnce(const sdk::Batch& batch, std::int64_t now_ms, bool compare_all);
+  WriteCounts writeOnce(const sdk::Batch& batch, std::int64_t now_ms, bool announce,
+                        bool compare_all);
   /// The identity and rollup values of an invocation record (which must outlive the result).
   static Pending pending(const sdk::Record& record);
   /// The values of kInsertInvocations' first 18 columns for `item`.
@@ -97,7 +98,8 @@ class BatchWriter {
                        std::int64_t now_ms, bool compare_all, WriteCounts& counts);
   void planQuota(const std::string& source, const sdk::Record& record, std::int64_t now_ms);
   void planOther(const std::string& source, const sdk::Record& record, std::int64_t now_ms);
-  void planWindow(const std::string& source, const sdk::WindowResult& window, std::int64_t now_ms);
+  void planWindow(const std::string& source, const sdk::WindowResult& window, std::int64_t now_ms,
+                  bool announce);
   void add(Statement statement, Reader reader) {
     statements_.push_back(std::move(statement));
     readers_.push_back(reader);

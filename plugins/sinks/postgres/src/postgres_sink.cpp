@@ -64,8 +64,9 @@ sdk::WriteResult PostgresSink::write(const sdk::Batch& batch) {
   }
   sdk::Metrics& metrics = host_->metrics();
   WriteCounts counts;
+  const bool announce = store_->announceNext();
   try {
-    counts = batch_writer_->write(batch, host_->clock().utcNowMs());
+    counts = batch_writer_->write(batch, host_->clock().utcNowMs(), announce);
   } catch (const PgError& error) {
     if (error.transient()) {
       metrics.increment("postgres_write_retries");
@@ -89,7 +90,7 @@ sdk::WriteResult PostgresSink::write(const sdk::Batch& batch) {
     writer_down_ = false;
   }
   metrics.setGauge("postgres_up", 1);
-  store_->publish(counts.last_sequence);
+  store_->committed(counts.last_sequence, announce);
   if (counts.inserted != 0) metrics.increment("postgres_invocations_inserted", counts.inserted);
   if (counts.updated != 0) metrics.increment("postgres_invocations_updated", counts.updated);
   if (counts.unchanged != 0) metrics.increment("postgres_invocations_unchanged", counts.unchanged);

@@ -332,6 +332,53 @@ void PostgresStore::publish(std::int64_t sequence) {
   sequence_changed_.notify_all();
 }
 
+// Announcements follow the machine's steady clock, not the host's: they pace server load, and
+// a test's clock that stands still must not hold them back.
+bool PostgresStore::announceNext() {
+  std::lock_guard lock(announce_mutex_);
+  return std::chrono::steady_clock::now() - last_announced_ >=
+         std::chrono::milliseconds(kAnnounceEveryMs);
+}
+
+void PostgresStore::committed(std::int64_t sequence, bool announced) {
+  publish(sequence);
+  std::lock_guard lock(announce_mutex_);
+  if (announced) {
+    last_announced_ = std::chrono::steady_clock::now();
+    if (owed_sequence_ <= sequence) owed_sequence_ = 0;
+  } else {
+    owed_sequence_ = std::max(owed_sequence_, sequence);
+  }
+}
+
+int PostgresStore::msUntilAnnouncement(int otherwise) {
+  std::lock_guard lock(announce_mutex_);
+  if (owed_sequence_ == 0) return otherwise;
+  const auto due = last_announced_ + std::chrono::milliseconds(kAnnounceEveryMs);
+  const auto left =
+      std::chrono::ceil<std::chrono::milliseconds>(due - std::chrono::steady_clock::now());
+  return static_cast<int>(std::clamp<std::int64_t>(left.count(), 0, otherwise));
+}
+
+void PostgresStore::announceOwed(Connection& connection, bool now) {
+  std::int64_t sequence = 0;
+  {
+    std::lock_guard lock(announce_mutex_);
+    if (owed_sequence_ == 0) return;
+    if (!now && std::chrono::steady_clock::now() - last_announced_ <
+                    std::chrono::milliseconds(kAnnounceEveryMs)) {
+      return;
+    }
+    sequence = owed_sequence_;
+  }
+  // Its own transaction, after the writer's commit: a gatherd woken by it sees the rows.
+  connection.exec("SELECT pg_notify($1, $2)",
+                  Params().add(BatchWriter::channel(schema_)).add(sequence));
+  std::lock_guard lock(announce_mutex_);
+  last_announced_ = std::chrono::steady_clock::now();
+  if (owed_sequence_ <= sequence) owed_sequence_ = 0;
+}
+
 void PostgresStore::close() {
   {
     std::lock_guard lock(sequence_mutex_);
@@ -779,7 +826,8 @@ void PostgresStore::listen() {
         backoff_ms = 200;
       }
       pollfd descriptor{PQsocket(connection->handle()), POLLIN, 0};
-      const int ready = ::poll(&descriptor, 1, 250);
+      const int ready = ::poll(&descriptor, 1, msUntilAnnouncement(250));
+      announceOwed(*connection, false);
       if (ready < 0) continue;
       if (PQconsumeInput(connection->handle()) == 0) {
         throw PgError(
@@ -807,6 +855,14 @@ void PostgresStore::listen() {
                                  [&] { return closed_.load(); });
       backoff_ms = std::min(backoff_ms * 2, 5'000);
     }
+  }
+  // A commit of the last moments before the stop is announced still.
+  try {
+    if (connection && PQstatus(connection->handle()) == CONNECTION_OK) {
+      announceOwed(*connection, true);
+    }
+  } catch (const std::exception& error) {
+    logger_.warn(std::string("PostgreSQL: the last commit was not announced: ") + error.what());
   }
 }
 

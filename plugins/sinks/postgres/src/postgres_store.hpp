@@ -5,6 +5,7 @@
 // not only this process's: the SSE sink streams all of them unchanged.
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <memory>
@@ -30,6 +31,15 @@ class PostgresStore final : public sdk::Store {
   void open();
   /// The writer calls this after each commit: wakes waitForChange().
   void publish(std::int64_t sequence);
+  /// Whether the writer's next commit should NOTIFY the other gatherds itself: when no
+  /// announcement went out for kAnnounceEveryMs. A burst of commits (a spool or history
+  /// replay, many sources at once) then costs one NOTIFY per interval instead of one each: a
+  /// NOTIFY is a tenth of a small batch's server time and wakes every listening gatherd.
+  bool announceNext();
+  /// After the writer's commit of `sequence`, which NOTIFYed or not (announceNext()): one that
+  /// did not is announced by the listener thread within kAnnounceEveryMs, or by a later commit.
+  void committed(std::int64_t sequence, bool announced);
+  static constexpr std::int64_t kAnnounceEveryMs = 100;
   /// After close() every query fails with a status and waiters return.
   void close();
   /// Why the database cannot be used right now (empty when the last call worked).
@@ -59,6 +69,11 @@ class PostgresStore final : public sdk::Store {
   template <class Body>
   sdk::Status read(const char* what, Body&& body);
   void listen();
+  /// The listener's part of committed(): NOTIFYs the sequence owed once it is due (all of it
+  /// when `now`), on the listener's connection. Throws PgError.
+  void announceOwed(Connection& connection, bool now);
+  /// Milliseconds until an owed announcement is due (`otherwise` when none is owed).
+  int msUntilAnnouncement(int otherwise);
   std::int64_t committedHorizon(Connection& connection);
 
   std::string conninfo_;
@@ -81,6 +96,10 @@ class PostgresStore final : public sdk::Store {
   std::atomic<std::int64_t> latest_sequence_{0};
   std::atomic<bool> closed_{false};
   std::thread listener_;
+
+  std::mutex announce_mutex_;
+  std::int64_t owed_sequence_ = 0;  // committed but not NOTIFYed yet (0: nothing owed)
+  std::chrono::steady_clock::time_point last_announced_{};
 };
 
 }  // namespace gatherd::plugins::postgres

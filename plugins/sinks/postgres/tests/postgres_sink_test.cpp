@@ -9,9 +9,11 @@
 
 #include <catch2/catch.hpp>
 
+#include "batch_writer.hpp"
 #include "migrations.hpp"
 #include "pg_test_support.hpp"
 #include "store_suite.hpp"
+#include <poll.h>
 
 using namespace gatherd;
 using namespace gatherd::plugins::postgres;
@@ -173,6 +175,43 @@ TEST_CASE("a commit by another collector wakes waitForChange through LISTEN/NOTI
   REQUIRE(writer.sink.write(makeBatch("xy", kT0, invocations("n", 0, 2))) == sdk::WriteResult::kOk);
   REQUIRE(waiter.wait_for(std::chrono::seconds(30)) == std::future_status::ready);
   CHECK(waiter.get() == before + 3);  // two invocations and the window
+}
+
+TEST_CASE("a burst of commits is announced a few times, its last sequence always") {
+  REQUIRE(cluster().ok());
+  const std::string schema = freshSchema("burst");
+  SinkFixture writer(schema, {{"collector", "w"}});
+  REQUIRE(writer.started());
+  // Another gatherd's view of the channel: a plain LISTEN beside the sink.
+  Connection listener(cluster().conninfo());
+  listener.run("LISTEN " + quoteIdentifier(BatchWriter::channel(schema)));
+
+  constexpr int kBatches = 60;
+  for (int b = 0; b < kBatches; ++b) {
+    REQUIRE(writer.sink.write(makeBatch("xy", kT0 + b * 10'000, invocations("b", b, 1))) ==
+            sdk::WriteResult::kOk);
+  }
+  const std::int64_t last = queryInt(schema, "SELECT max(seq) FROM changes");
+  REQUIRE(last == 2 * kBatches);  // one invocation and one window each
+  int notifications = 0;
+  std::int64_t newest = 0;
+  const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (newest < last && std::chrono::steady_clock::now() < give_up) {
+    pollfd descriptor{PQsocket(listener.handle()), POLLIN, 0};
+    ::poll(&descriptor, 1, 100);
+    REQUIRE(PQconsumeInput(listener.handle()) == 1);
+    while (PGnotify* notice = PQnotifies(listener.handle())) {
+      ++notifications;
+      newest = std::max<std::int64_t>(newest, std::stoll(notice->extra));
+      PQfreemem(notice);
+    }
+  }
+  // The writer's commits announced themselves while none had for a while, the listener thread
+  // the rest: the last one, within ~kAnnounceEveryMs of the commit, not one per commit.
+  INFO(notifications << " notifications for " << kBatches << " commits");
+  CHECK(newest == last);
+  CHECK(notifications >= 1);
+  CHECK(notifications < kBatches);
 }
 
 TEST_CASE(
