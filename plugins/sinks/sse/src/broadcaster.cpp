@@ -20,8 +20,8 @@ constexpr std::int64_t kDayMs = 86'400'000;
 // woken (a new stream catches up on what it slept through before it is taken in).
 constexpr std::chrono::milliseconds kIdleCheck{1'000};
 // A batch reaches this sink and the store sink on their own threads: when notify() comes before
-// the store has committed it, the thread looks again after 5, 10, 20, ... 640 ms, until it
-// shows (in practice within the first steps), instead of polling in small steps forever.
+// the store has committed it, the thread waits for the store's next commit in steps of 5, 10,
+// 20, ... 640 ms (in practice it shows within the first), instead of polling forever.
 constexpr std::chrono::milliseconds kFirstCommitWait{5};
 constexpr std::chrono::milliseconds kLastCommitWait{640};
 // From this many live streams on, a broadcast's writes are shared with a second thread.
@@ -155,9 +155,16 @@ void Broadcaster::run() {
       } else if (clients_.empty()) {
         // Nobody to send to: only a new client, a commit of this process or stop() wakes it.
         wakeup_->cv.wait(lock, [this] { return wakeup_->woken; });
+      } else if (commit_wait.count() > 0) {
+        // A commit of this process is on its way: the store says the moment it shows, this step
+        // at the latest (a wait of our own would add its whole step to every event's latency:
+        // the store sink commits a millisecond or two after this sink's write() woke us). What
+        // wakes us meanwhile (a new stream, a drained one) is taken up right after.
+        lock.unlock();
+        store_.waitForChange(cursor_, commit_wait);
+        lock.lock();
       } else {
-        wakeup_->cv.wait_for(lock, commit_wait.count() > 0 ? commit_wait : kIdleCheck,
-                             [this] { return wakeup_->woken; });
+        wakeup_->cv.wait_for(lock, kIdleCheck, [this] { return wakeup_->woken; });
       }
       wakeup_->woken = false;
     }
